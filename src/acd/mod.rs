@@ -1,0 +1,1 @@
+//! ACD: skill-group queues, routing strategies, the agent state machine, supervisor actions.

@@ -1,0 +1,1 @@
+//! The B2BUA: a call, its legs, bridging, DID routing, transfers, CDR events.

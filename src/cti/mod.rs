@@ -1,0 +1,1 @@
+//! The CTI WebSocket protocol: agent commands in, call/agent/queue events out, screen pops.

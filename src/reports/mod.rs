@@ -1,0 +1,1 @@
+//! Reports: KPIs and exports.

@@ -1,0 +1,1 @@
+//! UAC/UAS dialog state, route sets, CSeq, session timers (RFC 4028).

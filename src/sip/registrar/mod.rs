@@ -1,0 +1,1 @@
+//! The registrar: REGISTER handling, bindings with expiry, several contacts per extension.

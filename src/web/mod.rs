@@ -1,0 +1,1 @@
+//! HTTP: axum routes for `/api/v1`, `/ws/cti`, `/metrics`, desktop and wallboard assets.
