@@ -10,6 +10,7 @@ pub mod cti;
 pub mod ivr;
 pub mod media;
 pub mod reports;
+pub mod server;
 pub mod sip;
 pub mod store;
 pub mod tickets;

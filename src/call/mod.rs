@@ -1,1 +1,3 @@
 //! The B2BUA: a call, its legs, bridging, DID routing, transfers, CDR events.
+
+pub mod cdr;

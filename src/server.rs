@@ -1,0 +1,191 @@
+//! The node: starts every shell (database, HTTP, SIP, media) from a [`Config`], and on
+//! shutdown refuses new calls, lets active ones drain for the configured time, then stops.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use crate::config::Config;
+use crate::store::{accounts, Db};
+use crate::web::{self, Metrics};
+
+/// Logs to stderr; `RUST_LOG` chooses the level (default `info`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// A one-screen description of the configuration (for `hotline check`).
+pub fn describe(config: &Config) -> String {
+    let h = &config.hotline;
+    let mut s = String::new();
+    s.push_str(&format!(
+        "config: {}\n",
+        config
+            .source
+            .as_ref()
+            .map_or("embedded default".to_string(), |p| p.display().to_string())
+    ));
+    let list = |v: &[toml::Spanned<String>]| {
+        v.iter()
+            .map(|a| a.get_ref().clone())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    s.push_str(&format!(
+        "sip udp: {}\nsip tcp: {}\nsip tls: {}\n",
+        list(&h.sip.udp),
+        list(&h.sip.tcp),
+        list(&h.sip.tls)
+    ));
+    s.push_str(&format!(
+        "rtp: {} ports {}-{}\n",
+        h.rtp.address.get_ref(),
+        h.rtp.port_min,
+        h.rtp.port_max
+    ));
+    s.push_str(&format!(
+        "http: {}\ndatabase: {}\n",
+        h.http.listen.get_ref(),
+        h.database.url.get_ref()
+    ));
+    for t in &config.profiles.trunks {
+        s.push_str(&format!(
+            "trunk {}: peer {} channels {} priority {}\n",
+            t.name, t.peer, t.channels, t.priority
+        ));
+    }
+    let mut dids: Vec<_> = config.profiles.dids.values().collect();
+    dids.sort_by(|a, b| a.number.cmp(&b.number));
+    for d in dids {
+        s.push_str(&format!(
+            "did {} (trunk {}) -> {:?}\n",
+            d.number, d.trunk, d.target
+        ));
+    }
+    if let Some(a) = &config.profiles.agents {
+        s.push_str(&format!(
+            "agents: realm {} with {} provisioned extensions\n",
+            a.realm,
+            a.extension.len()
+        ));
+    }
+    s
+}
+
+/// What a running node hands to its shells.
+pub struct Node {
+    pub db: Db,
+    pub metrics: Arc<Metrics>,
+    pub http_addr: SocketAddr,
+    /// Flips to `true` when shutdown begins.
+    pub shutting_down: watch::Receiver<bool>,
+}
+
+/// Runs until Ctrl-C or SIGTERM.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        info!("shutdown requested: refusing new calls and draining");
+        let _ = stop_tx.send(true);
+    });
+    run(config, stop_rx, |_| {}).await
+}
+
+/// Starts everything, calls `ready` with the bound addresses, and runs until `stop` turns true.
+pub async fn run(
+    config: Config,
+    mut stop: watch::Receiver<bool>,
+    ready: impl FnOnce(&Node),
+) -> anyhow::Result<()> {
+    let h = &config.hotline;
+    let resolved = h.resolve("hotline.toml", "").context("configuration")?;
+    let db = Db::connect(h.database.url.get_ref())
+        .await
+        .context("opening the database")?;
+    db.migrate().await.context("migrating the database")?;
+    if let Some(agents) = &config.profiles.agents {
+        for e in &agents.extension {
+            accounts::upsert(&db, &e.number, &agents.realm, &e.password, &e.name).await?;
+        }
+    }
+    let metrics = Metrics::new();
+    for t in &config.profiles.trunks {
+        metrics
+            .trunk(&t.name)
+            .channels
+            .store(i64::from(t.channels), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    let listener = TcpListener::bind(resolved.http)
+        .await
+        .with_context(|| format!("binding HTTP on {}", resolved.http))?;
+    let http_addr = listener.local_addr()?;
+    let app = web::base_router(metrics.clone());
+    let mut http_stop = stop.clone();
+    let http = tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = http_stop.wait_for(|s| *s).await;
+            })
+            .await;
+    });
+    info!(%http_addr, "HTTP listening");
+
+    let node = Node {
+        db: db.clone(),
+        metrics: metrics.clone(),
+        http_addr,
+        shutting_down: stop.clone(),
+    };
+    ready(&node);
+
+    let _ = stop.wait_for(|s| *s).await;
+    let drain = Duration::from_secs(h.shutdown.drain_secs);
+    let deadline = tokio::time::Instant::now() + drain;
+    while metrics
+        .active_calls
+        .load(std::sync::atomic::Ordering::Relaxed)
+        > 0
+    {
+        if tokio::time::Instant::now() >= deadline {
+            warn!(
+                active = metrics
+                    .active_calls
+                    .load(std::sync::atomic::Ordering::Relaxed),
+                "drain time is over; stopping with calls still up"
+            );
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = http.await;
+    db.pool.close().await;
+    info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
