@@ -1,3 +1,4 @@
 //! The B2BUA: a call, its legs, bridging, DID routing, transfers, CDR events.
 
 pub mod cdr;
+pub mod core;

@@ -451,7 +451,8 @@ impl Profiles {
         }
         out.trunks.sort_by_key(|t| t.priority);
         // Longest prefix first, so the first match is the most specific.
-        out.dial_plan.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
+        out.dial_plan
+            .sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
         Ok(out)
     }
 

@@ -1,0 +1,646 @@
+//! One B2BUA call as a sans-IO state machine: the A-leg (the citizen's INVITE, from a trunk or an
+//! agent dialling out) and the B-legs hotline creates toward the target (several when forking to
+//! all contacts of an extension or a ring group).
+//!
+//! The core speaks in legs, not SIP messages: the SIP shell turns requests and responses into
+//! [`Input`]s and carries out [`Action`]s. Session descriptions pass through as opaque bytes; the
+//! shell rewrites them to hotline's RTP ports when it carries an action out (media anchoring), so
+//! this core decides only *which* description goes *where*.
+//!
+//! Drive it like every core in hotline: [`Call::handle`] one input with the current time, then
+//! drain [`Call::poll_action`] until it returns `None`; [`Call::poll_timeout`] says when to call
+//! [`Call::handle_timeout`].
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// A leg of this call: 0 is the A-leg, 1.. are B-legs in the order they were created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LegId(pub u16);
+
+impl LegId {
+    pub const A: LegId = LegId(0);
+}
+
+/// Where a B-leg goes: a registered contact, a fixed device, or a trunk peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Request-URI for the B-leg INVITE.
+    pub uri: String,
+    /// What CDRs call the far end: an extension number or a trunk name.
+    pub peer: String,
+}
+
+/// An event from the SIP shell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A provisional response (180/183) on a B-leg, with early media when it carries SDP.
+    Progress {
+        leg: LegId,
+        code: u16,
+        sdp: Option<Vec<u8>>,
+    },
+    /// A B-leg answered (its 2xx), with the SDP answer.
+    Answered { leg: LegId, sdp: Option<Vec<u8>> },
+    /// A B-leg failed with a final response (or a timeout / transport error mapped to a code).
+    Failed {
+        leg: LegId,
+        code: u16,
+        reason: String,
+    },
+    /// The caller cancelled the A-leg INVITE before it was answered.
+    Cancelled,
+    /// A BYE arrived on `leg`.
+    Bye { leg: LegId },
+    /// A re-INVITE (hold, unhold, codec change) arrived on `leg` with its offer.
+    Reinvite { leg: LegId, sdp: Option<Vec<u8>> },
+    /// The other side answered a re-INVITE hotline relayed onto `leg`.
+    ReinviteAnswered {
+        leg: LegId,
+        code: u16,
+        sdp: Option<Vec<u8>>,
+    },
+    /// The media relay saw no RTP from either side for too long.
+    MediaTimeout,
+    /// The node is shutting down and this call must end now.
+    Terminate,
+}
+
+/// Something the SIP shell must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Send an INVITE on a new B-leg to `target` carrying the caller's offer.
+    Invite {
+        leg: LegId,
+        target: Target,
+        sdp: Option<Vec<u8>>,
+    },
+    /// Send a provisional response to the caller (180, or 183 with early media).
+    Provisional { code: u16, sdp: Option<Vec<u8>> },
+    /// Answer the caller with 200 and this SDP.
+    Answer { sdp: Option<Vec<u8>> },
+    /// Refuse the caller with a final response.
+    Reject { code: u16, reason: String },
+    /// Cancel a B-leg INVITE still ringing (`completed_elsewhere` adds the RFC 3326 reason).
+    Cancel {
+        leg: LegId,
+        completed_elsewhere: bool,
+    },
+    /// End an established leg with BYE.
+    Bye { leg: LegId },
+    /// Acknowledge then end a B-leg that answered after the call was already over.
+    AckAndBye { leg: LegId },
+    /// Relay a re-INVITE onto `leg`.
+    Reinvite { leg: LegId, sdp: Option<Vec<u8>> },
+    /// Answer a re-INVITE that arrived on `leg`.
+    ReinviteResponse {
+        leg: LegId,
+        code: u16,
+        sdp: Option<Vec<u8>>,
+    },
+    /// Connect media of the A-leg and this B-leg (the relay starts forwarding both ways).
+    Bridge { b: LegId },
+    /// The call is over: write this summary and forget the call.
+    Finished(Summary),
+}
+
+/// Why and how a call ended, for the CDR.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub answered_by: Option<LegId>,
+    pub answer_at: Option<Instant>,
+    pub end_at: Instant,
+    /// The final SIP code the caller saw (200 when answered).
+    pub sip_code: u16,
+    pub hangup: Hangup,
+    pub cause: String,
+    pub legs: Vec<LegSummary>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hangup {
+    Caller,
+    Callee,
+    System,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegSummary {
+    pub leg: LegId,
+    pub target: Target,
+    pub start_at: Instant,
+    pub answer_at: Option<Instant>,
+    pub end_at: Option<Instant>,
+    pub code: u16,
+}
+
+/// Limits of one call.
+#[derive(Debug, Clone, Copy)]
+pub struct CallPolicy {
+    /// Ring this long without an answer, then give up with 480.
+    pub ring_timeout: Duration,
+}
+
+impl Default for CallPolicy {
+    fn default() -> Self {
+        CallPolicy {
+            ring_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LegState {
+    Trying,
+    Early,
+    Answered,
+    /// CANCEL sent; waiting for its 487 (or a crossing 200).
+    Cancelling,
+    Ended,
+}
+
+#[derive(Debug)]
+struct BLeg {
+    id: LegId,
+    target: Target,
+    state: LegState,
+    start_at: Instant,
+    answer_at: Option<Instant>,
+    end_at: Option<Instant>,
+    code: u16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// B-legs are ringing; the caller waits.
+    Ringing,
+    /// One B-leg answered and is bridged to the caller.
+    Connected(LegId),
+    /// The call is over from the caller's side; B-legs may still be cancelling.
+    Ending,
+    /// Everything is done and the summary was emitted.
+    Done,
+}
+
+/// A re-INVITE being relayed: who asked, and who must answer.
+#[derive(Debug, Clone, Copy)]
+struct PendingReinvite {
+    from: LegId,
+    to: LegId,
+}
+
+/// One call.
+#[derive(Debug)]
+pub struct Call {
+    policy: CallPolicy,
+    started_at: Instant,
+    offer: Option<Vec<u8>>,
+    legs: Vec<BLeg>,
+    phase: Phase,
+    /// The caller has seen early media from this leg (so later 183s from others are not relayed).
+    early_from: Option<LegId>,
+    ringing_sent: bool,
+    answer_at: Option<Instant>,
+    final_code: Option<u16>,
+    hangup: Hangup,
+    cause: String,
+    /// The most telling failure so far, used when every B-leg has failed (RFC 3261 §16.7 style).
+    best_failure: Option<(u16, String)>,
+    reinvite: Option<PendingReinvite>,
+    ring_deadline: Option<Instant>,
+    actions: VecDeque<Action>,
+}
+
+impl Call {
+    /// A new call for the caller's INVITE (with its SDP offer), ringing `targets` at once.
+    /// With no targets the caller is refused at once with 480.
+    pub fn new(
+        targets: Vec<Target>,
+        offer: Option<Vec<u8>>,
+        policy: CallPolicy,
+        now: Instant,
+    ) -> Call {
+        let mut call = Call {
+            policy,
+            started_at: now,
+            offer,
+            legs: Vec::new(),
+            phase: Phase::Ringing,
+            early_from: None,
+            ringing_sent: false,
+            answer_at: None,
+            final_code: None,
+            hangup: Hangup::System,
+            cause: String::new(),
+            best_failure: None,
+            reinvite: None,
+            ring_deadline: Some(now + policy.ring_timeout),
+            actions: VecDeque::new(),
+        };
+        if targets.is_empty() {
+            call.fail_caller(480, "no registered device for the called number", now);
+        }
+        for target in targets {
+            call.add_leg(target, now);
+        }
+        call
+    }
+
+    fn add_leg(&mut self, target: Target, now: Instant) {
+        let id = LegId(self.legs.len() as u16 + 1);
+        self.actions.push_back(Action::Invite {
+            leg: id,
+            target: target.clone(),
+            sdp: self.offer.clone(),
+        });
+        self.legs.push(BLeg {
+            id,
+            target,
+            state: LegState::Trying,
+            start_at: now,
+            answer_at: None,
+            end_at: None,
+            code: 0,
+        });
+    }
+
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// When [`Call::handle_timeout`] is next due.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.phase {
+            Phase::Ringing => self.ring_deadline,
+            _ => None,
+        }
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.phase == Phase::Done
+    }
+
+    /// The B-leg bridged to the caller, once answered.
+    pub fn connected_leg(&self) -> Option<LegId> {
+        match self.phase {
+            Phase::Connected(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.phase == Phase::Ringing && self.ring_deadline.is_some_and(|d| now >= d) {
+            self.ring_deadline = None;
+            self.fail_caller(480, "no answer", now);
+        }
+    }
+
+    pub fn handle(&mut self, input: Input, now: Instant) {
+        if self.phase == Phase::Done {
+            // Late messages for a finished call: answer what must be answered, change nothing.
+            match input {
+                Input::Answered { leg, .. } if leg != LegId::A => {
+                    self.actions.push_back(Action::AckAndBye { leg })
+                }
+                Input::Reinvite { leg, .. } => self.actions.push_back(Action::ReinviteResponse {
+                    leg,
+                    code: 481,
+                    sdp: None,
+                }),
+                _ => {}
+            }
+            return;
+        }
+        match input {
+            Input::Progress { leg, code, sdp } => self.on_progress(leg, code, sdp),
+            Input::Answered { leg, sdp } => self.on_answered(leg, sdp, now),
+            Input::Failed { leg, code, reason } => self.on_failed(leg, code, reason, now),
+            Input::Cancelled => {
+                if self.phase == Phase::Ringing {
+                    self.hangup = Hangup::Caller;
+                    self.cause = "caller cancelled".into();
+                    // The shell answers the INVITE with 487 as part of the CANCEL transaction.
+                    self.final_code = Some(487);
+                    self.end_ringing_legs(false, now);
+                    self.phase = Phase::Ending;
+                    self.maybe_finish(now);
+                }
+            }
+            Input::Bye { leg } => self.on_bye(leg, now),
+            Input::Reinvite { leg, sdp } => self.on_reinvite(leg, sdp),
+            Input::ReinviteAnswered { leg, code, sdp } => {
+                if let Some(p) = self.reinvite.filter(|p| p.to == leg) {
+                    self.reinvite = None;
+                    self.actions.push_back(Action::ReinviteResponse {
+                        leg: p.from,
+                        code,
+                        sdp,
+                    });
+                }
+            }
+            Input::MediaTimeout => {
+                if let Phase::Connected(b) = self.phase {
+                    self.hangup = Hangup::System;
+                    self.cause = "no media".into();
+                    self.actions.push_back(Action::Bye { leg: LegId::A });
+                    self.actions.push_back(Action::Bye { leg: b });
+                    self.end_leg(b, now);
+                    self.phase = Phase::Ending;
+                    self.maybe_finish(now);
+                }
+            }
+            Input::Terminate => match self.phase {
+                Phase::Ringing => self.fail_caller(503, "service shutting down", now),
+                Phase::Connected(b) => {
+                    self.hangup = Hangup::System;
+                    self.cause = "shutdown".into();
+                    self.actions.push_back(Action::Bye { leg: LegId::A });
+                    self.actions.push_back(Action::Bye { leg: b });
+                    self.end_leg(b, now);
+                    self.phase = Phase::Ending;
+                    self.maybe_finish(now);
+                }
+                _ => {}
+            },
+        }
+    }
+
+    fn leg_mut(&mut self, id: LegId) -> Option<&mut BLeg> {
+        self.legs.iter_mut().find(|l| l.id == id)
+    }
+
+    fn on_progress(&mut self, leg: LegId, code: u16, sdp: Option<Vec<u8>>) {
+        if self.phase != Phase::Ringing {
+            return;
+        }
+        let Some(l) = self.leg_mut(leg) else { return };
+        if l.state != LegState::Trying && l.state != LegState::Early {
+            return;
+        }
+        l.state = LegState::Early;
+        match sdp {
+            // Early media (ringback or announcements from the far end): relay the first source only,
+            // so the caller never hears two forks at once.
+            Some(sdp) if self.early_from.is_none() || self.early_from == Some(leg) => {
+                self.early_from = Some(leg);
+                self.ringing_sent = true;
+                self.actions.push_back(Action::Provisional {
+                    code: 183,
+                    sdp: Some(sdp),
+                });
+            }
+            _ if !self.ringing_sent && (code == 180 || code == 183) => {
+                self.ringing_sent = true;
+                self.actions.push_back(Action::Provisional {
+                    code: 180,
+                    sdp: None,
+                });
+            }
+            _ => {}
+        }
+    }
+
+    fn on_answered(&mut self, leg: LegId, sdp: Option<Vec<u8>>, now: Instant) {
+        let state = match self.legs.iter().find(|l| l.id == leg) {
+            Some(l) => l.state,
+            None => return,
+        };
+        if self.phase != Phase::Ringing || state == LegState::Ended {
+            // A 200 crossing our CANCEL, or a second fork answering: take the call and drop it.
+            if let Some(l) = self.leg_mut(leg) {
+                l.state = LegState::Ended;
+                l.answer_at = Some(now);
+                l.end_at = Some(now);
+                l.code = 200;
+            }
+            self.actions.push_back(Action::AckAndBye { leg });
+            self.maybe_finish(now);
+            return;
+        }
+        if let Some(l) = self.leg_mut(leg) {
+            l.state = LegState::Answered;
+            l.answer_at = Some(now);
+            l.code = 200;
+        }
+        self.answer_at = Some(now);
+        self.final_code = Some(200);
+        self.phase = Phase::Connected(leg);
+        self.ring_deadline = None;
+        // Other forks stop ringing, told that the call was completed elsewhere (RFC 3326).
+        for other in self.legs.iter_mut().filter(|l| l.id != leg) {
+            if matches!(other.state, LegState::Trying | LegState::Early) {
+                other.state = LegState::Cancelling;
+                other.code = 487;
+                self.actions.push_back(Action::Cancel {
+                    leg: other.id,
+                    completed_elsewhere: true,
+                });
+            }
+        }
+        self.actions.push_back(Action::Bridge { b: leg });
+        self.actions.push_back(Action::Answer { sdp });
+    }
+
+    fn on_failed(&mut self, leg: LegId, code: u16, reason: String, now: Instant) {
+        let Some(l) = self.leg_mut(leg) else { return };
+        if l.state == LegState::Ended {
+            return;
+        }
+        let was_answered = l.state == LegState::Answered;
+        l.state = LegState::Ended;
+        l.end_at = Some(now);
+        if l.code == 0 {
+            l.code = code;
+        }
+        if was_answered {
+            return;
+        }
+        if self.phase == Phase::Ringing {
+            if better_failure(code, self.best_failure.as_ref().map(|b| b.0)) {
+                self.best_failure = Some((code, reason));
+            }
+            // A 6xx ends the search at once (RFC 3261 §16.7 step 5).
+            if (600..700).contains(&code) {
+                let (code, reason) = self.best_failure.clone().unwrap_or((code, String::new()));
+                self.fail_caller(code, &reason, now);
+                return;
+            }
+            if self.legs.iter().all(|l| l.state == LegState::Ended) {
+                let (code, reason) = self
+                    .best_failure
+                    .clone()
+                    .unwrap_or((480, "unavailable".into()));
+                self.fail_caller(map_failure(code), &reason, now);
+            }
+        } else {
+            self.maybe_finish(now);
+        }
+    }
+
+    fn on_bye(&mut self, leg: LegId, now: Instant) {
+        let Phase::Connected(b) = self.phase else {
+            return;
+        };
+        if leg == LegId::A {
+            self.hangup = Hangup::Caller;
+            self.cause = "caller hung up".into();
+            self.actions.push_back(Action::Bye { leg: b });
+        } else if leg == b {
+            self.hangup = Hangup::Callee;
+            self.cause = "callee hung up".into();
+            self.actions.push_back(Action::Bye { leg: LegId::A });
+        } else {
+            return;
+        }
+        self.end_leg(b, now);
+        self.phase = Phase::Ending;
+        self.maybe_finish(now);
+    }
+
+    fn on_reinvite(&mut self, leg: LegId, sdp: Option<Vec<u8>>) {
+        let Phase::Connected(b) = self.phase else {
+            self.actions.push_back(Action::ReinviteResponse {
+                leg,
+                code: 491,
+                sdp: None,
+            });
+            return;
+        };
+        let to = if leg == LegId::A {
+            b
+        } else if leg == b {
+            LegId::A
+        } else {
+            self.actions.push_back(Action::ReinviteResponse {
+                leg,
+                code: 481,
+                sdp: None,
+            });
+            return;
+        };
+        if self.reinvite.is_some() {
+            // One offer/answer at a time on each side (RFC 3261 §14.1).
+            self.actions.push_back(Action::ReinviteResponse {
+                leg,
+                code: 491,
+                sdp: None,
+            });
+            return;
+        }
+        self.reinvite = Some(PendingReinvite { from: leg, to });
+        self.actions.push_back(Action::Reinvite { leg: to, sdp });
+    }
+
+    fn end_leg(&mut self, id: LegId, now: Instant) {
+        if let Some(l) = self.leg_mut(id) {
+            l.state = LegState::Ended;
+            l.end_at = Some(now);
+        }
+    }
+
+    /// Cancels B-legs still ringing.
+    fn end_ringing_legs(&mut self, completed_elsewhere: bool, now: Instant) {
+        for l in &mut self.legs {
+            if matches!(l.state, LegState::Trying | LegState::Early) {
+                l.state = LegState::Cancelling;
+                l.code = 487;
+                l.end_at = Some(now);
+                self.actions.push_back(Action::Cancel {
+                    leg: l.id,
+                    completed_elsewhere,
+                });
+            }
+        }
+    }
+
+    fn fail_caller(&mut self, code: u16, reason: &str, now: Instant) {
+        self.end_ringing_legs(false, now);
+        self.final_code = Some(code);
+        self.hangup = Hangup::System;
+        self.cause = if reason.is_empty() {
+            format!("{code}")
+        } else {
+            reason.to_string()
+        };
+        self.actions.push_back(Action::Reject {
+            code,
+            reason: reason.to_string(),
+        });
+        self.phase = Phase::Ending;
+        self.maybe_finish(now);
+    }
+
+    /// Emits the summary once the caller's side is over. Legs still cancelling are considered
+    /// ended: their 487s change nothing the CDR needs.
+    fn maybe_finish(&mut self, now: Instant) {
+        if self.phase != Phase::Ending {
+            return;
+        }
+        self.phase = Phase::Done;
+        let legs = self
+            .legs
+            .iter()
+            .map(|l| LegSummary {
+                leg: l.id,
+                target: l.target.clone(),
+                start_at: l.start_at,
+                answer_at: l.answer_at,
+                end_at: l.end_at.or(Some(now)),
+                code: l.code,
+            })
+            .collect();
+        let answered_by = self
+            .legs
+            .iter()
+            .find(|l| l.answer_at.is_some() && Some(l.answer_at) == Some(self.answer_at))
+            .map(|l| l.id);
+        self.actions.push_back(Action::Finished(Summary {
+            answered_by,
+            answer_at: self.answer_at,
+            end_at: now,
+            sip_code: self.final_code.unwrap_or(500),
+            hangup: self.hangup,
+            cause: std::mem::take(&mut self.cause),
+            legs,
+        }));
+    }
+
+    pub fn started_at(&self) -> Instant {
+        self.started_at
+    }
+}
+
+/// Whether failure `code` tells the caller more than the best one so far: 6xx first, then
+/// busy (486/600) over unavailable, then the lowest class (4xx over 5xx), as RFC 3261 §16.7 advises.
+fn better_failure(code: u16, best: Option<u16>) -> bool {
+    let rank = |c: u16| -> u32 {
+        match c {
+            600..=699 => 0,
+            486 => 1,
+            401 | 407 | 415 | 420 | 484 => 2,
+            400..=499 => 3,
+            500..=599 => 4,
+            _ => 5,
+        }
+    };
+    match best {
+        None => true,
+        Some(b) => rank(code) < rank(b),
+    }
+}
+
+/// What the caller is told when every B-leg failed: the carrier must not see our internal
+/// reasons (408 from a dead phone, 481, 500) but the meaning a person would understand.
+fn map_failure(code: u16) -> u16 {
+    match code {
+        486 | 600 => 486,
+        603 => 603,
+        404 | 480 | 408 | 481 | 487 => 480,
+        500..=599 => 503,
+        c if (400..700).contains(&c) => c,
+        _ => 480,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,685 @@
+//! The call core in virtual time: every path a carrier call can take through hotline.
+
+use super::*;
+
+fn t(peer: &str) -> Target {
+    Target {
+        uri: format!("sip:{peer}@127.0.0.1:5090"),
+        peer: peer.into(),
+    }
+}
+
+fn drain(c: &mut Call) -> Vec<Action> {
+    std::iter::from_fn(|| c.poll_action()).collect()
+}
+
+fn offer() -> Option<Vec<u8>> {
+    Some(b"v=0 offer".to_vec())
+}
+
+fn summary(actions: &[Action]) -> &Summary {
+    actions
+        .iter()
+        .find_map(|a| match a {
+            Action::Finished(s) => Some(s),
+            _ => None,
+        })
+        .expect("the call finished")
+}
+
+#[test]
+fn forks_to_every_target_with_the_callers_offer() {
+    let now = Instant::now();
+    let mut c = Call::new(
+        vec![t("1001"), t("1002")],
+        offer(),
+        CallPolicy::default(),
+        now,
+    );
+    let a = drain(&mut c);
+    assert_eq!(
+        a,
+        vec![
+            Action::Invite {
+                leg: LegId(1),
+                target: t("1001"),
+                sdp: offer()
+            },
+            Action::Invite {
+                leg: LegId(2),
+                target: t("1002"),
+                sdp: offer()
+            },
+        ]
+    );
+}
+
+#[test]
+fn answered_call_bridges_cancels_other_forks_and_ends_on_caller_bye() {
+    let t0 = Instant::now();
+    let mut c = Call::new(
+        vec![t("1001"), t("1002")],
+        offer(),
+        CallPolicy::default(),
+        t0,
+    );
+    drain(&mut c);
+    c.handle(
+        Input::Progress {
+            leg: LegId(1),
+            code: 180,
+            sdp: None,
+        },
+        t0,
+    );
+    c.handle(
+        Input::Progress {
+            leg: LegId(2),
+            code: 180,
+            sdp: None,
+        },
+        t0,
+    );
+    assert_eq!(
+        drain(&mut c),
+        vec![Action::Provisional {
+            code: 180,
+            sdp: None
+        }],
+        "one 180 toward the caller"
+    );
+
+    let t1 = t0 + Duration::from_secs(3);
+    c.handle(
+        Input::Answered {
+            leg: LegId(2),
+            sdp: Some(b"answer".to_vec()),
+        },
+        t1,
+    );
+    assert_eq!(
+        drain(&mut c),
+        vec![
+            Action::Cancel {
+                leg: LegId(1),
+                completed_elsewhere: true
+            },
+            Action::Bridge { b: LegId(2) },
+            Action::Answer {
+                sdp: Some(b"answer".to_vec())
+            },
+        ]
+    );
+    assert_eq!(c.connected_leg(), Some(LegId(2)));
+    assert_eq!(c.poll_timeout(), None, "no ring timer once answered");
+
+    // The cancelled fork's 487 changes nothing.
+    c.handle(
+        Input::Failed {
+            leg: LegId(1),
+            code: 487,
+            reason: "Request Terminated".into(),
+        },
+        t1,
+    );
+    assert!(drain(&mut c).is_empty());
+
+    let t2 = t1 + Duration::from_secs(60);
+    c.handle(Input::Bye { leg: LegId::A }, t2);
+    let a = drain(&mut c);
+    assert_eq!(a[0], Action::Bye { leg: LegId(2) });
+    let s = summary(&a);
+    assert_eq!(s.sip_code, 200);
+    assert_eq!(s.hangup, Hangup::Caller);
+    assert_eq!(s.answered_by, Some(LegId(2)));
+    assert_eq!(s.answer_at, Some(t1));
+    assert_eq!(s.end_at, t2);
+    assert_eq!(s.legs[0].code, 487);
+    assert_eq!(s.legs[1].code, 200);
+    assert!(c.is_done());
+}
+
+#[test]
+fn callee_bye_hangs_up_the_caller() {
+    let t0 = Instant::now();
+    let mut c = Call::new(vec![t("1001")], offer(), CallPolicy::default(), t0);
+    drain(&mut c);
+    c.handle(
+        Input::Answered {
+            leg: LegId(1),
+            sdp: None,
+        },
+        t0,
+    );
+    drain(&mut c);
+    c.handle(Input::Bye { leg: LegId(1) }, t0 + Duration::from_secs(5));
+    let a = drain(&mut c);
+    assert_eq!(a[0], Action::Bye { leg: LegId::A });
+    assert_eq!(summary(&a).hangup, Hangup::Callee);
+}
+
+#[test]
+fn caller_cancel_while_ringing_cancels_every_fork() {
+    let t0 = Instant::now();
+    let mut c = Call::new(
+        vec![t("1001"), t("1002")],
+        offer(),
+        CallPolicy::default(),
+        t0,
+    );
+    drain(&mut c);
+    c.handle(
+        Input::Progress {
+            leg: LegId(1),
+            code: 180,
+            sdp: None,
+        },
+        t0,
+    );
+    drain(&mut c);
+    c.handle(Input::Cancelled, t0 + Duration::from_secs(2));
+    let a = drain(&mut c);
+    assert_eq!(
+        a[0],
+        Action::Cancel {
+            leg: LegId(1),
+            completed_elsewhere: false
+        }
+    );
+    assert_eq!(
+        a[1],
+        Action::Cancel {
+            leg: LegId(2),
+            completed_elsewhere: false
+        }
+    );
+    let s = summary(&a);
+    assert_eq!((s.sip_code, s.hangup), (487, Hangup::Caller));
+    assert_eq!(s.answer_at, None);
+}
+
+#[test]
+fn a_200_crossing_the_cancel_is_acknowledged_and_ended() {
+    let t0 = Instant::now();
+    let mut c = Call::new(vec![t("1001")], offer(), CallPolicy::default(), t0);
+    drain(&mut c);
+    c.handle(Input::Cancelled, t0);
+    drain(&mut c);
+    c.handle(
+        Input::Answered {
+            leg: LegId(1),
+            sdp: None,
+        },
+        t0 + Duration::from_millis(10),
+    );
+    assert_eq!(drain(&mut c), vec![Action::AckAndBye { leg: LegId(1) }]);
+}
+
+#[test]
+fn second_fork_answering_late_is_dropped() {
+    let t0 = Instant::now();
+    let mut c = Call::new(
+        vec![t("1001"), t("1002")],
+        offer(),
+        CallPolicy::default(),
+        t0,
+    );
+    drain(&mut c);
+    c.handle(
+        Input::Answered {
+            leg: LegId(1),
+            sdp: None,
+        },
+        t0,
+    );
+    drain(&mut c);
+    c.handle(
+        Input::Answered {
+            leg: LegId(2),
+            sdp: None,
+        },
+        t0,
+    );
+    assert_eq!(drain(&mut c), vec![Action::AckAndBye { leg: LegId(2) }]);
+    assert_eq!(
+        c.connected_leg(),
+        Some(LegId(1)),
+        "the first answer keeps the call"
+    );
+}
+
+#[test]
+fn busy_agent_gives_the_caller_486() {
+    let t0 = Instant::now();
+    let mut c = Call::new(vec![t("1001")], offer(), CallPolicy::default(), t0);
+    drain(&mut c);
+    c.handle(
+        Input::Failed {
+            leg: LegId(1),
+            code: 486,
+            reason: "Busy Here".into(),
+        },
+        t0,
+    );
+    let a = drain(&mut c);
+    assert_eq!(
+        a[0],
+        Action::Reject {
+            code: 486,
+            reason: "Busy Here".into()
+        }
+    );
+    assert_eq!(summary(&a).sip_code, 486);
+}
+
+#[test]
+fn forked_failures_pick_the_most_telling_code() {
+    let t0 = Instant::now();
+    let mut c = Call::new(
+        vec![t("1001"), t("1002"), t("1003")],
+        offer(),
+        CallPolicy::default(),
+        t0,
+    );
+    drain(&mut c);
+    c.handle(
+        Input::Failed {
+            leg: LegId(1),
+            code: 408,
+            reason: "Request Timeout".into(),
+        },
+        t0,
+    );
+    c.handle(
+        Input::Failed {
+            leg: LegId(2),
+            code: 486,
+            reason: "Busy Here".into(),
+        },
+        t0,
+    );
+    assert!(drain(&mut c).is_empty(), "one fork is still ringing");
+    c.handle(
+        Input::Failed {
+            leg: LegId(3),
+            code: 503,
+            reason: "Service Unavailable".into(),
+        },
+        t0,
+    );
+    let a = drain(&mut c);
+    assert_eq!(
+        a[0],
+        Action::Reject {
+            code: 486,
+            reason: "Busy Here".into()
+        }
+    );
+}
+
+#[test]
+fn internal_failures_are_mapped_for_the_carrier() {
+    for (got, told) in [
+        (408, 480),
+        (404, 480),
+        (500, 503),
+        (503, 503),
+        (481, 480),
+        (603, 603),
+    ] {
+        let t0 = Instant::now();
+        let mut c = Call::new(vec![t("1001")], offer(), CallPolicy::default(), t0);
+        drain(&mut c);
+        c.handle(
+            Input::Failed {
+                leg: LegId(1),
+                code: got,
+                reason: "x".into(),
+            },
+            t0,
+        );
+        match &drain(&mut c)[0] {
+            Action::Reject { code, .. } => assert_eq!(*code, told, "{got} becomes {told}"),
+            other => panic!("{got}: expected a reject, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_6xx_ends_the_search_and_cancels_other_forks() {
+    let t0 = Instant::now();
+    let mut c = Call::new(
+        vec![t("1001"), t("1002")],
+        offer(),
+        CallPolicy::default(),
+        t0,
+    );
+    drain(&mut c);
+    c.handle(
+        Input::Failed {
+            leg: LegId(1),
+            code: 603,
+            reason: "Decline".into(),
+        },
+        t0,
+    );
+    let a = drain(&mut c);
+    assert_eq!(
+        a[0],
+        Action::Cancel {
+            leg: LegId(2),
+            completed_elsewhere: false
+        }
+    );
+    assert_eq!(
+        a[1],
+        Action::Reject {
+            code: 603,
+            reason: "Decline".into()
+        }
+    );
+}
+
+#[test]
+fn no_target_refuses_at_once() {
+    let t0 = Instant::now();
+    let mut c = Call::new(vec![], offer(), CallPolicy::default(), t0);
+    let a = drain(&mut c);
+    assert!(matches!(a[0], Action::Reject { code: 480, .. }));
+    assert!(c.is_done());
+}
+
+#[test]
+fn ring_timeout_gives_480_and_cancels() {
+    let t0 = Instant::now();
+    let policy = CallPolicy {
+        ring_timeout: Duration::from_secs(30),
+    };
+    let mut c = Call::new(vec![t("1001")], offer(), policy, t0);
+    drain(&mut c);
+    assert_eq!(c.poll_timeout(), Some(t0 + Duration::from_secs(30)));
+    c.handle_timeout(t0 + Duration::from_secs(29));
+    assert!(drain(&mut c).is_empty(), "not yet");
+    c.handle_timeout(t0 + Duration::from_secs(30));
+    let a = drain(&mut c);
+    assert_eq!(
+        a[0],
+        Action::Cancel {
+            leg: LegId(1),
+            completed_elsewhere: false
+        }
+    );
+    assert_eq!(
+        a[1],
+        Action::Reject {
+            code: 480,
+            reason: "no answer".into()
+        }
+    );
+}
+
+#[test]
+fn early_media_is_relayed_from_the_first_source_only() {
+    let t0 = Instant::now();
+    let mut c = Call::new(
+        vec![t("1001"), t("1002")],
+        offer(),
+        CallPolicy::default(),
+        t0,
+    );
+    drain(&mut c);
+    c.handle(
+        Input::Progress {
+            leg: LegId(2),
+            code: 183,
+            sdp: Some(b"early2".to_vec()),
+        },
+        t0,
+    );
+    c.handle(
+        Input::Progress {
+            leg: LegId(1),
+            code: 183,
+            sdp: Some(b"early1".to_vec()),
+        },
+        t0,
+    );
+    c.handle(
+        Input::Progress {
+            leg: LegId(1),
+            code: 180,
+            sdp: None,
+        },
+        t0,
+    );
+    assert_eq!(
+        drain(&mut c),
+        vec![Action::Provisional {
+            code: 183,
+            sdp: Some(b"early2".to_vec())
+        }]
+    );
+}
+
+#[test]
+fn hold_and_unhold_reinvites_are_relayed_one_at_a_time() {
+    let t0 = Instant::now();
+    let mut c = Call::new(vec![t("1001")], offer(), CallPolicy::default(), t0);
+    drain(&mut c);
+    c.handle(
+        Input::Answered {
+            leg: LegId(1),
+            sdp: None,
+        },
+        t0,
+    );
+    drain(&mut c);
+    // The agent puts the caller on hold.
+    c.handle(
+        Input::Reinvite {
+            leg: LegId(1),
+            sdp: Some(b"a=sendonly".to_vec()),
+        },
+        t0,
+    );
+    assert_eq!(
+        drain(&mut c),
+        vec![Action::Reinvite {
+            leg: LegId::A,
+            sdp: Some(b"a=sendonly".to_vec())
+        }]
+    );
+    // A crossing re-INVITE from the caller gets 491.
+    c.handle(
+        Input::Reinvite {
+            leg: LegId::A,
+            sdp: None,
+        },
+        t0,
+    );
+    assert_eq!(
+        drain(&mut c),
+        vec![Action::ReinviteResponse {
+            leg: LegId::A,
+            code: 491,
+            sdp: None
+        }]
+    );
+    c.handle(
+        Input::ReinviteAnswered {
+            leg: LegId::A,
+            code: 200,
+            sdp: Some(b"a=recvonly".to_vec()),
+        },
+        t0,
+    );
+    assert_eq!(
+        drain(&mut c),
+        vec![Action::ReinviteResponse {
+            leg: LegId(1),
+            code: 200,
+            sdp: Some(b"a=recvonly".to_vec())
+        }]
+    );
+    // Unhold from the agent goes through now.
+    c.handle(
+        Input::Reinvite {
+            leg: LegId(1),
+            sdp: Some(b"a=sendrecv".to_vec()),
+        },
+        t0,
+    );
+    assert_eq!(
+        drain(&mut c),
+        vec![Action::Reinvite {
+            leg: LegId::A,
+            sdp: Some(b"a=sendrecv".to_vec())
+        }]
+    );
+}
+
+#[test]
+fn reinvite_before_answer_is_refused() {
+    let t0 = Instant::now();
+    let mut c = Call::new(vec![t("1001")], offer(), CallPolicy::default(), t0);
+    drain(&mut c);
+    c.handle(
+        Input::Reinvite {
+            leg: LegId::A,
+            sdp: None,
+        },
+        t0,
+    );
+    assert_eq!(
+        drain(&mut c),
+        vec![Action::ReinviteResponse {
+            leg: LegId::A,
+            code: 491,
+            sdp: None
+        }]
+    );
+}
+
+#[test]
+fn media_timeout_ends_both_sides() {
+    let t0 = Instant::now();
+    let mut c = Call::new(vec![t("1001")], offer(), CallPolicy::default(), t0);
+    drain(&mut c);
+    c.handle(
+        Input::Answered {
+            leg: LegId(1),
+            sdp: None,
+        },
+        t0,
+    );
+    drain(&mut c);
+    c.handle(Input::MediaTimeout, t0 + Duration::from_secs(60));
+    let a = drain(&mut c);
+    assert_eq!(a[0], Action::Bye { leg: LegId::A });
+    assert_eq!(a[1], Action::Bye { leg: LegId(1) });
+    let s = summary(&a);
+    assert_eq!((s.hangup, s.cause.as_str()), (Hangup::System, "no media"));
+}
+
+#[test]
+fn terminate_refuses_ringing_calls_with_503_and_ends_connected_ones() {
+    let t0 = Instant::now();
+    let mut ringing = Call::new(vec![t("1001")], offer(), CallPolicy::default(), t0);
+    drain(&mut ringing);
+    ringing.handle(Input::Terminate, t0);
+    let a = drain(&mut ringing);
+    assert!(a.contains(&Action::Reject {
+        code: 503,
+        reason: "service shutting down".into()
+    }));
+
+    let mut up = Call::new(vec![t("1001")], offer(), CallPolicy::default(), t0);
+    drain(&mut up);
+    up.handle(
+        Input::Answered {
+            leg: LegId(1),
+            sdp: None,
+        },
+        t0,
+    );
+    drain(&mut up);
+    up.handle(Input::Terminate, t0);
+    let a = drain(&mut up);
+    assert!(
+        a.contains(&Action::Bye { leg: LegId::A }) && a.contains(&Action::Bye { leg: LegId(1) })
+    );
+}
+
+#[test]
+fn messages_after_the_end_change_nothing_but_get_answers() {
+    let t0 = Instant::now();
+    let mut c = Call::new(vec![t("1001")], offer(), CallPolicy::default(), t0);
+    drain(&mut c);
+    c.handle(
+        Input::Answered {
+            leg: LegId(1),
+            sdp: None,
+        },
+        t0,
+    );
+    c.handle(Input::Bye { leg: LegId::A }, t0);
+    drain(&mut c);
+    c.handle(Input::Bye { leg: LegId(1) }, t0);
+    c.handle(
+        Input::Reinvite {
+            leg: LegId(1),
+            sdp: None,
+        },
+        t0,
+    );
+    c.handle(
+        Input::Answered {
+            leg: LegId(1),
+            sdp: None,
+        },
+        t0,
+    );
+    assert_eq!(
+        drain(&mut c),
+        vec![
+            Action::ReinviteResponse {
+                leg: LegId(1),
+                code: 481,
+                sdp: None
+            },
+            Action::AckAndBye { leg: LegId(1) },
+        ]
+    );
+}
+
+#[test]
+fn unknown_legs_are_ignored() {
+    let t0 = Instant::now();
+    let mut c = Call::new(vec![t("1001")], offer(), CallPolicy::default(), t0);
+    drain(&mut c);
+    c.handle(
+        Input::Answered {
+            leg: LegId(9),
+            sdp: None,
+        },
+        t0,
+    );
+    c.handle(
+        Input::Failed {
+            leg: LegId(9),
+            code: 500,
+            reason: String::new(),
+        },
+        t0,
+    );
+    c.handle(
+        Input::Progress {
+            leg: LegId(9),
+            code: 180,
+            sdp: None,
+        },
+        t0,
+    );
+    assert!(drain(&mut c).is_empty());
+    assert_eq!(c.connected_leg(), None);
+}
