@@ -134,17 +134,30 @@ pub struct LegSummary {
     pub code: u16,
 }
 
+/// How B-legs are tried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hunt {
+    /// Ring every target at once (an extension's devices, a ring group).
+    Parallel,
+    /// One target at a time; the next only when the current one fails for a reason of its own
+    /// (timeout, 5xx, 503: a trunk down or full), not when the far end answered "busy" or "no
+    /// such number". This is outbound failover across trunks by priority.
+    Failover,
+}
+
 /// Limits of one call.
 #[derive(Debug, Clone, Copy)]
 pub struct CallPolicy {
     /// Ring this long without an answer, then give up with 480.
     pub ring_timeout: Duration,
+    pub hunt: Hunt,
 }
 
 impl Default for CallPolicy {
     fn default() -> Self {
         CallPolicy {
             ring_timeout: Duration::from_secs(60),
+            hunt: Hunt::Parallel,
         }
     }
 }
@@ -208,6 +221,8 @@ pub struct Call {
     best_failure: Option<(u16, String)>,
     reinvite: Option<PendingReinvite>,
     ring_deadline: Option<Instant>,
+    /// Targets not tried yet ([`Hunt::Failover`]).
+    waiting: VecDeque<Target>,
     actions: VecDeque<Action>,
 }
 
@@ -235,13 +250,25 @@ impl Call {
             best_failure: None,
             reinvite: None,
             ring_deadline: Some(now + policy.ring_timeout),
+            waiting: VecDeque::new(),
             actions: VecDeque::new(),
         };
         if targets.is_empty() {
             call.fail_caller(480, "no registered device for the called number", now);
+            return call;
         }
-        for target in targets {
-            call.add_leg(target, now);
+        match policy.hunt {
+            Hunt::Parallel => {
+                for target in targets {
+                    call.add_leg(target, now);
+                }
+            }
+            Hunt::Failover => {
+                call.waiting = targets.into();
+                if let Some(first) = call.waiting.pop_front() {
+                    call.add_leg(first, now);
+                }
+            }
         }
         call
     }
@@ -465,6 +492,12 @@ impl Call {
                 self.fail_caller(code, &reason, now);
                 return;
             }
+            if self.policy.hunt == Hunt::Failover && fails_over(code) {
+                if let Some(next) = self.waiting.pop_front() {
+                    self.add_leg(next, now);
+                    return;
+                }
+            }
             if self.legs.iter().all(|l| l.state == LegState::Ended) {
                 let (code, reason) = self
                     .best_failure
@@ -627,6 +660,11 @@ fn better_failure(code: u16, best: Option<u16>) -> bool {
         None => true,
         Some(b) => rank(code) < rank(b),
     }
+}
+
+/// Whether a failure is the route's (try the next trunk) rather than the callee's answer.
+fn fails_over(code: u16) -> bool {
+    matches!(code, 408 | 500..=599)
 }
 
 /// What the caller is told when every B-leg failed: the carrier must not see our internal

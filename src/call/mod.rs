@@ -2,3 +2,4 @@
 
 pub mod cdr;
 pub mod core;
+pub mod routing;

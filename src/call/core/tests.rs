@@ -394,6 +394,7 @@ fn ring_timeout_gives_480_and_cancels() {
     let t0 = Instant::now();
     let policy = CallPolicy {
         ring_timeout: Duration::from_secs(30),
+        hunt: Hunt::Parallel,
     };
     let mut c = Call::new(vec![t("1001")], offer(), policy, t0);
     drain(&mut c);
@@ -682,4 +683,101 @@ fn unknown_legs_are_ignored() {
     );
     assert!(drain(&mut c).is_empty());
     assert_eq!(c.connected_leg(), None);
+}
+
+#[test]
+fn failover_tries_the_next_trunk_only_on_route_failures() {
+    let t0 = Instant::now();
+    let policy = CallPolicy {
+        hunt: Hunt::Failover,
+        ..CallPolicy::default()
+    };
+    let mut c = Call::new(
+        vec![t("trunk-a"), t("trunk-b"), t("trunk-c")],
+        offer(),
+        policy,
+        t0,
+    );
+    assert_eq!(
+        drain(&mut c),
+        vec![Action::Invite {
+            leg: LegId(1),
+            target: t("trunk-a"),
+            sdp: offer()
+        }]
+    );
+    c.handle(
+        Input::Failed {
+            leg: LegId(1),
+            code: 503,
+            reason: "Service Unavailable".into(),
+        },
+        t0,
+    );
+    assert_eq!(
+        drain(&mut c),
+        vec![Action::Invite {
+            leg: LegId(2),
+            target: t("trunk-b"),
+            sdp: offer()
+        }]
+    );
+    // The called party is busy: that is an answer, not a route failure; trunk-c is not tried.
+    c.handle(
+        Input::Failed {
+            leg: LegId(2),
+            code: 486,
+            reason: "Busy Here".into(),
+        },
+        t0,
+    );
+    let a = drain(&mut c);
+    assert_eq!(
+        a[0],
+        Action::Reject {
+            code: 486,
+            reason: "Busy Here".into()
+        }
+    );
+    assert!(!a.iter().any(|x| matches!(x, Action::Invite { .. })));
+}
+
+#[test]
+fn failover_answer_on_the_second_trunk_connects() {
+    let t0 = Instant::now();
+    let policy = CallPolicy {
+        hunt: Hunt::Failover,
+        ..CallPolicy::default()
+    };
+    let mut c = Call::new(vec![t("trunk-a"), t("trunk-b")], offer(), policy, t0);
+    drain(&mut c);
+    c.handle(
+        Input::Failed {
+            leg: LegId(1),
+            code: 408,
+            reason: "Request Timeout".into(),
+        },
+        t0,
+    );
+    drain(&mut c);
+    c.handle(
+        Input::Answered {
+            leg: LegId(2),
+            sdp: None,
+        },
+        t0,
+    );
+    assert_eq!(c.connected_leg(), Some(LegId(2)));
+    // Every trunk failing ends with 503 for the agent.
+    let mut d = Call::new(vec![t("trunk-a")], offer(), policy, t0);
+    drain(&mut d);
+    d.handle(
+        Input::Failed {
+            leg: LegId(1),
+            code: 500,
+            reason: "Server Error".into(),
+        },
+        t0,
+    );
+    assert!(matches!(drain(&mut d)[0], Action::Reject { code: 503, .. }));
 }

@@ -66,8 +66,14 @@ pub enum RegisterError {
 /// A change to persist.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
-    Upsert { extension: String, binding: Binding },
-    Remove { extension: String, contact_uri: String },
+    Upsert {
+        extension: String,
+        binding: Binding,
+    },
+    Remove {
+        extension: String,
+        contact_uri: String,
+    },
 }
 
 /// Registrar limits.
@@ -81,7 +87,12 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { default_expires: 3600, min_expires: 60, max_expires: 3600, max_contacts: 10 }
+        Limits {
+            default_expires: 3600,
+            min_expires: 60,
+            max_expires: 3600,
+            max_contacts: 10,
+        }
     }
 }
 
@@ -94,21 +105,35 @@ pub struct Registrar {
 
 impl Registrar {
     pub fn new(limits: Limits) -> Registrar {
-        Registrar { limits, bindings: HashMap::new() }
+        Registrar {
+            limits,
+            bindings: HashMap::new(),
+        }
     }
 
     /// Loads bindings read back from the database at start-up (expired ones are skipped).
     pub fn restore(&mut self, extension: &str, binding: Binding, now_ms: i64) {
         if binding.expires_ms > now_ms {
-            self.bindings.entry(extension.to_string()).or_default().push(binding);
+            self.bindings
+                .entry(extension.to_string())
+                .or_default()
+                .push(binding);
         }
     }
 
     /// Applies a REGISTER; returns the extension's bindings afterwards (for the 200's Contact
     /// headers) and the changes to persist. Nothing changes when an error is returned.
-    pub fn apply(&mut self, req: &Register, now_ms: i64) -> Result<(Vec<Binding>, Vec<Change>), RegisterError> {
+    pub fn apply(
+        &mut self,
+        req: &Register,
+        now_ms: i64,
+    ) -> Result<(Vec<Binding>, Vec<Change>), RegisterError> {
         self.expire_extension(&req.extension, now_ms);
-        let current = self.bindings.get(&req.extension).cloned().unwrap_or_default();
+        let current = self
+            .bindings
+            .get(&req.extension)
+            .cloned()
+            .unwrap_or_default();
         let mut changes = Vec::new();
         if req.wildcard {
             if req.expires != Some(0) || !req.contacts.is_empty() {
@@ -120,19 +145,29 @@ impl Registrar {
                 }
             }
             for b in current {
-                changes.push(Change::Remove { extension: req.extension.clone(), contact_uri: b.contact_uri });
+                changes.push(Change::Remove {
+                    extension: req.extension.clone(),
+                    contact_uri: b.contact_uri,
+                });
             }
             self.bindings.remove(&req.extension);
             return Ok((Vec::new(), changes));
         }
         let mut next = current;
         for c in &req.contacts {
-            let asked = c.expires.or(req.expires).unwrap_or(self.limits.default_expires);
+            let asked = c
+                .expires
+                .or(req.expires)
+                .unwrap_or(self.limits.default_expires);
             if asked != 0 && asked < self.limits.min_expires {
-                return Err(RegisterError::TooBrief { min: self.limits.min_expires });
+                return Err(RegisterError::TooBrief {
+                    min: self.limits.min_expires,
+                });
             }
             let expires = asked.min(self.limits.max_expires);
-            let existing = next.iter().position(|b| same_contact(&b.contact_uri, &c.uri));
+            let existing = next
+                .iter()
+                .position(|b| same_contact(&b.contact_uri, &c.uri));
             if let Some(i) = existing {
                 let b = &next[i];
                 if b.call_id == req.call_id && req.cseq <= b.cseq {
@@ -142,7 +177,10 @@ impl Registrar {
             if expires == 0 {
                 if let Some(i) = existing {
                     let b = next.remove(i);
-                    changes.push(Change::Remove { extension: req.extension.clone(), contact_uri: b.contact_uri });
+                    changes.push(Change::Remove {
+                        extension: req.extension.clone(),
+                        contact_uri: b.contact_uri,
+                    });
                 }
                 continue;
             }
@@ -160,10 +198,15 @@ impl Registrar {
                 Some(i) => next[i] = binding.clone(),
                 None => next.push(binding.clone()),
             }
-            changes.push(Change::Upsert { extension: req.extension.clone(), binding });
+            changes.push(Change::Upsert {
+                extension: req.extension.clone(),
+                binding,
+            });
         }
         if next.len() > self.limits.max_contacts {
-            return Err(RegisterError::TooManyContacts { max: self.limits.max_contacts });
+            return Err(RegisterError::TooManyContacts {
+                max: self.limits.max_contacts,
+            });
         }
         if next.is_empty() {
             self.bindings.remove(&req.extension);
@@ -178,7 +221,12 @@ impl Registrar {
         let mut v: Vec<Binding> = self
             .bindings
             .get(extension)
-            .map(|bs| bs.iter().filter(|b| b.expires_ms > now_ms).cloned().collect())
+            .map(|bs| {
+                bs.iter()
+                    .filter(|b| b.expires_ms > now_ms)
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default();
         v.sort_by_key(|b| std::cmp::Reverse(b.q_milli));
         v
@@ -191,7 +239,10 @@ impl Registrar {
             bs.retain(|b| {
                 let live = b.expires_ms > now_ms;
                 if !live {
-                    changes.push(Change::Remove { extension: ext.clone(), contact_uri: b.contact_uri.clone() });
+                    changes.push(Change::Remove {
+                        extension: ext.clone(),
+                        contact_uri: b.contact_uri.clone(),
+                    });
                 }
                 live
             });
@@ -229,10 +280,23 @@ pub mod persist;
 mod tests {
     use super::*;
 
-    fn reg(ext: &str, contacts: &[(&str, Option<u32>)], expires: Option<u32>, call_id: &str, cseq: u32) -> Register {
+    fn reg(
+        ext: &str,
+        contacts: &[(&str, Option<u32>)],
+        expires: Option<u32>,
+        call_id: &str,
+        cseq: u32,
+    ) -> Register {
         Register {
             extension: ext.into(),
-            contacts: contacts.iter().map(|(u, e)| ContactRequest { uri: u.to_string(), expires: *e, q_milli: 1000 }).collect(),
+            contacts: contacts
+                .iter()
+                .map(|(u, e)| ContactRequest {
+                    uri: u.to_string(),
+                    expires: *e,
+                    q_milli: 1000,
+                })
+                .collect(),
             wildcard: false,
             expires,
             call_id: call_id.into(),
@@ -246,11 +310,33 @@ mod tests {
     #[test]
     fn binds_several_contacts_and_looks_them_up() {
         let mut r = Registrar::new(Limits::default());
-        let (b, ch) = r.apply(&reg("1001", &[("sip:1001@10.0.0.2:5060", None)], Some(600), "desk", 1), 0).unwrap();
+        let (b, ch) = r
+            .apply(
+                &reg(
+                    "1001",
+                    &[("sip:1001@10.0.0.2:5060", None)],
+                    Some(600),
+                    "desk",
+                    1,
+                ),
+                0,
+            )
+            .unwrap();
         assert_eq!(b.len(), 1);
         assert_eq!(b[0].expires_ms, 600_000);
         assert_eq!(ch.len(), 1);
-        let (b, _) = r.apply(&reg("1001", &[("sip:1001@10.0.0.3:5062", None)], Some(600), "soft", 1), 1000).unwrap();
+        let (b, _) = r
+            .apply(
+                &reg(
+                    "1001",
+                    &[("sip:1001@10.0.0.3:5062", None)],
+                    Some(600),
+                    "soft",
+                    1,
+                ),
+                1000,
+            )
+            .unwrap();
         assert_eq!(b.len(), 2, "a second device adds a binding");
         assert_eq!(r.lookup("1001", 2000).len(), 2);
         assert_eq!(r.count(), 2);
@@ -260,29 +346,72 @@ mod tests {
     #[test]
     fn refresh_replaces_and_expiry_removes() {
         let mut r = Registrar::new(Limits::default());
-        r.apply(&reg("1001", &[("sip:1001@h", None)], Some(120), "c", 1), 0).unwrap();
-        r.apply(&reg("1001", &[("sip:1001@h", None)], Some(120), "c", 2), 60_000).unwrap();
-        assert_eq!(r.lookup("1001", 150_000).len(), 1, "the refresh moved the expiry to 180 s");
+        r.apply(&reg("1001", &[("sip:1001@h", None)], Some(120), "c", 1), 0)
+            .unwrap();
+        r.apply(
+            &reg("1001", &[("sip:1001@h", None)], Some(120), "c", 2),
+            60_000,
+        )
+        .unwrap();
+        assert_eq!(
+            r.lookup("1001", 150_000).len(),
+            1,
+            "the refresh moved the expiry to 180 s"
+        );
         assert!(r.lookup("1001", 180_000).is_empty());
         let gone = r.expire(180_000);
-        assert_eq!(gone, vec![Change::Remove { extension: "1001".into(), contact_uri: "sip:1001@h".into() }]);
+        assert_eq!(
+            gone,
+            vec![Change::Remove {
+                extension: "1001".into(),
+                contact_uri: "sip:1001@h".into()
+            }]
+        );
         assert_eq!(r.count(), 0);
     }
 
     #[test]
     fn expires_zero_unregisters_one_contact() {
         let mut r = Registrar::new(Limits::default());
-        r.apply(&reg("1001", &[("sip:a@h", None), ("sip:b@h", None)], Some(300), "c", 1), 0).unwrap();
-        let (b, ch) = r.apply(&reg("1001", &[("sip:a@h", Some(0))], None, "c", 2), 0).unwrap();
+        r.apply(
+            &reg(
+                "1001",
+                &[("sip:a@h", None), ("sip:b@h", None)],
+                Some(300),
+                "c",
+                1,
+            ),
+            0,
+        )
+        .unwrap();
+        let (b, ch) = r
+            .apply(&reg("1001", &[("sip:a@h", Some(0))], None, "c", 2), 0)
+            .unwrap();
         assert_eq!(b.len(), 1);
         assert_eq!(b[0].contact_uri, "sip:b@h");
-        assert_eq!(ch, vec![Change::Remove { extension: "1001".into(), contact_uri: "sip:a@h".into() }]);
+        assert_eq!(
+            ch,
+            vec![Change::Remove {
+                extension: "1001".into(),
+                contact_uri: "sip:a@h".into()
+            }]
+        );
     }
 
     #[test]
     fn wildcard_removes_all_but_only_with_expires_zero() {
         let mut r = Registrar::new(Limits::default());
-        r.apply(&reg("1001", &[("sip:a@h", None), ("sip:b@h", None)], Some(300), "c", 1), 0).unwrap();
+        r.apply(
+            &reg(
+                "1001",
+                &[("sip:a@h", None), ("sip:b@h", None)],
+                Some(300),
+                "c",
+                1,
+            ),
+            0,
+        )
+        .unwrap();
         let mut w = reg("1001", &[], Some(3600), "c", 2);
         w.wildcard = true;
         assert_eq!(r.apply(&w, 0).unwrap_err(), RegisterError::BadWildcard);
@@ -295,30 +424,59 @@ mod tests {
 
     #[test]
     fn too_brief_interval_gets_423_and_long_ones_are_capped() {
-        let mut r = Registrar::new(Limits { min_expires: 60, max_expires: 3600, ..Limits::default() });
+        let mut r = Registrar::new(Limits {
+            min_expires: 60,
+            max_expires: 3600,
+            ..Limits::default()
+        });
         assert_eq!(
-            r.apply(&reg("1001", &[("sip:a@h", None)], Some(30), "c", 1), 0).unwrap_err(),
+            r.apply(&reg("1001", &[("sip:a@h", None)], Some(30), "c", 1), 0)
+                .unwrap_err(),
             RegisterError::TooBrief { min: 60 }
         );
         assert_eq!(r.count(), 0, "nothing changed");
-        let (b, _) = r.apply(&reg("1001", &[("sip:a@h", Some(86_400))], None, "c", 2), 0).unwrap();
+        let (b, _) = r
+            .apply(&reg("1001", &[("sip:a@h", Some(86_400))], None, "c", 2), 0)
+            .unwrap();
         assert_eq!(b[0].expires_ms, 3_600_000);
     }
 
     #[test]
     fn reordered_register_is_refused() {
         let mut r = Registrar::new(Limits::default());
-        r.apply(&reg("1001", &[("sip:a@h", None)], Some(300), "c", 5), 0).unwrap();
-        assert_eq!(r.apply(&reg("1001", &[("sip:a@h", None)], Some(0), "c", 4), 0).unwrap_err(), RegisterError::OutOfOrder);
-        assert_eq!(r.lookup("1001", 1).len(), 1, "the stale unregister did not remove the binding");
+        r.apply(&reg("1001", &[("sip:a@h", None)], Some(300), "c", 5), 0)
+            .unwrap();
+        assert_eq!(
+            r.apply(&reg("1001", &[("sip:a@h", None)], Some(0), "c", 4), 0)
+                .unwrap_err(),
+            RegisterError::OutOfOrder
+        );
+        assert_eq!(
+            r.lookup("1001", 1).len(),
+            1,
+            "the stale unregister did not remove the binding"
+        );
         // A new Call-ID (the phone rebooted) may start from any CSeq.
-        r.apply(&reg("1001", &[("sip:a@h", None)], Some(300), "c2", 1), 0).unwrap();
+        r.apply(&reg("1001", &[("sip:a@h", None)], Some(300), "c2", 1), 0)
+            .unwrap();
     }
 
     #[test]
     fn contact_count_is_bounded() {
-        let mut r = Registrar::new(Limits { max_contacts: 2, ..Limits::default() });
-        let err = r.apply(&reg("1001", &[("sip:a@h", None), ("sip:b@h", None), ("sip:c@h", None)], Some(300), "c", 1), 0);
+        let mut r = Registrar::new(Limits {
+            max_contacts: 2,
+            ..Limits::default()
+        });
+        let err = r.apply(
+            &reg(
+                "1001",
+                &[("sip:a@h", None), ("sip:b@h", None), ("sip:c@h", None)],
+                Some(300),
+                "c",
+                1,
+            ),
+            0,
+        );
         assert_eq!(err.unwrap_err(), RegisterError::TooManyContacts { max: 2 });
         assert_eq!(r.count(), 0);
     }
@@ -326,7 +484,8 @@ mod tests {
     #[test]
     fn query_without_contacts_returns_current_bindings() {
         let mut r = Registrar::new(Limits::default());
-        r.apply(&reg("1001", &[("sip:a@h", None)], Some(300), "c", 1), 0).unwrap();
+        r.apply(&reg("1001", &[("sip:a@h", None)], Some(300), "c", 1), 0)
+            .unwrap();
         let (b, ch) = r.apply(&reg("1001", &[], None, "c", 2), 1).unwrap();
         assert_eq!(b.len(), 1);
         assert!(ch.is_empty());
@@ -335,14 +494,27 @@ mod tests {
     #[test]
     fn lookup_orders_by_q_and_restore_skips_expired() {
         let mut r = Registrar::new(Limits::default());
-        let mut req = reg("1001", &[("sip:low@h", None), ("sip:high@h", None)], Some(300), "c", 1);
+        let mut req = reg(
+            "1001",
+            &[("sip:low@h", None), ("sip:high@h", None)],
+            Some(300),
+            "c",
+            1,
+        );
         req.contacts[0].q_milli = 100;
         req.contacts[1].q_milli = 900;
         r.apply(&req, 0).unwrap();
         assert_eq!(r.lookup("1001", 0)[0].contact_uri, "sip:high@h");
         let mut fresh = Registrar::new(Limits::default());
         let old = r.lookup("1001", 0)[0].clone();
-        fresh.restore("1001", Binding { expires_ms: 10, ..old.clone() }, 100);
+        fresh.restore(
+            "1001",
+            Binding {
+                expires_ms: 10,
+                ..old.clone()
+            },
+            100,
+        );
         fresh.restore("1001", old, 100);
         assert_eq!(fresh.count(), 1);
     }

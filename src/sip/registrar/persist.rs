@@ -11,7 +11,10 @@ pub async fn write(db: &Db, changes: &[Change]) -> Result<(), StoreError> {
     let mut tx = db.pool.begin().await?;
     for c in changes {
         match c {
-            Change::Upsert { extension, binding: b } => {
+            Change::Upsert {
+                extension,
+                binding: b,
+            } => {
                 sqlx::query(
                     "INSERT INTO registrations (extension, contact_uri, received, transport, call_id, cseq, q_milli,
                          expires_ms, user_agent)
@@ -32,7 +35,10 @@ pub async fn write(db: &Db, changes: &[Change]) -> Result<(), StoreError> {
                 .execute(&mut *tx)
                 .await?;
             }
-            Change::Remove { extension, contact_uri } => {
+            Change::Remove {
+                extension,
+                contact_uri,
+            } => {
                 sqlx::query("DELETE FROM registrations WHERE extension = $1 AND contact_uri = $2")
                     .bind(extension)
                     .bind(contact_uri)
@@ -45,7 +51,17 @@ pub async fn write(db: &Db, changes: &[Change]) -> Result<(), StoreError> {
     Ok(())
 }
 
-type Row = (String, String, String, String, String, i64, i64, i64, String);
+type Row = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    String,
+);
 
 /// Fills `registrar` with the live bindings stored in the database.
 pub async fn load(db: &Db, registrar: &mut Registrar, now_ms: i64) -> Result<usize, StoreError> {
@@ -57,7 +73,9 @@ pub async fn load(db: &Db, registrar: &mut Registrar, now_ms: i64) -> Result<usi
     .fetch_all(&db.pool)
     .await?;
     let n = rows.len();
-    for (extension, contact_uri, received, transport, call_id, cseq, q, expires_ms, user_agent) in rows {
+    for (extension, contact_uri, received, transport, call_id, cseq, q, expires_ms, user_agent) in
+        rows
+    {
         registrar.restore(
             &extension,
             Binding {
@@ -87,8 +105,16 @@ mod tests {
         let req = Register {
             extension: "1001".into(),
             contacts: vec![
-                ContactRequest { uri: "sip:1001@10.0.0.2".into(), expires: None, q_milli: 1000 },
-                ContactRequest { uri: "sip:1001@10.0.0.3".into(), expires: None, q_milli: 500 },
+                ContactRequest {
+                    uri: "sip:1001@10.0.0.2".into(),
+                    expires: None,
+                    q_milli: 1000,
+                },
+                ContactRequest {
+                    uri: "sip:1001@10.0.0.3".into(),
+                    expires: None,
+                    q_milli: 500,
+                },
             ],
             wildcard: false,
             expires: Some(600),
@@ -101,7 +127,18 @@ mod tests {
         let (_, changes) = r.apply(&req, 1_000).unwrap();
         write(&db, &changes).await.unwrap();
         let (_, changes) = r
-            .apply(&Register { contacts: vec![ContactRequest { uri: "sip:1001@10.0.0.3".into(), expires: Some(0), q_milli: 1000 }], cseq: 2, ..req.clone() }, 2_000)
+            .apply(
+                &Register {
+                    contacts: vec![ContactRequest {
+                        uri: "sip:1001@10.0.0.3".into(),
+                        expires: Some(0),
+                        q_milli: 1000,
+                    }],
+                    cseq: 2,
+                    ..req.clone()
+                },
+                2_000,
+            )
             .unwrap();
         write(&db, &changes).await.unwrap();
 
@@ -112,7 +149,11 @@ mod tests {
         assert_eq!(b[0].contact_uri, "sip:1001@10.0.0.2");
         assert_eq!(b[0].expires_ms, 601_000);
         let mut later = Registrar::new(Limits::default());
-        assert_eq!(load(&db, &mut later, 700_000).await.unwrap(), 0, "expired bindings are not restored");
+        assert_eq!(
+            load(&db, &mut later, 700_000).await.unwrap(),
+            0,
+            "expired bindings are not restored"
+        );
     }
 
     #[tokio::test]
