@@ -169,7 +169,7 @@ pub fn route_inbound(
             }
         }
         RouteTarget::Trunk(out) => {
-            let targets = trunk_targets(profiles, trunks, &[out.clone()], did, false);
+            let targets = trunk_targets(profiles, trunks, std::slice::from_ref(out), did, false);
             if targets.is_empty() {
                 return reject(503, "outgoing trunk unavailable");
             }
