@@ -43,8 +43,9 @@ struct TrunkToml {
     /// The caller number presented on outbound calls.
     #[serde(default)]
     caller_id: Option<String>,
+    /// Credentials for the carrier's digest challenges, and outbound registration.
     #[serde(default)]
-    register: Option<TrunkRegistration>,
+    auth: Option<TrunkRegistration>,
     #[serde(default)]
     keepalive: Keepalive,
     #[serde(default)]
@@ -84,13 +85,18 @@ pub enum TrunkTransport {
     Tls,
 }
 
+/// What hotline answers a carrier's 401/407 with, and whether it also registers to the carrier.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrunkRegistration {
     pub username: String,
     pub password: String,
+    /// Answer only challenges of this realm (any realm when absent).
     #[serde(default)]
     pub realm: Option<String>,
+    /// Register to the carrier (REGISTER to the peer, refreshed before expiry).
+    #[serde(default)]
+    pub register: bool,
     #[serde(default = "default_reg_expires")]
     pub expires_secs: u32,
 }
@@ -156,7 +162,7 @@ pub struct Trunk {
     pub priority: u32,
     pub codecs: Vec<String>,
     pub caller_id: Option<String>,
-    pub register: Option<TrunkRegistration>,
+    pub auth: Option<TrunkRegistration>,
     pub keepalive: Keepalive,
 }
 
@@ -401,7 +407,7 @@ impl Profiles {
                     priority: t.priority,
                     codecs: t.codecs.into_iter().map(Spanned::into_inner).collect(),
                     caller_id: t.caller_id,
-                    register: t.register,
+                    auth: t.auth,
                     keepalive: t.keepalive,
                 });
             }

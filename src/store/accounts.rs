@@ -1,7 +1,5 @@
 //! SIP accounts of agent extensions: provisioned with a password, stored only as digest HA1 values.
 
-use sha2::Digest as _;
-
 use super::{now_ms, Db, StoreError};
 
 /// What the registrar needs to check a digest response; never the password.
@@ -17,10 +15,11 @@ pub struct SipAccount {
 
 /// HA1 = H(username:realm:password) for MD5 and SHA-256 (RFC 7616 §3.4.2).
 pub fn ha1(extension: &str, realm: &str, password: &str) -> (String, String) {
-    let input = format!("{extension}:{realm}:{password}");
-    let md5 = hex::encode(md5::Md5::digest(input.as_bytes()));
-    let sha = hex::encode(sha2::Sha256::digest(input.as_bytes()));
-    (md5, sha)
+    use crate::sip::auth::{ha1, Algorithm};
+    (
+        ha1(Algorithm::Md5, extension, realm, password),
+        ha1(Algorithm::Sha256, extension, realm, password),
+    )
 }
 
 /// Creates or replaces the account of `extension`.

@@ -1,0 +1,277 @@
+//! Shared by the integration tests: a real `hotline` process on ephemeral loopback ports with a
+//! configuration of the test's own, and a runner for sipp scenarios.
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::{Duration, Instant};
+
+/// A UDP+TCP port pair free on 127.0.0.1 (the kernel picks; we check the TCP side too).
+pub fn free_port() -> u16 {
+    for _ in 0..50 {
+        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind udp");
+        let port = udp.local_addr().unwrap().port();
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port pair on 127.0.0.1");
+}
+
+/// A range of even RTP ports no other test of this run uses (tests run in parallel threads).
+pub fn rtp_range(size: u16) -> (u16, u16) {
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let base = 30_000 + (std::process::id() as u16 % 20) * 1_000 + n * size;
+    (base, base + size - 1)
+}
+
+/// A running hotline, killed when dropped. Its stderr goes to `dir/hotline.log`.
+pub struct Hotline {
+    pub child: Child,
+    pub dir: tempfile::TempDir,
+    pub sip: SocketAddr,
+    pub http: SocketAddr,
+}
+
+pub struct HotlineSetup {
+    /// Extra `sip-profiles/*.toml` files: (file name, contents). `{sip_port}` is replaced.
+    pub profiles: Vec<(String, String)>,
+    /// Extra lines appended to hotline.toml.
+    pub extra_toml: String,
+    pub database_url: Option<String>,
+}
+
+impl Default for HotlineSetup {
+    fn default() -> Self {
+        HotlineSetup { profiles: Vec::new(), extra_toml: String::new(), database_url: None }
+    }
+}
+
+impl Hotline {
+    pub fn start(setup: HotlineSetup) -> Hotline {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let sip_port = free_port();
+        let http_port = free_port();
+        let (rtp_min, rtp_max) = rtp_range(200);
+        let db = setup
+            .database_url
+            .unwrap_or_else(|| format!("sqlite:{}", dir.path().join("hotline.db").display()));
+        let toml = format!(
+            "[sip]\nudp = [\"127.0.0.1:{sip_port}\"]\ntcp = [\"127.0.0.1:{sip_port}\"]\n\n[sip.timers]\nt1_ms = 100\nt2_ms = 400\nt4_ms = 500\n\n\
+             [rtp]\naddress = \"127.0.0.1\"\nport_min = {rtp_min}\nport_max = {rtp_max}\n\n[http]\nlisten = \"127.0.0.1:{http_port}\"\n\n\
+             [database]\nurl = \"{db}\"\n\n[paths]\nsip_profiles = \"sip-profiles\"\nrecordings = \"recordings\"\n\n[shutdown]\ndrain_secs = 2\n{}\n",
+            setup.extra_toml
+        );
+        std::fs::write(dir.path().join("hotline.toml"), toml).unwrap();
+        std::fs::create_dir_all(dir.path().join("sip-profiles")).unwrap();
+        for (name, text) in &setup.profiles {
+            std::fs::write(dir.path().join("sip-profiles").join(name), text.replace("{sip_port}", &sip_port.to_string())).unwrap();
+        }
+        let log = std::fs::File::create(dir.path().join("hotline.log")).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_hotline"))
+            .arg("--config")
+            .arg(dir.path().join("hotline.toml"))
+            .arg("serve")
+            .current_dir(dir.path())
+            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start hotline");
+        let h = Hotline {
+            child,
+            dir,
+            sip: format!("127.0.0.1:{sip_port}").parse().unwrap(),
+            http: format!("127.0.0.1:{http_port}").parse().unwrap(),
+        };
+        h.wait_ready();
+        h
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(body) = http_get(self.http, "/healthz") {
+                if body.contains("ok") {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("hotline did not become ready; log:\n{}", self.log());
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("hotline.log")).unwrap_or_default()
+    }
+
+    /// The value of an unlabelled metric, or of a labelled line given in full (`name{l="v"}`).
+    pub fn metric(&self, name: &str) -> Option<f64> {
+        let text = http_get(self.http, "/metrics").ok()?;
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Hotline {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("---- hotline log ----\n{}", self.log());
+        }
+    }
+}
+
+/// A plain HTTP/1.0 GET on loopback, for health and metrics (no client crate needed).
+pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<String> {
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    Ok(out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default())
+}
+
+/// Whether sipp can run here. Under CI (`CI` set) its absence is a failure, not a skip.
+pub fn sipp_available(test: &str) -> bool {
+    let ok = Command::new("sipp").arg("-v").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
+    if !ok {
+        if std::env::var_os("CI").is_some() {
+            panic!("{test}: sipp is not installed (apt-get install sip-tester)");
+        }
+        eprintln!("SKIPPED {test}: sipp is not installed (apt-get install sip-tester)");
+    }
+    ok
+}
+
+/// The folder of the sipp scenarios.
+pub fn scenarios() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sipp")
+}
+
+/// A PCMU WAV of `secs` seconds of a 440 Hz tone, made with sox on first use.
+pub fn tone_wav(dir: &Path) -> PathBuf {
+    let p = dir.join("tone.wav");
+    if !p.exists() {
+        let st = Command::new("sox")
+            .args(["-n", "-r", "8000", "-c", "1", "-e", "u-law", "-b", "8"])
+            .arg(&p)
+            .args(["synth", "5", "sine", "440"])
+            .status()
+            .expect("sox (apt-get install sox)");
+        assert!(st.success(), "sox failed");
+    }
+    p
+}
+
+/// One sipp process running a scenario; bounded by sipp's own -timeout and by `kill` on drop.
+pub struct Sipp {
+    pub child: Child,
+    pub name: String,
+    pub dir: PathBuf,
+}
+
+pub struct SippRun {
+    pub scenario: &'static str,
+    pub local_port: u16,
+    pub media_port: u16,
+    pub remote: Option<SocketAddr>,
+    pub calls: u32,
+    pub rate: u32,
+    pub hold_ms: u32,
+    pub service: String,
+    /// `field0;field1;...` injected as an injection file with one line.
+    pub fields: Option<String>,
+    pub wav: Option<PathBuf>,
+    pub timeout_s: u32,
+    pub extra: Vec<String>,
+}
+
+impl SippRun {
+    pub fn new(scenario: &'static str, local_port: u16) -> SippRun {
+        SippRun {
+            scenario,
+            local_port,
+            media_port: rtp_range(100).0,
+            remote: None,
+            calls: 1,
+            rate: 10,
+            hold_ms: 500,
+            service: "12345".into(),
+            fields: None,
+            wav: None,
+            timeout_s: 20,
+            extra: Vec::new(),
+        }
+    }
+
+    pub fn spawn(self, workdir: &Path) -> Sipp {
+        let name = format!("{}-{}", self.scenario.trim_end_matches(".xml"), self.local_port);
+        let dir = workdir.join(&name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut text = std::fs::read_to_string(scenarios().join(self.scenario)).expect("scenario");
+        if let Some(wav) = &self.wav {
+            text = text.replace("@WAV@", &wav.display().to_string());
+        }
+        let scen = dir.join(self.scenario);
+        std::fs::write(&scen, text).unwrap();
+        let mut cmd = Command::new("timeout");
+        cmd.arg(format!("{}", self.timeout_s + 5)).arg("sipp");
+        if let Some(r) = self.remote {
+            cmd.arg(r.to_string());
+        }
+        cmd.arg("-sf").arg(&scen);
+        cmd.args(["-i", "127.0.0.1", "-p", &self.local_port.to_string(), "-mi", "127.0.0.1", "-mp", &self.media_port.to_string()]);
+        cmd.args(["-m", &self.calls.to_string(), "-r", &self.rate.to_string(), "-d", &self.hold_ms.to_string()]);
+        cmd.args(["-s", &self.service, "-nostdin", "-timeout", &format!("{}s", self.timeout_s), "-timeout_error"]);
+        cmd.args(["-trace_err", "-error_file"]).arg(dir.join("errors.log"));
+        cmd.args(["-trace_msg", "-message_file"]).arg(dir.join("messages.log"));
+        cmd.args(["-recv_timeout", &format!("{}", self.timeout_s * 1000)]);
+        if let Some(f) = &self.fields {
+            let inj = dir.join("fields.csv");
+            std::fs::write(&inj, format!("SEQUENTIAL\n{f}\n")).unwrap();
+            cmd.arg("-inf").arg(inj);
+        }
+        cmd.args(&self.extra);
+        cmd.current_dir(&dir).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+        let child = cmd.spawn().expect("spawn sipp");
+        Sipp { child, name, dir }
+    }
+}
+
+impl Sipp {
+    /// Waits for sipp to end; on failure returns its error and message logs for the assertion.
+    pub fn wait(mut self) -> Result<(), String> {
+        let status: ExitStatus = self.child.wait().expect("wait sipp");
+        if status.success() {
+            return Ok(());
+        }
+        let mut err = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            let _ = e.read_to_string(&mut err);
+        }
+        let errors = std::fs::read_to_string(self.dir.join("errors.log")).unwrap_or_default();
+        let msgs = std::fs::read_to_string(self.dir.join("messages.log")).unwrap_or_default();
+        let tail: String = msgs.chars().rev().take(6000).collect::<Vec<_>>().into_iter().rev().collect();
+        Err(format!("sipp {} exited with {status}\nstderr: {err}\nerrors:\n{errors}\nlast messages:\n{tail}", self.name))
+    }
+}
+
+impl Drop for Sipp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
