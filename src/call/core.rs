@@ -29,6 +29,9 @@ pub struct Target {
     pub uri: String,
     /// What CDRs call the far end: an extension number or a trunk name.
     pub peer: String,
+    /// Where to send the INVITE: the address a device registered from (it may sit behind NAT),
+    /// a fixed device's address, or the trunk's peer. `None` lets the shell resolve the URI.
+    pub dest: Option<std::net::SocketAddr>,
 }
 
 /// An event from the SIP shell.

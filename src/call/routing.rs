@@ -6,7 +6,7 @@
 //! shell calls these when an INVITE arrives.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use crate::config::{Profiles, RouteTarget};
 
@@ -121,7 +121,7 @@ pub fn route_inbound(
     trunks: &mut TrunkTable,
     source: IpAddr,
     dialled: &str,
-    devices: impl Fn(&str) -> Vec<String>,
+    devices: impl Fn(&str) -> Vec<(String, Option<SocketAddr>)>,
 ) -> Decision {
     let Some(trunk) = profiles.trunk_for_source(source) else {
         return reject(403, "source address is not a configured trunk");
@@ -254,16 +254,21 @@ fn trunk_targets(
         .map(|t| Target {
             uri: format!("sip:{number}@{}", t.peer),
             peer: t.name.clone(),
+            dest: Some(t.peer),
         })
         .collect()
 }
 
-fn extension_targets(ext: &str, devices: &impl Fn(&str) -> Vec<String>) -> Vec<Target> {
+fn extension_targets(
+    ext: &str,
+    devices: &impl Fn(&str) -> Vec<(String, Option<SocketAddr>)>,
+) -> Vec<Target> {
     devices(ext)
         .into_iter()
-        .map(|uri| Target {
+        .map(|(uri, dest)| Target {
             uri,
             peer: ext.to_string(),
+            dest,
         })
         .collect()
 }
@@ -317,13 +322,13 @@ prepend = "00"
         Profiles::parse_all([("p.toml", PROFILES)]).unwrap()
     }
 
-    fn devices(ext: &str) -> Vec<String> {
+    fn devices(ext: &str) -> Vec<(String, Option<SocketAddr>)> {
         match ext {
             "1001" => vec![
-                "sip:1001@10.0.0.1:5060".into(),
-                "sip:1001@10.0.0.9:5062".into(),
+                ("sip:1001@10.0.0.1:5060".into(), None),
+                ("sip:1001@10.0.0.9:5062".into(), None),
             ],
-            "1002" => vec!["sip:1002@10.0.0.2:5060".into()],
+            "1002" => vec![("sip:1002@10.0.0.2:5060".into(), None)],
             _ => vec![],
         }
     }
@@ -352,7 +357,8 @@ prepend = "00"
             targets[2],
             Target {
                 uri: "sip:1002@10.0.0.2:5060".into(),
-                peer: "1002".into()
+                peer: "1002".into(),
+                dest: None,
             }
         );
         assert_eq!(hunt, Hunt::Parallel);
@@ -439,7 +445,8 @@ prepend = "00"
             targets,
             vec![Target {
                 uri: "sip:12329@127.0.0.1:5070".into(),
-                peer: "carrier-a".into()
+                peer: "carrier-a".into(),
+                dest: Some("127.0.0.1:5070".parse().unwrap()),
             }]
         );
         assert_eq!(hunt, Hunt::Failover);

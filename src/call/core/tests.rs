@@ -6,6 +6,7 @@ fn t(peer: &str) -> Target {
     Target {
         uri: format!("sip:{peer}@127.0.0.1:5090"),
         peer: peer.into(),
+        dest: None,
     }
 }
 
