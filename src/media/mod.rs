@@ -1,1 +1,8 @@
 //! Media: RTP sessions and port pool, codecs, DTMF, player, recorder, mixer, tones, jitter.
+
+pub mod codec;
+pub mod dtmf;
+pub mod port_pool;
+pub mod relay;
+pub mod rtcp;
+pub mod rtp;

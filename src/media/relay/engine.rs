@@ -1,0 +1,630 @@
+//! The relay engine: a fixed number of worker threads, each owning many bridges and their sockets, driven by
+//! epoll with recvmmsg/sendmmsg, and the [`MediaRelay`] control handle the call layer uses.
+//!
+//! Why threads and not tokio tasks: a tokio task per socket costs a wakeup and a syscall per packet plus
+//! scheduler overhead; a worker that owns its sockets outright needs no locks on the packet path, reads every
+//! waiting datagram of a socket with one recvmmsg and forwards them with one sendmmsg from the receive buffers.
+//! Both legs of a bridge live on the same worker, so forwarding is local. Control commands arrive over a
+//! channel plus an eventfd wakeup; events go out on the bridge's own tokio channel.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc as tmpsc, oneshot};
+
+use super::bridge::{
+    BridgeConfig, BridgeCore, BridgeEvent, Leg, LegStats, MediaDirection, Verdict,
+};
+use super::sys::{Batch, Epoll, EventFd, BATCH};
+use crate::media::port_pool::{PortPair, PortPool, PortPoolError};
+
+/// Identifies a bridge for the life of the relay.
+pub type BridgeId = u64;
+
+/// How the relay runs.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// Local address the RTP sockets bind to.
+    pub bind_ip: IpAddr,
+    /// RTP port range (inclusive); RTP on even ports, RTCP reserved on the odd port above.
+    pub port_min: u16,
+    pub port_max: u16,
+    /// Worker threads; each owns a share of the bridges. 1 is enough for thousands of calls.
+    pub workers: usize,
+    pub bridge: BridgeConfig,
+    /// After each epoll round, sleep this long so more sockets are ready per round (fewer syscalls per
+    /// packet, at most this much added latency). Zero disables.
+    pub coalesce: Duration,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        RelayConfig {
+            bind_ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            port_min: 20000,
+            port_max: 29999,
+            workers: 1,
+            bridge: BridgeConfig::default(),
+            coalesce: Duration::ZERO,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum RelayError {
+    Pool(PortPoolError),
+    Io(io::Error),
+    /// No such bridge (never created, or destroyed).
+    UnknownBridge(BridgeId),
+    /// The worker threads are gone.
+    Stopped,
+    Config(&'static str),
+}
+
+impl fmt::Display for RelayError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RelayError::Pool(e) => write!(f, "media relay: {e}"),
+            RelayError::Io(e) => write!(f, "media relay I/O: {e}"),
+            RelayError::UnknownBridge(id) => write!(f, "media relay: no bridge {id}"),
+            RelayError::Stopped => write!(f, "media relay stopped"),
+            RelayError::Config(what) => write!(f, "media relay config: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for RelayError {}
+
+impl From<PortPoolError> for RelayError {
+    fn from(e: PortPoolError) -> Self {
+        RelayError::Pool(e)
+    }
+}
+impl From<io::Error> for RelayError {
+    fn from(e: io::Error) -> Self {
+        RelayError::Io(e)
+    }
+}
+
+/// What [`MediaRelay::create_bridge`] hands back: the local ports to put in each leg's SDP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BridgeInfo {
+    pub id: BridgeId,
+    /// Local RTP port facing leg A (put in the SDP sent to A).
+    pub port_a: u16,
+    /// Local RTP port facing leg B.
+    pub port_b: u16,
+}
+
+/// Counters of both legs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BridgeStats {
+    pub a: LegStats,
+    pub b: LegStats,
+    /// Datagrams the kernel refused to send (socket buffer full, ICMP errors).
+    pub send_errors: u64,
+}
+
+/// An event of one bridge, delivered on the channel given at creation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RelayEvent {
+    pub bridge: BridgeId,
+    pub event: BridgeEvent,
+}
+
+enum Command {
+    Create {
+        id: BridgeId,
+        socks: [UdpSocket; 2],
+        ports: [PortPair; 2],
+        hints: [Option<SocketAddr>; 2],
+        events: Option<tmpsc::UnboundedSender<RelayEvent>>,
+    },
+    UpdateRemote {
+        id: BridgeId,
+        leg: Leg,
+        addr: SocketAddr,
+    },
+    SetDirection {
+        id: BridgeId,
+        leg: Leg,
+        dir: MediaDirection,
+    },
+    Stats {
+        id: BridgeId,
+        reply: oneshot::Sender<Option<BridgeStats>>,
+    },
+    Destroy {
+        id: BridgeId,
+        reply: Option<oneshot::Sender<Option<BridgeStats>>>,
+    },
+    Stop,
+}
+
+struct WorkerLink {
+    tx: mpsc::Sender<Command>,
+    wake: Arc<EventFd>,
+}
+
+struct Inner {
+    cfg: RelayConfig,
+    pool: Arc<Mutex<PortPool>>,
+    workers: Vec<WorkerLink>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    next_id: AtomicU64,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        for w in &self.workers {
+            let _ = w.tx.send(Command::Stop);
+            w.wake.notify();
+        }
+        if let Ok(mut threads) = self.threads.lock() {
+            for t in threads.drain(..) {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
+/// The control handle of the relay; cheap to clone. Dropping the last clone stops the workers.
+#[derive(Clone)]
+pub struct MediaRelay {
+    inner: Arc<Inner>,
+}
+
+impl MediaRelay {
+    /// Starts the worker threads.
+    pub fn start(cfg: RelayConfig) -> Result<Self, RelayError> {
+        if cfg.workers == 0 || cfg.workers > 64 {
+            return Err(RelayError::Config("workers must be 1..=64"));
+        }
+        let pool = Arc::new(Mutex::new(PortPool::new(cfg.port_min, cfg.port_max)?));
+        let mut workers = Vec::with_capacity(cfg.workers);
+        let mut threads = Vec::with_capacity(cfg.workers);
+        for i in 0..cfg.workers {
+            let (tx, rx) = mpsc::channel();
+            let wake = Arc::new(EventFd::new()?);
+            let epoll = Epoll::new()?;
+            epoll.add(wake.fd(), WAKE_TOKEN)?;
+            let worker = Worker {
+                epoll,
+                wake: wake.clone(),
+                rx,
+                pool: pool.clone(),
+                slots: Vec::new(),
+                free: Vec::new(),
+                by_id: HashMap::new(),
+                cfg: cfg.bridge,
+                coalesce: cfg.coalesce,
+            };
+            let t = std::thread::Builder::new()
+                .name(format!("media-relay-{i}"))
+                .spawn(move || worker.run())?;
+            workers.push(WorkerLink { tx, wake });
+            threads.push(t);
+        }
+        tracing::info!(
+            workers = cfg.workers,
+            port_min = cfg.port_min,
+            port_max = cfg.port_max,
+            "media relay started"
+        );
+        Ok(MediaRelay {
+            inner: Arc::new(Inner {
+                cfg,
+                pool,
+                workers,
+                threads: Mutex::new(threads),
+                next_id: AtomicU64::new(1),
+            }),
+        })
+    }
+
+    fn link(&self, id: BridgeId) -> &WorkerLink {
+        let n = self.inner.workers.len() as u64;
+        // `start` guarantees at least one worker.
+        &self.inner.workers[(id % n) as usize]
+    }
+
+    fn send(&self, id: BridgeId, cmd: Command) -> Result<(), RelayError> {
+        let link = self.link(id);
+        link.tx.send(cmd).map_err(|_| RelayError::Stopped)?;
+        link.wake.notify();
+        Ok(())
+    }
+
+    fn lock_pool(&self) -> std::sync::MutexGuard<'_, PortPool> {
+        // A poisoned pool only means another thread panicked mid-update of plain counters; keep going.
+        self.inner.pool.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Allocates a port pair and binds its RTP socket; ports another program holds are skipped.
+    fn bind_one(&self) -> Result<(PortPair, UdpSocket), RelayError> {
+        let attempts = self.lock_pool().capacity().min(32);
+        let mut last_err = None;
+        for _ in 0..attempts {
+            let pair = self.lock_pool().allocate()?;
+            match UdpSocket::bind(SocketAddr::new(self.inner.cfg.bind_ip, pair.rtp)) {
+                Ok(s) => {
+                    if let Err(e) = s.set_nonblocking(true) {
+                        let _ = self.lock_pool().release(pair);
+                        return Err(e.into());
+                    }
+                    return Ok((pair, s));
+                }
+                Err(e) => {
+                    tracing::debug!(port = pair.rtp, error = %e, "RTP port busy, skipping");
+                    let _ = self.lock_pool().release(pair);
+                    last_err = Some(e);
+                }
+            }
+        }
+        Err(last_err.map_or(
+            RelayError::Pool(PortPoolError::Exhausted { pairs: 0 }),
+            RelayError::Io,
+        ))
+    }
+
+    /// Creates a bridge. `hint_a`/`hint_b` are the legs' SDP addresses (None if not known yet); `events`
+    /// receives this bridge's latch and RTP-timeout events.
+    pub fn create_bridge(
+        &self,
+        hint_a: Option<SocketAddr>,
+        hint_b: Option<SocketAddr>,
+        events: Option<tmpsc::UnboundedSender<RelayEvent>>,
+    ) -> Result<BridgeInfo, RelayError> {
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let (pa, sa) = self.bind_one()?;
+        let (pb, sb) = match self.bind_one() {
+            Ok(x) => x,
+            Err(e) => {
+                drop(sa);
+                let _ = self.lock_pool().release(pa);
+                return Err(e);
+            }
+        };
+        let cmd = Command::Create {
+            id,
+            socks: [sa, sb],
+            ports: [pa, pb],
+            hints: [hint_a, hint_b],
+            events,
+        };
+        if let Err(e) = self.send(id, cmd) {
+            let mut pool = self.lock_pool();
+            let _ = pool.release(pa);
+            let _ = pool.release(pb);
+            return Err(e);
+        }
+        tracing::debug!(
+            bridge = id,
+            port_a = pa.rtp,
+            port_b = pb.rtp,
+            "bridge created"
+        );
+        Ok(BridgeInfo {
+            id,
+            port_a: pa.rtp,
+            port_b: pb.rtp,
+        })
+    }
+
+    /// A re-INVITE changed `leg`'s SDP address.
+    pub fn update_remote(
+        &self,
+        id: BridgeId,
+        leg: Leg,
+        addr: SocketAddr,
+    ) -> Result<(), RelayError> {
+        self.send(id, Command::UpdateRemote { id, leg, addr })
+    }
+
+    /// Hold / retrieve: the SDP direction `leg`'s endpoint declared.
+    pub fn set_direction(
+        &self,
+        id: BridgeId,
+        leg: Leg,
+        dir: MediaDirection,
+    ) -> Result<(), RelayError> {
+        self.send(id, Command::SetDirection { id, leg, dir })
+    }
+
+    /// Current counters of a bridge (None if it does not exist).
+    pub async fn stats(&self, id: BridgeId) -> Result<Option<BridgeStats>, RelayError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(id, Command::Stats { id, reply })?;
+        rx.await.map_err(|_| RelayError::Stopped)
+    }
+
+    /// Destroys a bridge, closing its sockets and returning its ports to the pool; resolves to its final
+    /// counters (None if it did not exist).
+    pub async fn destroy(&self, id: BridgeId) -> Result<Option<BridgeStats>, RelayError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(
+            id,
+            Command::Destroy {
+                id,
+                reply: Some(reply),
+            },
+        )?;
+        rx.await.map_err(|_| RelayError::Stopped)
+    }
+
+    /// Destroys a bridge without waiting for it (for Drop paths).
+    pub fn destroy_nowait(&self, id: BridgeId) -> Result<(), RelayError> {
+        self.send(id, Command::Destroy { id, reply: None })
+    }
+
+    /// Free port pairs (each bridge takes two).
+    pub fn ports_available(&self) -> usize {
+        self.lock_pool().available()
+    }
+}
+
+const WAKE_TOKEN: u64 = u64::MAX;
+/// How often RTP timeouts are checked.
+const TICK: Duration = Duration::from_millis(100);
+/// Rounds of recvmmsg per readiness event, so one flooded socket cannot starve the others.
+const MAX_ROUNDS: usize = 4;
+
+struct Slot {
+    id: BridgeId,
+    core: BridgeCore,
+    socks: [UdpSocket; 2],
+    ports: [PortPair; 2],
+    events: Option<tmpsc::UnboundedSender<RelayEvent>>,
+    send_errors: u64,
+}
+
+impl Slot {
+    fn stats(&self) -> BridgeStats {
+        BridgeStats {
+            a: self.core.stats(Leg::A),
+            b: self.core.stats(Leg::B),
+            send_errors: self.send_errors,
+        }
+    }
+
+    fn deliver_events(&mut self) {
+        while let Some(event) = self.core.poll_event() {
+            if let Some(tx) = &self.events {
+                if let BridgeEvent::RtpTimeout { leg, silent_for } = event {
+                    tracing::info!(bridge = self.id, ?leg, ?silent_for, "RTP timeout");
+                }
+                // A closed receiver means the call is gone; it will destroy the bridge.
+                let _ = tx.send(RelayEvent {
+                    bridge: self.id,
+                    event,
+                });
+            }
+        }
+    }
+}
+
+struct Worker {
+    epoll: Epoll,
+    wake: Arc<EventFd>,
+    rx: mpsc::Receiver<Command>,
+    pool: Arc<Mutex<PortPool>>,
+    slots: Vec<Option<Slot>>,
+    free: Vec<usize>,
+    by_id: HashMap<BridgeId, usize>,
+    cfg: BridgeConfig,
+    coalesce: Duration,
+}
+
+fn token(slot: usize, leg: Leg) -> u64 {
+    ((slot as u64) << 1) | leg.index() as u64
+}
+
+impl Worker {
+    fn run(mut self) {
+        let mut batch = Batch::new();
+        let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 1024];
+        let mut next_tick = Instant::now() + TICK;
+        loop {
+            let wait_ms = next_tick
+                .saturating_duration_since(Instant::now())
+                .as_millis()
+                .min(1000) as i32
+                + 1;
+            let n = match self.epoll.wait(&mut events, wait_ms) {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::error!(error = %e, "media relay epoll failed; worker stopping");
+                    return;
+                }
+            };
+            let now = Instant::now();
+            let mut woken = false;
+            for ev in events.iter().take(n) {
+                let tok = ev.u64;
+                if tok == WAKE_TOKEN {
+                    woken = true;
+                } else {
+                    self.on_readable(&mut batch, tok, now);
+                }
+            }
+            // Commands run after the readiness list, so no event refers to a slot freed meanwhile.
+            if woken {
+                self.wake.drain();
+                if !self.drain_commands(now) {
+                    self.shutdown();
+                    return;
+                }
+            }
+            if now >= next_tick {
+                self.tick(now);
+                next_tick = now + TICK;
+            }
+            if !self.coalesce.is_zero() {
+                std::thread::sleep(self.coalesce);
+            }
+        }
+    }
+
+    fn on_readable(&mut self, batch: &mut Batch, tok: u64, now: Instant) {
+        let leg = if tok & 1 == 0 { Leg::A } else { Leg::B };
+        let Some(Some(slot)) = self.slots.get_mut((tok >> 1) as usize) else {
+            return;
+        };
+        let rx_fd = slot.socks[leg.index()].as_raw_fd();
+        let tx_fd = slot.socks[leg.other().index()].as_raw_fd();
+        for _ in 0..MAX_ROUNDS {
+            let n = match batch.recv(rx_fd) {
+                Ok(n) => n,
+                // ICMP errors (e.g. port unreachable from a gone peer) surface here; nothing to do.
+                Err(_) => 0,
+            };
+            for i in 0..n {
+                let Some((buf, src)) = batch.packet(i) else {
+                    continue;
+                };
+                if let Verdict::Forward { to } = slot.core.on_packet(leg, src, buf, now) {
+                    let len = buf.len();
+                    batch.queue_send(i, len, to);
+                }
+            }
+            let (_, dropped) = batch.flush(tx_fd);
+            slot.send_errors += dropped as u64;
+            if n < BATCH {
+                break;
+            }
+        }
+        slot.deliver_events();
+    }
+
+    fn tick(&mut self, now: Instant) {
+        for slot in self.slots.iter_mut().flatten() {
+            slot.core.handle_timeout(now);
+            slot.deliver_events();
+        }
+    }
+
+    /// Applies queued commands; false on Stop.
+    fn drain_commands(&mut self, now: Instant) -> bool {
+        // Bounded per round so a command flood cannot starve the packet path.
+        for _ in 0..4096 {
+            let cmd = match self.rx.try_recv() {
+                Ok(c) => c,
+                Err(mpsc::TryRecvError::Empty) => return true,
+                Err(mpsc::TryRecvError::Disconnected) => return false,
+            };
+            match cmd {
+                Command::Create {
+                    id,
+                    socks,
+                    ports,
+                    hints,
+                    events,
+                } => self.create(id, socks, ports, hints, events, now),
+                Command::UpdateRemote { id, leg, addr } => {
+                    if let Some(s) = self.slot_mut(id) {
+                        s.core.update_remote(leg, addr, now);
+                        tracing::debug!(bridge = id, ?leg, %addr, "remote updated");
+                    }
+                }
+                Command::SetDirection { id, leg, dir } => {
+                    if let Some(s) = self.slot_mut(id) {
+                        s.core.set_direction(leg, dir, now);
+                        tracing::debug!(bridge = id, ?leg, ?dir, "direction set");
+                    }
+                }
+                Command::Stats { id, reply } => {
+                    let _ = reply.send(self.slot_mut(id).map(|s| s.stats()));
+                }
+                Command::Destroy { id, reply } => {
+                    let stats = self.destroy(id);
+                    if let Some(r) = reply {
+                        let _ = r.send(stats);
+                    }
+                }
+                Command::Stop => return false,
+            }
+        }
+        // More commands remain: make sure the next epoll round comes back for them.
+        self.wake.notify();
+        true
+    }
+
+    fn slot_mut(&mut self, id: BridgeId) -> Option<&mut Slot> {
+        let i = *self.by_id.get(&id)?;
+        self.slots.get_mut(i)?.as_mut()
+    }
+
+    fn create(
+        &mut self,
+        id: BridgeId,
+        socks: [UdpSocket; 2],
+        ports: [PortPair; 2],
+        hints: [Option<SocketAddr>; 2],
+        events: Option<tmpsc::UnboundedSender<RelayEvent>>,
+        now: Instant,
+    ) {
+        let idx = self.free.pop().unwrap_or_else(|| {
+            self.slots.push(None);
+            self.slots.len() - 1
+        });
+        let reg = self
+            .epoll
+            .add(socks[0].as_raw_fd(), token(idx, Leg::A))
+            .and_then(|_| self.epoll.add(socks[1].as_raw_fd(), token(idx, Leg::B)));
+        if let Err(e) = reg {
+            tracing::error!(bridge = id, error = %e, "cannot register RTP sockets");
+            let _ = self.epoll.delete(socks[0].as_raw_fd());
+            drop(socks);
+            self.release_ports(ports);
+            self.free.push(idx);
+            return;
+        }
+        self.slots[idx] = Some(Slot {
+            id,
+            core: BridgeCore::new(hints[0], hints[1], self.cfg, now),
+            socks,
+            ports,
+            events,
+            send_errors: 0,
+        });
+        self.by_id.insert(id, idx);
+    }
+
+    fn destroy(&mut self, id: BridgeId) -> Option<BridgeStats> {
+        let idx = self.by_id.remove(&id)?;
+        let slot = self.slots.get_mut(idx)?.take()?;
+        for s in &slot.socks {
+            let _ = self.epoll.delete(s.as_raw_fd());
+        }
+        let stats = slot.stats();
+        let ports = slot.ports;
+        // Close the sockets before the ports go back to the pool.
+        drop(slot);
+        self.release_ports(ports);
+        self.free.push(idx);
+        tracing::debug!(bridge = id, "bridge destroyed");
+        Some(stats)
+    }
+
+    fn release_ports(&self, ports: [PortPair; 2]) {
+        let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+        for p in ports {
+            let _ = pool.release(p);
+        }
+    }
+
+    fn shutdown(&mut self) {
+        let ids: Vec<BridgeId> = self.by_id.keys().copied().collect();
+        for id in ids {
+            self.destroy(id);
+        }
+    }
+}
