@@ -1,0 +1,78 @@
+//! The engine's view of media: create a two-leg bridge with local ports to put into each side's
+//! SDP, point a leg at a new remote address, hold/retrieve, destroy. The real relay
+//! ([`crate::media::relay::MediaRelay`]) implements it; engine tests use a recording fake.
+
+use std::net::SocketAddr;
+
+use crate::media::relay::{BridgeId, MediaDirection, MediaRelay, RelayEvent};
+
+/// Which side of a bridge: the caller (A) or the callee (B).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaLeg {
+    A,
+    B,
+}
+
+/// Local ports of a bridge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BridgeInfo {
+    pub id: BridgeId,
+    /// Our RTP port facing the caller: goes into the SDP we send to the caller.
+    pub port_a: u16,
+    /// Our RTP port facing the callee.
+    pub port_b: u16,
+}
+
+pub trait MediaControl {
+    /// A new bridge; `hint_*` are the SDP addresses known so far.
+    fn create_bridge(&mut self, hint_a: Option<SocketAddr>, hint_b: Option<SocketAddr>) -> Result<BridgeInfo, String>;
+    fn update_remote(&mut self, id: BridgeId, leg: MediaLeg, addr: SocketAddr);
+    fn set_direction(&mut self, id: BridgeId, leg: MediaLeg, sends: bool, receives: bool);
+    fn destroy(&mut self, id: BridgeId);
+}
+
+/// The relay, with an event channel for latching and RTP timeouts.
+pub struct RelayMedia {
+    pub relay: MediaRelay,
+    pub events: tokio::sync::mpsc::UnboundedSender<RelayEvent>,
+}
+
+fn relay_leg(leg: MediaLeg) -> crate::media::relay::Leg {
+    match leg {
+        MediaLeg::A => crate::media::relay::Leg::A,
+        MediaLeg::B => crate::media::relay::Leg::B,
+    }
+}
+
+impl MediaControl for RelayMedia {
+    fn create_bridge(&mut self, hint_a: Option<SocketAddr>, hint_b: Option<SocketAddr>) -> Result<BridgeInfo, String> {
+        self.relay
+            .create_bridge(hint_a, hint_b, Some(self.events.clone()))
+            .map(|b| BridgeInfo { id: b.id, port_a: b.port_a, port_b: b.port_b })
+            .map_err(|e| e.to_string())
+    }
+
+    fn update_remote(&mut self, id: BridgeId, leg: MediaLeg, addr: SocketAddr) {
+        if let Err(e) = self.relay.update_remote(id, relay_leg(leg), addr) {
+            tracing::warn!(bridge = id, error = %e, "media: remote address not updated");
+        }
+    }
+
+    fn set_direction(&mut self, id: BridgeId, leg: MediaLeg, sends: bool, receives: bool) {
+        let dir = match (sends, receives) {
+            (true, true) => MediaDirection::SendRecv,
+            (true, false) => MediaDirection::SendOnly,
+            (false, true) => MediaDirection::RecvOnly,
+            (false, false) => MediaDirection::Inactive,
+        };
+        if let Err(e) = self.relay.set_direction(id, relay_leg(leg), dir) {
+            tracing::warn!(bridge = id, error = %e, "media: direction not set");
+        }
+    }
+
+    fn destroy(&mut self, id: BridgeId) {
+        if let Err(e) = self.relay.destroy_nowait(id) {
+            tracing::warn!(bridge = id, error = %e, "media: bridge not destroyed");
+        }
+    }
+}

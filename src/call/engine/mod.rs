@@ -1,0 +1,399 @@
+//! The B2BUA engine: one sans-IO value that owns the SIP transaction layer, the registrar, digest
+//! authentication, trunk state and every call's core. SIP messages and the time go in; messages to
+//! send, bindings and CDRs to persist come out; media is driven through [`MediaControl`].
+//!
+//! Why one value rather than a task per call: a call's work per SIP message is a few
+//! microseconds, so one owner for all of them keeps transactions, dialogs and calls consistent
+//! without locks or cross-task hops, and tests drive the whole B2BUA in virtual time. Several
+//! engines can later shard calls by Call-ID (hotline picks the B-leg Call-IDs, so a shard prefix
+//! routes them back).
+
+mod dialog;
+mod invite;
+mod keepalive;
+mod media;
+mod register;
+
+#[cfg(test)]
+mod tests;
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tracing::{debug, info, warn};
+
+use crate::config::Profiles;
+use crate::sip::auth::DigestServer;
+use crate::sip::message::{Method, SipMessage};
+use crate::sip::registrar::{self, Registrar};
+use crate::sip::sdp::Codec;
+use crate::sip::transaction::{self, Peer, TimerConfig, TransactionLayer, TxEvent, TxKey};
+use crate::store::accounts::SipAccount;
+use crate::web::Metrics;
+
+use super::cdr::Cdr;
+use super::core::{Call, CallPolicy, LegId};
+use super::routing::TrunkTable;
+
+pub use dialog::Dialog;
+pub use media::{BridgeInfo, MediaControl, MediaLeg};
+
+/// What the engine needs to know about itself.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// The address written into Via, Contact and SDP.
+    pub advertise: IpAddr,
+    pub sip_port: u16,
+    /// Digest realm of the agent domain.
+    pub realm: String,
+    pub profiles: Profiles,
+    pub timers: TimerConfig,
+    pub call: CallPolicy,
+    pub codecs: Vec<Codec>,
+    pub registrar: registrar::Limits,
+    /// Secret keying the digest nonces (random per start unless nodes must share it).
+    pub nonce_secret: Vec<u8>,
+    /// Keep a finished call's dialog ids this long to answer late retransmissions.
+    pub linger: Duration,
+}
+
+/// Something the shell must carry out.
+#[derive(Debug)]
+pub enum Output {
+    /// Send these bytes.
+    Transmit { bytes: Bytes, peer: Peer },
+    /// Write these registrar changes to the database.
+    Bindings(Vec<registrar::Change>),
+    /// Write this call detail record.
+    Cdr(Box<Cdr>),
+}
+
+/// Timers of the engine itself (the transaction layer keeps its own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    /// A call core's ring timeout.
+    Call(u64),
+    /// Retransmit our 2xx to an INVITE until its ACK comes (RFC 3261 §13.3.1.4).
+    Retransmit2xx(u64, u16),
+    /// Forget a finished call.
+    Forget(u64),
+    /// Send the next OPTIONS keepalive to trunk `i`.
+    Keepalive(usize),
+    /// Drop expired registrations.
+    ExpireBindings,
+    /// The drain time after shutdown is over: end every call.
+    DrainOver,
+}
+
+/// Who a client or server transaction belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TxRole {
+    /// The caller's INVITE (server).
+    AInvite(u64),
+    /// A B-leg INVITE (client).
+    BInvite(u64, LegId),
+    /// A re-INVITE we received on `leg` (server).
+    ReinviteIn(u64, LegId),
+    /// A re-INVITE we relayed onto `leg` (client).
+    ReinviteOut(u64, LegId),
+    /// A BYE or CANCEL we sent (client); its answer changes nothing.
+    Fire,
+    /// An OPTIONS keepalive to trunk `i` (client).
+    Keepalive(usize),
+}
+
+/// One call in the engine: its core, its legs' dialogs and its media bridge.
+struct CallCtx {
+    id: u64,
+    core: Call,
+    /// The caller's INVITE and our dialog with the caller.
+    a_invite: SipMessage,
+    a_key: TxKey,
+    a: Dialog,
+    b: Vec<invite::BLeg>,
+    bridge: Option<BridgeInfo>,
+    /// The SDP the caller offered (parsed once, kept for re-anchoring answers).
+    inbound_trunk: Option<String>,
+    /// Trunk channels held by outbound B-legs, released when the call ends.
+    held_trunks: Vec<String>,
+    direction: &'static str,
+    caller: String,
+    callee: String,
+    did: String,
+    start_ms: i64,
+    started: Instant,
+    answered: Option<(Instant, i64)>,
+    /// Our 2xx to the caller, resent until the ACK arrives.
+    a_2xx: Option<Retransmit>,
+    /// Re-INVITE transactions received per leg, to answer when the other side answers.
+    reinvites_in: HashMap<LegId, TxKey>,
+    done: bool,
+    span: tracing::Span,
+}
+
+struct Retransmit {
+    bytes: Bytes,
+    peer: Peer,
+    interval: Duration,
+    give_up: Instant,
+    seq: u16,
+}
+
+/// The engine.
+pub struct Engine<M: MediaControl> {
+    cfg: EngineConfig,
+    tx: TransactionLayer,
+    registrar: Registrar,
+    digest: DigestServer,
+    accounts: HashMap<String, SipAccount>,
+    trunks: TrunkTable,
+    media: M,
+    metrics: Arc<Metrics>,
+    calls: HashMap<u64, CallCtx>,
+    /// A-leg Call-ID → call.
+    by_a: HashMap<String, u64>,
+    /// B-leg Call-ID (ours) → call and leg.
+    by_b: HashMap<String, (u64, LegId)>,
+    tx_roles: HashMap<TxKey, TxRole>,
+    timers: BinaryHeap<Reverse<(Instant, Timer)>>,
+    out: std::collections::VecDeque<Output>,
+    next_id: u64,
+    shutting_down: bool,
+    keepalive: Vec<keepalive::TrunkHealth>,
+}
+
+impl<M: MediaControl> Engine<M> {
+    pub fn new(cfg: EngineConfig, media: M, metrics: Arc<Metrics>, now: Instant) -> Engine<M> {
+        let digest = DigestServer::new(&cfg.realm, &cfg.nonce_secret, Default::default());
+        let trunks = TrunkTable::new(&cfg.profiles);
+        let mut e = Engine {
+            tx: TransactionLayer::new(cfg.timers),
+            registrar: Registrar::new(cfg.registrar),
+            digest,
+            accounts: HashMap::new(),
+            trunks,
+            media,
+            metrics,
+            calls: HashMap::new(),
+            by_a: HashMap::new(),
+            by_b: HashMap::new(),
+            tx_roles: HashMap::new(),
+            timers: BinaryHeap::new(),
+            out: Default::default(),
+            next_id: 1,
+            shutting_down: false,
+            keepalive: Vec::new(),
+            cfg,
+        };
+        e.keepalive = keepalive::TrunkHealth::for_profiles(&e.cfg.profiles);
+        for (i, k) in e.keepalive.iter().enumerate() {
+            if let Some(every) = k.interval {
+                e.arm(now + every.min(Duration::from_secs(1)), Timer::Keepalive(i));
+            }
+        }
+        e.arm(now + Duration::from_secs(30), Timer::ExpireBindings);
+        e
+    }
+
+    /// Replaces the SIP accounts known to the registrar (loaded from the database).
+    pub fn set_accounts(&mut self, accounts: Vec<SipAccount>) {
+        self.accounts = accounts.into_iter().filter(|a| a.enabled).map(|a| (a.extension.clone(), a)).collect();
+    }
+
+    /// Restores a registration binding read back from the database.
+    pub fn restore_binding(&mut self, extension: &str, binding: registrar::Binding, now_ms: i64) {
+        self.registrar.restore(extension, binding, now_ms);
+        self.metrics.registrations.store(self.registrar.count() as i64, Ordering::Relaxed);
+    }
+
+    pub fn registrar(&self) -> &Registrar {
+        &self.registrar
+    }
+
+    pub fn active_calls(&self) -> usize {
+        self.calls.values().filter(|c| !c.done).count()
+    }
+
+    /// New calls are refused with 503 from now on; calls still up after `drain` are ended.
+    pub fn begin_shutdown(&mut self, drain: Duration, now: Instant) {
+        if !self.shutting_down {
+            info!(active = self.active_calls(), "refusing new calls; draining");
+            self.shutting_down = true;
+            self.arm(now + drain, Timer::DrainOver);
+        }
+    }
+
+    pub fn poll_output(&mut self) -> Option<Output> {
+        loop {
+            if let Some(o) = self.out.pop_front() {
+                return Some(o);
+            }
+            let o = self.tx.poll_output()?;
+            match o {
+                transaction::Output::Transmit(t) => {
+                    self.metrics.sip_messages_out.fetch_add(1, Ordering::Relaxed);
+                    return Some(Output::Transmit { bytes: t.bytes, peer: t.peer });
+                }
+                transaction::Output::Event(ev) => self.on_tx_event(ev),
+            }
+        }
+    }
+
+    /// When [`Engine::handle_timeout`] must run next.
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        let own = self.timers.peek().map(|Reverse((at, _))| *at);
+        match (own, self.tx.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.tx.handle_timeout(now);
+        let mut budget = self.timers.len();
+        while budget > 0 {
+            budget -= 1;
+            match self.timers.peek() {
+                Some(Reverse((at, _))) if *at <= now => {}
+                _ => break,
+            }
+            let Some(Reverse((_, timer))) = self.timers.pop() else { break };
+            self.on_timer(timer, now);
+        }
+    }
+
+    /// A message from the transport.
+    pub fn handle_message(&mut self, msg: SipMessage, source: Peer, now: Instant) {
+        self.metrics.sip_messages_in.fetch_add(1, Ordering::Relaxed);
+        if let Err(e) = self.tx.handle_incoming(msg, source, now) {
+            debug!(%source.addr, error = %e, "message not taken by the transaction layer");
+        }
+        self.now_hint = Some(now);
+    }
+
+    fn arm(&mut self, at: Instant, t: Timer) {
+        self.timers.push(Reverse((at, t)));
+    }
+
+    fn on_timer(&mut self, t: Timer, now: Instant) {
+        match t {
+            Timer::Call(id) => {
+                if let Some(c) = self.calls.get_mut(&id) {
+                    if c.core.poll_timeout().is_some_and(|d| d <= now) {
+                        c.core.handle_timeout(now);
+                        self.run_call(id, now);
+                    }
+                }
+            }
+            Timer::Retransmit2xx(id, seq) => self.retransmit_2xx(id, seq, now),
+            Timer::Forget(id) => self.forget(id),
+            Timer::Keepalive(i) => self.send_keepalive(i, now),
+            Timer::ExpireBindings => {
+                let changes = self.registrar.expire(crate::store::now_ms());
+                if !changes.is_empty() {
+                    self.out.push_back(Output::Bindings(changes));
+                }
+                self.metrics.registrations.store(self.registrar.count() as i64, Ordering::Relaxed);
+                self.arm(now + Duration::from_secs(30), Timer::ExpireBindings);
+            }
+            Timer::DrainOver => {
+                let ids: Vec<u64> = self.calls.values().filter(|c| !c.done).map(|c| c.id).collect();
+                if !ids.is_empty() {
+                    warn!(calls = ids.len(), "drain time over: ending calls still up");
+                }
+                for id in ids {
+                    if let Some(c) = self.calls.get_mut(&id) {
+                        c.core.handle(super::core::Input::Terminate, now);
+                    }
+                    self.run_call(id, now);
+                }
+            }
+        }
+    }
+
+    fn on_tx_event(&mut self, ev: TxEvent) {
+        let now = self.now();
+        match ev {
+            TxEvent::Request { key, request, source } => self.on_request(key, request, source, now),
+            TxEvent::Cancel { invite, .. } => {
+                if let Some(TxRole::AInvite(id)) = invite.as_ref().and_then(|k| self.tx_roles.get(k)).copied() {
+                    if let Some(c) = self.calls.get_mut(&id) {
+                        let _g = c.span.clone().entered();
+                        info!("caller cancelled");
+                        c.core.handle(super::core::Input::Cancelled, now);
+                    }
+                    self.run_call(id, now);
+                }
+            }
+            TxEvent::Ack { request, .. } => self.on_ack(&request),
+            TxEvent::Response { key, response } => self.on_response(key, response, now),
+            TxEvent::StrayResponse { response, source } => self.on_stray_response(&response, source),
+            TxEvent::Timeout { key } => self.on_tx_failure(key, 408, "Request Timeout", now),
+            TxEvent::TransportError { key } => self.on_tx_failure(key, 503, "Service Unavailable", now),
+            TxEvent::Terminated { key } => {
+                self.tx_roles.remove(&key);
+            }
+        }
+    }
+
+    fn on_request(&mut self, key: TxKey, req: SipMessage, source: Peer, now: Instant) {
+        let Some(method) = req.method().cloned() else { return };
+        let to_tag = req.to().ok().and_then(|t| t.tag().map(str::to_owned));
+        if to_tag.is_some() {
+            return self.on_in_dialog(key, req, method, source, now);
+        }
+        match method {
+            Method::Invite => self.on_invite(key, req, source, now),
+            Method::Register => self.on_register(key, req, source, now),
+            Method::Options => {
+                let mut r = SipMessage::response_to(&req, 200, "OK", Some(&dialog::new_tag()));
+                r.push_header("Allow", ALLOW);
+                r.push_header("Accept", "application/sdp");
+                self.respond(&key, r, now);
+            }
+            Method::Bye | Method::Info | Method::Update | Method::Prack => {
+                self.reply(&key, &req, 481, "Call/Transaction Does Not Exist", now)
+            }
+            Method::Other(_) => self.reply(&key, &req, 501, "Not Implemented", now),
+            _ => {
+                let mut r = SipMessage::response_to(&req, 405, "Method Not Allowed", Some(&dialog::new_tag()));
+                r.push_header("Allow", ALLOW);
+                self.respond(&key, r, now);
+            }
+        }
+    }
+
+    fn reply(&mut self, key: &TxKey, req: &SipMessage, code: u16, reason: &str, now: Instant) {
+        let tag = if code > 100 { Some(dialog::new_tag()) } else { None };
+        let r = SipMessage::response_to(req, code, reason, tag.as_deref());
+        self.respond(key, r, now);
+    }
+
+    fn respond(&mut self, key: &TxKey, resp: SipMessage, now: Instant) {
+        if let Err(e) = self.tx.send_response(key, &resp, now) {
+            debug!(error = %e, "response not sent: its transaction is gone");
+        }
+    }
+
+    /// The time of the input being handled (events drained later use it too).
+    fn now(&self) -> Instant {
+        self.now_hint.unwrap_or_else(Instant::now)
+    }
+
+    fn forget(&mut self, id: u64) {
+        if let Some(c) = self.calls.remove(&id) {
+            self.by_a.remove(c.a.call_id.as_str());
+            for b in &c.b {
+                self.by_b.remove(b.dialog.call_id.as_str());
+            }
+        }
+    }
+}
+
+/// Methods hotline answers.
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REGISTER";
