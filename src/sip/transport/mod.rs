@@ -6,16 +6,22 @@
 
 pub mod config;
 pub mod counters;
+pub mod errors;
 pub mod keepalive;
 pub mod ratelog;
 pub mod route;
+pub mod service;
+pub mod stamp;
+mod stream;
 pub mod table;
 pub mod tls;
+mod udp;
 
 use std::fmt;
 
 pub use config::{Limits, TransportConfig, DEFAULT_SIPS_PORT, DEFAULT_SIP_PORT};
 pub use counters::{CountersSnapshot, TransportCounters};
+pub use service::{Incoming, Outgoing, SendError, StartError, Transport, TransportHandle};
 
 /// A transport protocol we speak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
