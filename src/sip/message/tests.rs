@@ -1,0 +1,236 @@
+//! Message-level unit tests: parse, framing, typed access, builder round trips.
+
+use super::*;
+use bytes::Bytes;
+
+const INVITE: &str = "INVITE sip:bob@biloxi.example.com SIP/2.0\r\n\
+Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds\r\n\
+Max-Forwards: 70\r\n\
+To: Bob <sip:bob@biloxi.example.com>\r\n\
+From: Alice <sip:alice@atlanta.example.com>;tag=1928301774\r\n\
+Call-ID: a84b4c76e66710@pc33.atlanta.example.com\r\n\
+CSeq: 314159 INVITE\r\n\
+Contact: <sip:alice@pc33.atlanta.example.com>\r\n\
+X-Custom: one\r\n\
+Content-Type: application/sdp\r\n\
+Content-Length: 4\r\n\
+\r\n\
+v=0\n";
+
+fn parse(s: &str) -> Result<SipMessage, ParseError> {
+    SipMessage::parse(Bytes::copy_from_slice(s.as_bytes()))
+}
+
+#[test]
+fn parses_invite_and_typed_headers() {
+    let m = parse(INVITE).unwrap();
+    assert!(m.is_request());
+    assert_eq!(m.method(), Some(&Method::Invite));
+    assert_eq!(m.request_uri_str(), Some("sip:bob@biloxi.example.com"));
+    assert_eq!(m.top_via().unwrap().branch(), Some("z9hG4bK776asdhds"));
+    assert_eq!(m.from().unwrap().tag(), Some("1928301774"));
+    assert_eq!(m.to().unwrap().tag(), None);
+    assert_eq!(
+        m.call_id().unwrap(),
+        "a84b4c76e66710@pc33.atlanta.example.com"
+    );
+    assert_eq!(m.cseq().unwrap().seq, 314159);
+    assert_eq!(m.max_forwards().unwrap(), Some(70));
+    assert_eq!(m.content_type(), Some("application/sdp"));
+    assert_eq!(m.body().as_ref(), b"v=0\n");
+    assert_eq!(m.header_str("x-custom"), Some("one"));
+    let names: Vec<_> = m.iter_headers().map(|h| h.name).collect();
+    assert_eq!(names[0], "Via");
+    assert_eq!(names[7], "X-Custom");
+}
+
+#[test]
+fn udp_trailing_bytes_ignored_and_short_body_rejected() {
+    let m = parse(&format!("{INVITE}garbage after")).unwrap();
+    assert_eq!(m.body().as_ref(), b"v=0\n");
+    let short = INVITE.replace("Content-Length: 4", "Content-Length: 40");
+    assert_eq!(parse(&short).unwrap_err().kind, ErrorKind::Incomplete);
+}
+
+#[test]
+fn stream_framing() {
+    let two = format!("\r\n\r\n{INVITE}{INVITE}");
+    let b = two.as_bytes();
+    assert_eq!(frame_stream(b), Frame::KeepAlive(4));
+    let rest = &b[4..];
+    let Frame::Message(n) = frame_stream(rest) else {
+        panic!()
+    };
+    assert_eq!(n, INVITE.len());
+    let m = parse_stream(Bytes::copy_from_slice(&rest[..n])).unwrap();
+    assert_eq!(m.body().len(), 4);
+    assert_eq!(frame_stream(&rest[..n - 1]), Frame::NeedMore);
+    assert_eq!(frame_stream(&rest[..20]), Frame::NeedMore);
+    let no_cl = INVITE.replace("Content-Length: 4\r\n", "");
+    assert!(matches!(frame_stream(no_cl.as_bytes()), Frame::Error(_)));
+    let compact = INVITE.replace("Content-Length: 4", "l : 4");
+    assert_eq!(
+        frame_stream(compact.as_bytes()),
+        Frame::Message(compact.len())
+    );
+    let big = vec![b'a'; MAX_MESSAGE + 1];
+    assert!(matches!(frame_stream(&big), Frame::Error(e) if e.status_code() == 513));
+}
+
+#[test]
+fn compact_folding_and_space_before_colon() {
+    let s = "OPTIONS sip:x@example.com SIP/2.0\r\n\
+v: SIP/2.0/UDP a.example.com;branch=z9hG4bK1, SIP/2.0/TCP b.example.com\r\n  ;branch=z9hG4bK2\r\n\
+f: <sip:a@example.com>;tag=1\r\n\
+t : sip:x@example.com\r\n\
+i: abc   \r\n\
+CSeq: 1 OPTIONS\r\n\
+l: 0\r\n\r\n";
+    let m = parse(s).unwrap();
+    let vias = m.vias().unwrap();
+    assert_eq!(vias.len(), 2);
+    assert_eq!(vias[1].branch(), Some("z9hG4bK2"));
+    assert_eq!(vias[1].transport, "TCP");
+    assert_eq!(m.call_id().unwrap(), "abc");
+    assert_eq!(m.header("Via"), m.header("v"));
+    assert_eq!(m.content_length().unwrap(), Some(0));
+    assert_eq!(m.to().unwrap().uri.as_str(), "sip:x@example.com");
+}
+
+#[test]
+fn semantic_rejections() {
+    let cases: &[(&str, &str, u16)] = &[
+        ("CSeq: 314159 INVITE", "CSeq: 314159 OPTIONS", 400),
+        (
+            "Max-Forwards: 70",
+            "Max-Forwards: 70\r\nMax-Forwards: 69",
+            400,
+        ),
+        (
+            "INVITE sip:bob@biloxi.example.com SIP/2.0",
+            "INVITE <sip:bob@biloxi.example.com> SIP/2.0",
+            400,
+        ),
+        (
+            "INVITE sip:bob@biloxi.example.com SIP/2.0",
+            "INVITE sip:bob@biloxi.example.com SIP/7.0",
+            505,
+        ),
+        (
+            "To: Bob <sip:bob@biloxi.example.com>",
+            "To: \"Bob <sip:bob@biloxi.example.com>",
+            400,
+        ),
+        ("Content-Length: 4", "Content-Length: -4", 400),
+        (
+            "CSeq: 314159 INVITE",
+            "CSeq: 36893488147419103232 INVITE",
+            400,
+        ),
+        (
+            "Call-ID: a84b4c76e66710@pc33.atlanta.example.com\r\n",
+            "",
+            400,
+        ),
+    ];
+    for (from, to, code) in cases {
+        let s = INVITE.replacen(from, to, 1);
+        let e = parse(&s).expect_err(to);
+        assert_eq!(e.status_code(), *code, "{to}: {e}");
+    }
+    let e = parse("SIP/2.0 4294967301 better not break the receiver\r\n\r\n").unwrap_err();
+    assert_eq!(e.kind, ErrorKind::StartLine);
+}
+
+#[test]
+fn response_to_copies_rfc3261_headers() {
+    let req = parse(&INVITE.replace(
+        "Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds\r\n",
+        "Via: SIP/2.0/UDP p1;branch=z9hG4bKa\r\nVia: SIP/2.0/UDP p2;branch=z9hG4bKb, SIP/2.0/UDP p3;branch=z9hG4bKc\r\n",
+    ))
+    .unwrap();
+    let resp = SipMessage::response_to(&req, 180, "Ringing", Some("abc"));
+    let bytes = resp.to_bytes();
+    let back = SipMessage::parse(bytes.clone()).unwrap();
+    assert_eq!(back.status_code(), Some(180));
+    assert_eq!(back.reason(), Some(&b"Ringing"[..]));
+    let branches: Vec<_> = back
+        .vias()
+        .unwrap()
+        .iter()
+        .map(|v| v.branch().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(branches, ["z9hG4bKa", "z9hG4bKb", "z9hG4bKc"]);
+    assert_eq!(back.to().unwrap().tag(), Some("abc"));
+    assert_eq!(back.from().unwrap().tag(), Some("1928301774"));
+    assert_eq!(back.call_id().unwrap(), req.call_id().unwrap());
+    assert_eq!(back.cseq().unwrap(), req.cseq().unwrap());
+    assert!(back.header("Contact").is_none());
+    assert_eq!(back.content_length().unwrap(), Some(0));
+    // An existing To tag is kept, not doubled.
+    let again = SipMessage::response_to(&back_as_request(&req), 200, "OK", Some("zzz"));
+    assert_eq!(again.to().unwrap().tag(), Some("t1"));
+}
+
+fn back_as_request(req: &SipMessage) -> SipMessage {
+    let mut r = req.clone();
+    r.replace_header("To", "Bob <sip:bob@biloxi.example.com>;tag=t1");
+    r
+}
+
+#[test]
+fn builder_edits_and_binary_body() {
+    let mut m =
+        SipMessage::request(Method::Other("PING".into()), "sip:x@[2001:db8::1]:5060").unwrap();
+    m.push_header("Via", "SIP/2.0/UDP h;branch=z9hG4bK2")
+        .push_header("From", "<sip:a@h>;tag=1")
+        .push_header("To", "<sip:x@h>")
+        .push_header("Call-ID", "c1")
+        .push_header("CSeq", "1 PING")
+        .push_header("Max-Forwards", "1")
+        .push_header("X-Evil", "a\r\nInjected: yes");
+    m.prepend_via("SIP/2.0/TCP top;branch=z9hG4bK1");
+    m.insert_header(1, "X-Second", "2");
+    let body: Vec<u8> = (0u8..=255).collect();
+    m.set_body(body.clone(), Some("application/octet-stream"));
+    assert_eq!(m.decrement_max_forwards().unwrap(), 0);
+    assert_eq!(m.decrement_max_forwards().unwrap_err().status_code(), 483);
+    let wire = m.to_bytes();
+    let back = SipMessage::parse(wire).unwrap();
+    assert_eq!(back.body().as_ref(), &body[..]);
+    assert_eq!(back.method().map(Method::as_str), Some("PING"));
+    assert_eq!(back.top_via().unwrap().branch(), Some("z9hG4bK1"));
+    assert_eq!(back.iter_headers().nth(1).map(|h| h.name), Some("X-Second"));
+    assert!(back.header("Injected").is_none());
+    assert_eq!(back.content_length().unwrap(), Some(256));
+    assert_eq!(
+        back.request_uri().unwrap().as_sip().unwrap().host,
+        "2001:db8::1"
+    );
+    let mut b2 = back.clone();
+    assert_eq!(b2.remove_headers("x-second"), 1);
+    assert!(b2.remove_top_via());
+    assert_eq!(b2.top_via().unwrap().branch(), Some("z9hG4bK2"));
+}
+
+#[test]
+fn reason_phrase_kept_when_relaying() {
+    let s: &[u8] = b"SIP/2.0 480 Gone Fishing \xe9\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:b@h>;tag=2\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+    let m = SipMessage::parse(s).unwrap();
+    assert_eq!(m.reason(), Some(&b"Gone Fishing \xe9"[..]));
+    assert_eq!(m.reason_lossy().as_deref(), Some("Gone Fishing \u{fffd}"));
+    let out = m.to_bytes();
+    assert!(out.starts_with(b"SIP/2.0 480 Gone Fishing \xe9\r\n"));
+}
+
+#[test]
+fn raw_extractor_addresses_a_400() {
+    let bad = INVITE.replace("CSeq: 314159 INVITE", "CSeq: 314159 OPTIONS");
+    let e = parse(&bad).unwrap_err();
+    let resp = error_response(bad.as_bytes(), &e, Some("x1")).unwrap();
+    let m = SipMessage::parse(resp).unwrap();
+    assert_eq!(m.status_code(), Some(400));
+    assert_eq!(m.to().unwrap().tag(), Some("x1"));
+    assert_eq!(m.top_via().unwrap().branch(), Some("z9hG4bK776asdhds"));
+    assert!(error_response(b"\x00\x01garbage", &e, None).is_none());
+}
