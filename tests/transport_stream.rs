@@ -1,0 +1,417 @@
+//! TCP and TLS transport over real sockets on 127.0.0.1: Content-Length framing, limits, idle
+//! timeout, connection reuse for responses and requests, CRLF ping/pong, TLS round trip, shutdown.
+
+#[path = "transport_support/mod.rs"]
+mod support;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hotline::sip::message::SipMessage;
+use hotline::sip::transport::{tls, Outgoing, Transport, TransportConfig, TransportKind};
+use support::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+async fn connect(addr: SocketAddr) -> TcpStream {
+    let s = TcpStream::connect(addr).await.unwrap();
+    s.set_nodelay(true).unwrap();
+    s
+}
+
+/// Reads until `n` complete messages (by Content-Length 0 blank line) or EOF or `WAIT`.
+async fn read_until(s: &mut TcpStream, needle: &str) -> String {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let end = tokio::time::Instant::now() + WAIT;
+    while !String::from_utf8_lossy(&out).contains(needle) {
+        match tokio::time::timeout_at(end, s.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
+            Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// True if the peer closes the connection within `WAIT` (after any bytes it still sends).
+async fn closed_by_peer(s: &mut TcpStream) -> bool {
+    let mut buf = [0u8; 4096];
+    let end = tokio::time::Instant::now() + WAIT;
+    loop {
+        match tokio::time::timeout_at(end, s.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => continue,
+            Err(_) => return false,
+        }
+    }
+}
+
+fn tcp_via(tag: &str) -> String {
+    format!("SIP/2.0/TCP client.example.com:5060;branch=z9hG4bK{tag}")
+}
+
+#[tokio::test]
+async fn two_messages_in_one_segment_are_both_delivered_in_order() {
+    let (t, mut rx) = start(udp_tcp_config()).await;
+    let server = t.handle().local_addr(TransportKind::Tcp).unwrap();
+    let mut s = connect(server).await;
+    let both = format!(
+        "{}{}",
+        message_with_body(&tcp_via("a"), "seg-1", 10),
+        options(&tcp_via("b"), "seg-2")
+    );
+    s.write_all(both.as_bytes()).await.unwrap();
+    let a = next(&mut rx).await;
+    let b = next(&mut rx).await;
+    assert_eq!(a.message.call_id().unwrap(), "seg-1");
+    assert_eq!(a.message.body().as_ref(), b"xxxxxxxxxx");
+    assert_eq!(b.message.call_id().unwrap(), "seg-2");
+    assert_eq!(a.connection, b.connection);
+    assert_eq!(a.transport, TransportKind::Tcp);
+    assert_eq!(a.source, s.local_addr().unwrap());
+    // The sent-by host is a name, so received= is stamped with the source IP.
+    assert_eq!(a.message.top_via().unwrap().received(), Some("127.0.0.1"));
+    t.shutdown(WAIT).await;
+}
+
+#[tokio::test]
+async fn one_message_split_across_many_writes_is_reassembled() {
+    let (t, mut rx) = start(udp_tcp_config()).await;
+    let server = t.handle().local_addr(TransportKind::Tcp).unwrap();
+    let mut s = connect(server).await;
+    let msg = message_with_body(&tcp_via("split"), "split-1", 300);
+    // Leading CRLF (RFC 3261 §7.5) then 7-byte pieces with pauses so each arrives as its own segment.
+    s.write_all(b"\r\n").await.unwrap();
+    for chunk in msg.as_bytes().chunks(7) {
+        s.write_all(chunk).await.unwrap();
+        s.flush().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let inc = next(&mut rx).await;
+    assert_eq!(inc.message.call_id().unwrap(), "split-1");
+    assert_eq!(inc.message.body().len(), 300);
+    nothing(&mut rx, Duration::from_millis(50)).await;
+    assert_eq!(t.handle().counters().snapshot().stream_messages_in, 1);
+    t.shutdown(WAIT).await;
+}
+
+#[tokio::test]
+async fn oversize_message_is_answered_513_and_the_connection_closed() {
+    let mut cfg = udp_tcp_config();
+    cfg.limits.max_message_size = 2048;
+    let (t, mut rx) = start(cfg).await;
+    let h = t.handle();
+    let server = h.local_addr(TransportKind::Tcp).unwrap();
+    let mut s = connect(server).await;
+    s.write_all(message_with_body(&tcp_via("big"), "big-1", 4000).as_bytes())
+        .await
+        .unwrap();
+    let text = read_until(&mut s, "\r\n\r\n").await;
+    assert!(
+        text.starts_with("SIP/2.0 513 Message Too Large"),
+        "{text:?}"
+    );
+    assert!(closed_by_peer(&mut s).await);
+    nothing(&mut rx, Duration::from_millis(50)).await;
+    eventually("connection forgotten", || h.connection_count() == 0).await;
+    assert_eq!(h.counters().snapshot().connections_open, 0);
+    t.shutdown(WAIT).await;
+}
+
+#[tokio::test]
+async fn unframeable_stream_closes_with_400_but_a_bad_framed_message_does_not() {
+    let (t, mut rx) = start(udp_tcp_config()).await;
+    let server = t.handle().local_addr(TransportKind::Tcp).unwrap();
+    let mut s = connect(server).await;
+    // Framed (Content-Length present) but invalid: answered, connection stays.
+    let bad = options(&tcp_via("m1"), "bad-framed").replace("CSeq: 1 OPTIONS", "CSeq: x OPTIONS");
+    s.write_all(bad.as_bytes()).await.unwrap();
+    let text = read_until(&mut s, "\r\n\r\n").await;
+    assert!(text.starts_with("SIP/2.0 400 "), "{text:?}");
+    s.write_all(options(&tcp_via("m2"), "good-after").as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(next(&mut rx).await.message.call_id().unwrap(), "good-after");
+    // No Content-Length on a stream: cannot find the next message, so 400 and close.
+    let no_cl = options(&tcp_via("m3"), "no-cl").replace("Content-Length: 0\r\n", "");
+    s.write_all(no_cl.as_bytes()).await.unwrap();
+    let text = read_until(&mut s, "\r\n\r\n").await;
+    assert!(text.starts_with("SIP/2.0 400 "), "{text:?}");
+    assert!(closed_by_peer(&mut s).await);
+    t.shutdown(WAIT).await;
+}
+
+#[tokio::test]
+async fn idle_connection_is_closed_after_the_timeout() {
+    let mut cfg = udp_tcp_config();
+    cfg.limits.tcp_idle_timeout = Duration::from_millis(300);
+    let (t, mut rx) = start(cfg).await;
+    let h = t.handle();
+    let mut s = connect(h.local_addr(TransportKind::Tcp).unwrap()).await;
+    s.write_all(options(&tcp_via("idle"), "idle-1").as_bytes())
+        .await
+        .unwrap();
+    next(&mut rx).await;
+    eventually("connection registered", || h.connection_count() == 1).await;
+    let t0 = tokio::time::Instant::now();
+    assert!(closed_by_peer(&mut s).await);
+    let waited = t0.elapsed();
+    assert!(
+        waited >= Duration::from_millis(200),
+        "closed too early: {waited:?}"
+    );
+    eventually("connection forgotten", || h.connection_count() == 0).await;
+    assert_eq!(h.counters().snapshot().idle_closed, 1);
+    t.shutdown(WAIT).await;
+}
+
+#[tokio::test]
+async fn response_goes_back_over_the_same_tcp_connection() {
+    let (t, mut rx) = start(udp_tcp_config()).await;
+    let h = t.handle();
+    let mut s = connect(h.local_addr(TransportKind::Tcp).unwrap()).await;
+    // sent-by names a port nobody listens on: only the open connection can carry the response.
+    s.write_all(options("SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKsame", "same-1").as_bytes())
+        .await
+        .unwrap();
+    let inc = next(&mut rx).await;
+    let resp = SipMessage::response_to(&inc.message, 200, "OK", Some("x"));
+    let used = h.send_response(&resp, Some(inc.connection)).await.unwrap();
+    assert_eq!(used, inc.connection);
+    let text = read_until(&mut s, "\r\n\r\n").await;
+    assert!(text.starts_with("SIP/2.0 200 OK\r\n"), "{text:?}");
+    assert!(text.contains("Call-ID: same-1\r\n"));
+    assert_eq!(h.connection_count(), 1, "no new connection was opened");
+    t.shutdown(WAIT).await;
+}
+
+#[tokio::test]
+async fn outgoing_requests_reuse_an_open_connection_or_connect() {
+    let (t, mut rx) = start(udp_tcp_config()).await;
+    let h = t.handle();
+    // Reuse: a peer that connected to us gets our request on its own connection.
+    let mut s = connect(h.local_addr(TransportKind::Tcp).unwrap()).await;
+    s.write_all(options(&tcp_via("r1"), "reuse-in").as_bytes())
+        .await
+        .unwrap();
+    let inc = next(&mut rx).await;
+    let req = options("SIP/2.0/TCP 127.0.0.1:5060;branch=z9hG4bKr2", "reuse-out");
+    let id = h
+        .send(Outgoing::new(
+            req.clone().into(),
+            s.local_addr().unwrap(),
+            TransportKind::Tcp,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(id, inc.connection);
+    assert_eq!(read_until(&mut s, "\r\n\r\n").await, req);
+
+    // Connect: nothing open to this listener yet, so one connection is made and then reused.
+    let l = TcpListener::bind(local0()).await.unwrap();
+    let dest = l.local_addr().unwrap();
+    let first = h
+        .send(Outgoing::new(
+            options(&tcp_via("c1"), "c-1").into(),
+            dest,
+            TransportKind::Tcp,
+        ))
+        .await
+        .unwrap();
+    let (mut peer, _) = tokio::time::timeout(WAIT, l.accept())
+        .await
+        .unwrap()
+        .unwrap();
+    let second = h
+        .send(Outgoing::new(
+            options(&tcp_via("c2"), "c-2").into(),
+            dest,
+            TransportKind::Tcp,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(first, second);
+    let got = read_until(&mut peer, "Call-ID: c-2").await;
+    assert!(got.contains("Call-ID: c-1") && got.contains("Call-ID: c-2"));
+    assert_eq!(h.connection_count(), 2);
+    // The peer answers on that connection; the core gets it with the same connection id.
+    peer.write_all(
+        b"SIP/2.0 200 OK\r\nVia: SIP/2.0/TCP client.example.com:5060;branch=z9hG4bKc1\r\n\
+          From: <sip:tester@example.com>;tag=t1\r\nTo: <sip:hotline@example.com>;tag=p\r\n\
+          Call-ID: c-1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let inc = next(&mut rx).await;
+    assert_eq!(
+        (inc.connection, inc.message.status_code()),
+        (first, Some(200))
+    );
+    t.shutdown(WAIT).await;
+}
+
+#[tokio::test]
+async fn crlf_ping_gets_a_pong() {
+    let (t, mut rx) = start(udp_tcp_config()).await;
+    let h = t.handle();
+    let mut s = connect(h.local_addr(TransportKind::Tcp).unwrap()).await;
+    s.write_all(b"\r\n\r\n").await.unwrap();
+    let mut pong = [0u8; 2];
+    tokio::time::timeout(WAIT, s.read_exact(&mut pong))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&pong, b"\r\n");
+    nothing(&mut rx, Duration::from_millis(50)).await;
+    assert_eq!(h.counters().snapshot().keepalives, 1);
+    t.shutdown(WAIT).await;
+}
+
+#[tokio::test]
+async fn connections_per_ip_are_limited() {
+    let mut cfg = udp_tcp_config();
+    cfg.limits.max_connections_per_ip = 2;
+    let (t, mut rx) = start(cfg).await;
+    let h = t.handle();
+    let server = h.local_addr(TransportKind::Tcp).unwrap();
+    let mut a = connect(server).await;
+    let _b = connect(server).await;
+    eventually("two connections admitted", || h.connection_count() == 2).await;
+    let mut c = connect(server).await;
+    assert!(
+        closed_by_peer(&mut c).await,
+        "third connection from one IP is closed"
+    );
+    assert_eq!(h.counters().snapshot().connections_refused, 1);
+    // The admitted ones still work.
+    a.write_all(options(&tcp_via("lim"), "lim-1").as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(next(&mut rx).await.message.call_id().unwrap(), "lim-1");
+    // Closing one frees a slot.
+    drop(a);
+    eventually("slot freed", || h.connection_count() == 1).await;
+    let mut d = connect(server).await;
+    d.write_all(options(&tcp_via("lim2"), "lim-2").as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(next(&mut rx).await.message.call_id().unwrap(), "lim-2");
+    t.shutdown(WAIT).await;
+}
+
+#[tokio::test]
+async fn shutdown_closes_connections_and_listeners() {
+    let (t, _rx) = start(udp_tcp_config()).await;
+    let h = t.handle();
+    let server = h.local_addr(TransportKind::Tcp).unwrap();
+    let mut s = connect(server).await;
+    eventually("admitted", || h.connection_count() == 1).await;
+    assert_eq!(t.shutdown(WAIT).await, 0, "every task finished");
+    assert!(closed_by_peer(&mut s).await);
+    assert!(
+        TcpStream::connect(server).await.is_err(),
+        "listener is closed"
+    );
+    assert_eq!(h.counters().snapshot().connections_open, 0);
+}
+
+/// A self-signed certificate for 127.0.0.1, written as PEM files.
+fn self_signed(dir: &tempfile::TempDir) -> (std::path::PathBuf, std::path::PathBuf) {
+    let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".into()])
+        .unwrap();
+    let cert = dir.path().join("sip.pem");
+    let key = dir.path().join("sip.key");
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.key_pair.serialize_pem()).unwrap();
+    (cert, key)
+}
+
+#[tokio::test]
+async fn tls_round_trip_with_a_self_signed_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed(&dir);
+    // Server: a TLS listener from PEM files.
+    let mut scfg = TransportConfig::empty();
+    scfg.tls = vec![local0()];
+    scfg.tls_cert = Some(cert.clone());
+    scfg.tls_key = Some(key);
+    let (server, mut srx) = start(scfg).await;
+    let sh = server.handle();
+    let tls_addr = sh.local_addr(TransportKind::Tls).unwrap();
+    // Client: no listeners, trusts the self-signed certificate as its CA.
+    let mut ccfg = TransportConfig::empty();
+    ccfg.tls_ca = vec![cert];
+    let (client, mut crx) = start(ccfg).await;
+    let ch = client.handle();
+
+    let req = options(
+        "SIP/2.0/TLS client.invalid:5061;rport;branch=z9hG4bKtls",
+        "tls-1",
+    );
+    let cid = ch
+        .send(Outgoing::new(req.into(), tls_addr, TransportKind::Tls))
+        .await
+        .unwrap();
+    let inc = next(&mut srx).await;
+    assert_eq!(inc.transport, TransportKind::Tls);
+    assert_eq!(inc.local, tls_addr);
+    assert_eq!(inc.message.call_id().unwrap(), "tls-1");
+    assert_eq!(
+        inc.message.top_via().unwrap().rport(),
+        Some(Some(inc.source.port()))
+    );
+    let resp = SipMessage::response_to(&inc.message, 200, "OK", Some("tls"));
+    sh.send_response(&resp, Some(inc.connection)).await.unwrap();
+    let back = next(&mut crx).await;
+    assert_eq!((back.transport, back.connection), (TransportKind::Tls, cid));
+    assert_eq!(back.message.status_code(), Some(200));
+    assert_eq!(back.message.call_id().unwrap(), "tls-1");
+    client.shutdown(WAIT).await;
+    server.shutdown(WAIT).await;
+}
+
+#[tokio::test]
+async fn tls_to_an_untrusted_server_fails_and_leaves_nothing_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed(&dir);
+    let server_cfg = tls::server_config(&cert, &key).unwrap();
+    let mut scfg = TransportConfig::empty();
+    scfg.tls = vec![local0()];
+    let (server, _srx) =
+        Transport::start_with(scfg, 8, Some(server_cfg), tls::client_config(&[]).unwrap())
+            .await
+            .unwrap();
+    let tls_addr = server.handle().local_addr(TransportKind::Tls).unwrap();
+    // A client that trusts no CA at all.
+    let (client, _crx) = Transport::start_with(
+        TransportConfig::empty(),
+        8,
+        None,
+        Arc::new(
+            rustls::ClientConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth(),
+        ),
+    )
+    .await
+    .unwrap();
+    let ch = client.handle();
+    let err = ch
+        .send(Outgoing::new(
+            options(&tcp_via("u"), "u").into(),
+            tls_addr,
+            TransportKind::Tls,
+        ))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().starts_with("TLS to"), "{err}");
+    assert_eq!(ch.connection_count(), 0);
+    assert_eq!(ch.counters().snapshot().send_errors, 1);
+    client.shutdown(WAIT).await;
+    server.shutdown(WAIT).await;
+}

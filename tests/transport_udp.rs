@@ -1,0 +1,228 @@
+//! UDP transport over real sockets on 127.0.0.1: delivery with RFC 3581 stamping, response routing,
+//! stateless error answers, drops and keepalives.
+
+#[path = "transport_support/mod.rs"]
+mod support;
+
+use std::time::Duration;
+
+use hotline::sip::message::SipMessage;
+use hotline::sip::transport::{Outgoing, TransportKind};
+use support::*;
+use tokio::net::UdpSocket;
+
+async fn client() -> UdpSocket {
+    UdpSocket::bind(local0()).await.unwrap()
+}
+
+async fn recv_text(sock: &UdpSocket, within: Duration) -> Option<String> {
+    let mut buf = vec![0u8; 65536];
+    match tokio::time::timeout(within, sock.recv_from(&mut buf)).await {
+        Ok(Ok((n, _))) => Some(String::from_utf8_lossy(&buf[..n]).into_owned()),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn udp_request_is_delivered_with_received_and_rport_and_answered_there() {
+    let (t, mut rx) = start(udp_tcp_config()).await;
+    let h = t.handle();
+    let server = h.local_addr(TransportKind::Udp).unwrap();
+    let c = client().await;
+    let me = c.local_addr().unwrap();
+    // The Via claims a private address and port the response could never reach.
+    let req = options(
+        "SIP/2.0/UDP 10.9.9.9:5090;rport;branch=z9hG4bKudp1",
+        "udp-1@test",
+    );
+    c.send_to(req.as_bytes(), server).await.unwrap();
+
+    let inc = next(&mut rx).await;
+    assert_eq!(inc.transport, TransportKind::Udp);
+    assert_eq!(inc.source, me);
+    assert_eq!(inc.local, server);
+    assert_eq!(inc.message.call_id().unwrap(), "udp-1@test");
+    let via = inc.message.top_via().unwrap();
+    assert_eq!(via.received(), Some("127.0.0.1"));
+    assert_eq!(via.rport(), Some(Some(me.port())));
+    assert_eq!(via.branch(), Some("z9hG4bKudp1"));
+
+    // The core answers; routing follows received/rport back to the client's real port.
+    let resp = SipMessage::response_to(&inc.message, 200, "OK", Some("srv1"));
+    h.send_response(&resp, Some(inc.connection)).await.unwrap();
+    let text = recv_text(&c, WAIT)
+        .await
+        .expect("response arrives at the rport");
+    assert!(text.starts_with("SIP/2.0 200 OK\r\n"), "{text}");
+    assert!(text.contains("udp-1@test"));
+    let snap = h.counters().snapshot();
+    assert_eq!((snap.datagrams_in, snap.datagrams_out), (1, 1));
+    assert_eq!(t.shutdown(WAIT).await, 0);
+}
+
+#[tokio::test]
+async fn via_matching_source_without_rport_is_not_stamped() {
+    let (t, mut rx) = start(udp_tcp_config()).await;
+    let server = t.handle().local_addr(TransportKind::Udp).unwrap();
+    let c = client().await;
+    let me = c.local_addr().unwrap();
+    let req = options(
+        &format!("SIP/2.0/UDP 127.0.0.1:{};branch=z9hG4bKudp2", me.port()),
+        "udp-2",
+    );
+    c.send_to(req.as_bytes(), server).await.unwrap();
+    let inc = next(&mut rx).await;
+    let via = inc.message.top_via().unwrap();
+    assert_eq!((via.received(), via.rport()), (None, None));
+    t.shutdown(WAIT).await;
+}
+
+#[tokio::test]
+async fn malformed_udp_request_is_answered_400_with_a_reason_and_not_delivered() {
+    let (t, mut rx) = start(udp_tcp_config()).await;
+    let h = t.handle();
+    let server = h.local_addr(TransportKind::Udp).unwrap();
+    let c = client().await;
+    // CSeq method does not match the request method: parseable enough to address, not valid.
+    let req = options(
+        "SIP/2.0/UDP 127.0.0.1:5099;branch=z9hG4bKbad1",
+        "bad-1@test",
+    )
+    .replace("CSeq: 1 OPTIONS", "CSeq: 1 INVITE");
+    c.send_to(req.as_bytes(), server).await.unwrap();
+    let text = recv_text(&c, WAIT).await.expect("a 400 comes back");
+    let first = text.lines().next().unwrap();
+    assert!(first.starts_with("SIP/2.0 400 Bad Request ("), "{first}");
+    assert!(
+        first.len() > "SIP/2.0 400 Bad Request ()".len(),
+        "reason is not empty: {first}"
+    );
+    assert!(text.contains("Call-ID: bad-1@test\r\n"));
+    assert!(text.contains("branch=z9hG4bKbad1"));
+    assert!(
+        text.contains(";tag="),
+        "the error response carries a To tag: {text}"
+    );
+    nothing(&mut rx, Duration::from_millis(100)).await;
+    let snap = h.counters().snapshot();
+    assert_eq!(
+        (snap.parse_errors, snap.error_responses, snap.dropped),
+        (1, 1, 0)
+    );
+    t.shutdown(WAIT).await;
+}
+
+#[tokio::test]
+async fn wrong_sip_version_is_answered_505() {
+    let (t, _rx) = start(udp_tcp_config()).await;
+    let server = t.handle().local_addr(TransportKind::Udp).unwrap();
+    let c = client().await;
+    let req = options("SIP/2.0/UDP 127.0.0.1:5099;branch=z9hG4bKv3", "v3@test").replacen(
+        "SIP/2.0\r\n",
+        "SIP/3.0\r\n",
+        1,
+    );
+    c.send_to(req.as_bytes(), server).await.unwrap();
+    let text = recv_text(&c, WAIT).await.expect("a 505 comes back");
+    assert!(text.starts_with("SIP/2.0 505 "), "{text}");
+    t.shutdown(WAIT).await;
+}
+
+#[tokio::test]
+async fn garbage_is_dropped_and_counted_without_an_answer() {
+    let (t, mut rx) = start(udp_tcp_config()).await;
+    let h = t.handle();
+    let server = h.local_addr(TransportKind::Udp).unwrap();
+    let c = client().await;
+    c.send_to(b"\x16\x03\x01 hello? not sip at all \xff\xfe", server)
+        .await
+        .unwrap();
+    // A malformed response is unaddressable too: never answered.
+    c.send_to(b"SIP/2.0 2000 OK\r\nCall-ID: r\r\n\r\n", server)
+        .await
+        .unwrap();
+    assert_eq!(recv_text(&c, Duration::from_millis(300)).await, None);
+    nothing(&mut rx, Duration::from_millis(50)).await;
+    let snap = h.counters().snapshot();
+    assert_eq!(snap.datagrams_in, 2);
+    assert_eq!(
+        (snap.parse_errors, snap.dropped, snap.error_responses),
+        (2, 2, 0)
+    );
+    t.shutdown(WAIT).await;
+}
+
+#[tokio::test]
+async fn crlf_keepalives_are_ignored_and_counted() {
+    let (t, mut rx) = start(udp_tcp_config()).await;
+    let h = t.handle();
+    let server = h.local_addr(TransportKind::Udp).unwrap();
+    let c = client().await;
+    c.send_to(b"\r\n\r\n", server).await.unwrap();
+    c.send_to(
+        options("SIP/2.0/UDP 127.0.0.1:1;branch=z9hG4bKk", "after-ka").as_bytes(),
+        server,
+    )
+    .await
+    .unwrap();
+    // The request after the keepalive arrives; the keepalive itself produced nothing.
+    assert_eq!(next(&mut rx).await.message.call_id().unwrap(), "after-ka");
+    assert_eq!(recv_text(&c, Duration::from_millis(100)).await, None);
+    let snap = h.counters().snapshot();
+    assert_eq!(
+        (snap.keepalives, snap.parse_errors, snap.dropped),
+        (1, 0, 0)
+    );
+    t.shutdown(WAIT).await;
+}
+
+#[tokio::test]
+async fn outgoing_datagram_and_responses_are_delivered_to_the_core() {
+    let (t, mut rx) = start(udp_tcp_config()).await;
+    let h = t.handle();
+    let peer = client().await;
+    let req = options("SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKout", "out-1");
+    let id = h
+        .send(Outgoing::new(
+            req.clone().into(),
+            peer.local_addr().unwrap(),
+            TransportKind::Udp,
+        ))
+        .await
+        .unwrap();
+    let got = recv_text(&peer, WAIT).await.unwrap();
+    assert_eq!(got, req);
+    // The peer answers; the response is delivered as-is (responses are never stamped).
+    let resp = "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKout\r\n\
+                From: <sip:tester@example.com>;tag=t1\r\nTo: <sip:hotline@example.com>;tag=p\r\n\
+                Call-ID: out-1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+    peer.send_to(resp.as_bytes(), h.local_addr(TransportKind::Udp).unwrap())
+        .await
+        .unwrap();
+    let inc = next(&mut rx).await;
+    assert_eq!(inc.connection, id);
+    assert_eq!(inc.message.status_code(), Some(200));
+    assert_eq!(inc.message.top_via().unwrap().received(), None);
+    t.shutdown(WAIT).await;
+}
+
+#[tokio::test]
+async fn shutdown_stops_receiving_and_rejects_sends() {
+    let (t, mut rx) = start(udp_tcp_config()).await;
+    let h = t.handle();
+    let server = h.local_addr(TransportKind::Udp).unwrap();
+    assert_eq!(t.shutdown(WAIT).await, 0);
+    let c = client().await;
+    let _ = c
+        .send_to(
+            options("SIP/2.0/UDP 127.0.0.1:1;branch=z9hG4bKs", "late").as_bytes(),
+            server,
+        )
+        .await;
+    nothing(&mut rx, Duration::from_millis(200)).await;
+    let err = h
+        .send(Outgoing::new("x".into(), server, TransportKind::Udp))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("shutting down"), "{err}");
+}
