@@ -234,3 +234,26 @@ fn raw_extractor_addresses_a_400() {
     assert_eq!(m.top_via().unwrap().branch(), Some("z9hG4bK776asdhds"));
     assert!(error_response(b"\x00\x01garbage", &e, None).is_none());
 }
+
+#[test]
+fn stamp_received_and_rport() {
+    let mut m = parse(&INVITE.replace(
+        ";branch=z9hG4bK776asdhds",
+        " ;branch=z9hG4bK776asdhds;rport, SIP/2.0/UDP b;branch=z9hG4bKb",
+    ))
+    .unwrap();
+    assert!(m.stamp_received("192.0.2.9", 40000));
+    let v = m.top_via().unwrap();
+    assert_eq!(v.received(), Some("192.0.2.9"));
+    assert_eq!(v.rport(), Some(Some(40000)));
+    assert_eq!(v.branch(), Some("z9hG4bK776asdhds"));
+    assert_eq!(m.vias().unwrap().len(), 2);
+    // Same host, no rport: untouched.
+    let mut m =
+        parse(&INVITE.replace("pc33.atlanta.example.com;branch", "192.0.2.9;branch")).unwrap();
+    let before = m.to_bytes();
+    assert!(m.stamp_received("192.0.2.9", 5060));
+    assert_eq!(m.to_bytes(), before);
+    let reparsed = SipMessage::parse(m.to_bytes()).unwrap();
+    assert_eq!(reparsed.top_via().unwrap().received(), None);
+}
