@@ -10,6 +10,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
+use crate::call::cdr::{BatchPolicy, CdrWriter};
+use crate::call::shell;
 use crate::config::Config;
 use crate::store::{accounts, Db};
 use crate::web::{self, Metrics};
@@ -142,6 +144,10 @@ pub async fn run(
     });
     info!(%http_addr, "HTTP listening");
 
+    let cdr = CdrWriter::spawn(db.clone(), BatchPolicy::default());
+    let sip = shell::start(&config, db.clone(), metrics.clone(), cdr, stop.clone()).await?;
+    info!(udp = ?sip.udp, "SIP listening");
+
     let node = Node {
         db: db.clone(),
         metrics: metrics.clone(),
@@ -151,24 +157,12 @@ pub async fn run(
     ready(&node);
 
     let _ = stop.wait_for(|s| *s).await;
+    // The engine refuses new calls with 503 and ends once its calls are over or drain time is up.
     let drain = Duration::from_secs(h.shutdown.drain_secs);
-    let deadline = tokio::time::Instant::now() + drain;
-    while metrics
-        .active_calls
-        .load(std::sync::atomic::Ordering::Relaxed)
-        > 0
-    {
-        if tokio::time::Instant::now() >= deadline {
-            warn!(
-                active = metrics
-                    .active_calls
-                    .load(std::sync::atomic::Ordering::Relaxed),
-                "drain time is over; stopping with calls still up"
-            );
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    if tokio::time::timeout(drain + Duration::from_secs(5), sip.task).await.is_err() {
+        warn!("SIP engine did not stop in time");
     }
+    sip.transport.shutdown(Duration::from_secs(1)).await;
     let _ = http.await;
     db.pool.close().await;
     info!("stopped");

@@ -2,4 +2,6 @@
 
 pub mod cdr;
 pub mod core;
+pub mod engine;
 pub mod routing;
+pub mod shell;

@@ -67,6 +67,26 @@ pub async fn get(db: &Db, extension: &str) -> Result<Option<SipAccount>, StoreEr
     ))
 }
 
+/// Every account (the registrar keeps them in memory; a centre has hundreds, not millions).
+pub async fn all(db: &Db) -> Result<Vec<SipAccount>, StoreError> {
+    let rows: Vec<(String, String, String, String, String, i64)> = sqlx::query_as(
+        "SELECT extension, realm, ha1_md5, ha1_sha256, display_name, enabled FROM sip_accounts ORDER BY extension",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(extension, realm, ha1_md5, ha1_sha256, display_name, enabled)| SipAccount {
+            extension,
+            realm,
+            ha1_md5,
+            ha1_sha256,
+            display_name,
+            enabled: enabled != 0,
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,6 +118,9 @@ mod tests {
         assert_eq!(a.display_name, "坐席一");
         assert!(a.enabled);
         assert!(get(&db, "9999").await.unwrap().is_none());
+        upsert(&db, "1002", "hotline.local", "pw", "").await.unwrap();
+        let every: Vec<String> = all(&db).await.unwrap().into_iter().map(|a| a.extension).collect();
+        assert_eq!(every, vec!["1001".to_string(), "1002".to_string()]);
         let plain: Option<(String,)> = sqlx::query_as(
             "SELECT extension FROM sip_accounts WHERE ha1_md5 = 'pw2' OR ha1_sha256 = 'pw2'",
         )

@@ -25,6 +25,10 @@ pub struct Metrics {
     pub sip_messages_in: AtomicU64,
     pub sip_messages_out: AtomicU64,
     pub sip_parse_errors: AtomicU64,
+    /// RTP packets the relay forwarded from the caller's side to the callee's, and back;
+    /// added when each bridge closes.
+    pub rtp_a_to_b: AtomicU64,
+    pub rtp_b_to_a: AtomicU64,
     trunks: RwLock<BTreeMap<String, Arc<TrunkGauge>>>,
 }
 
@@ -95,6 +99,12 @@ impl Metrics {
             "counter",
             "Received SIP messages that could not be parsed.",
             self.sip_parse_errors.load(Ordering::Relaxed).into(),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP hotline_rtp_packets_relayed_total RTP packets relayed by finished calls.\n# TYPE hotline_rtp_packets_relayed_total counter\nhotline_rtp_packets_relayed_total{{direction=\"a_to_b\"}} {}\nhotline_rtp_packets_relayed_total{{direction=\"b_to_a\"}} {}",
+            self.rtp_a_to_b.load(Ordering::Relaxed),
+            self.rtp_b_to_a.load(Ordering::Relaxed)
         );
         let trunks = match self.trunks.read() {
             Ok(m) => m.clone(),

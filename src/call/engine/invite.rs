@@ -153,7 +153,6 @@ impl<M: MediaControl> Engine<M> {
                 b: Vec::new(),
                 bridge: Some(bridge),
                 inbound_trunk,
-                held_trunks: Vec::new(),
                 direction,
                 caller: display_caller,
                 callee: dialled,
@@ -237,21 +236,23 @@ impl<M: MediaControl> Engine<M> {
         match action {
             Action::Invite { leg, target, sdp } => self.send_b_invite(id, leg, target, sdp, now),
             Action::Provisional { code, sdp } => {
+                let body = sdp.and_then(|b| self.answer_for_a(id, &b));
                 let Some(c) = self.calls.get(&id) else { return };
                 let mut r = SipMessage::response_to(&c.a_invite, code, if code == 180 { "Ringing" } else { "Session Progress" }, Some(&c.a.local_tag));
                 r.push_header("Contact", self.contact());
-                if let Some(body) = sdp.and_then(|b| self.answer_for_a(id, &b)) {
+                if let Some(body) = body {
                     r.set_body(body, Some("application/sdp"));
                 }
                 let key = c.a_key.clone();
                 self.respond(&key, r, now);
             }
             Action::Answer { sdp } => {
+                let body = sdp.and_then(|b| self.answer_for_a(id, &b));
                 let Some(c) = self.calls.get(&id) else { return };
                 let mut r = SipMessage::response_to(&c.a_invite, 200, "OK", Some(&c.a.local_tag));
                 r.push_header("Contact", self.contact());
                 r.push_header("Allow", super::ALLOW);
-                if let Some(body) = sdp.and_then(|b| self.answer_for_a(id, &b)) {
+                if let Some(body) = body {
                     r.set_body(body, Some("application/sdp"));
                 }
                 let key = c.a_key.clone();

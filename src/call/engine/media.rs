@@ -31,10 +31,12 @@ pub trait MediaControl {
     fn destroy(&mut self, id: BridgeId);
 }
 
-/// The relay, with an event channel for latching and RTP timeouts.
+/// The relay, with an event channel for latching and RTP timeouts, and the metrics that a
+/// closed bridge's packet counts are added to.
 pub struct RelayMedia {
     pub relay: MediaRelay,
     pub events: tokio::sync::mpsc::UnboundedSender<RelayEvent>,
+    pub metrics: std::sync::Arc<crate::web::Metrics>,
 }
 
 fn relay_leg(leg: MediaLeg) -> crate::media::relay::Leg {
@@ -71,8 +73,19 @@ impl MediaControl for RelayMedia {
     }
 
     fn destroy(&mut self, id: BridgeId) {
-        if let Err(e) = self.relay.destroy_nowait(id) {
-            tracing::warn!(bridge = id, error = %e, "media: bridge not destroyed");
-        }
+        let relay = self.relay.clone();
+        let metrics = self.metrics.clone();
+        tokio::spawn(async move {
+            match relay.destroy(id).await {
+                Ok(Some(stats)) => {
+                    use std::sync::atomic::Ordering::Relaxed;
+                    metrics.rtp_a_to_b.fetch_add(stats.b.tx_packets, Relaxed);
+                    metrics.rtp_b_to_a.fetch_add(stats.a.tx_packets, Relaxed);
+                    tracing::debug!(bridge = id, a_rx = stats.a.rx_packets, b_rx = stats.b.rx_packets, lost_a = stats.a.lost, lost_b = stats.b.lost, "bridge closed");
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(bridge = id, error = %e, "media: bridge not destroyed"),
+            }
+        });
     }
 }

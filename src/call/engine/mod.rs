@@ -19,7 +19,7 @@ mod tests;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -41,7 +41,7 @@ use super::core::{Call, CallPolicy, LegId};
 use super::routing::TrunkTable;
 
 pub use dialog::Dialog;
-pub use media::{BridgeInfo, MediaControl, MediaLeg};
+pub use media::{BridgeInfo, MediaControl, MediaLeg, RelayMedia};
 
 /// What the engine needs to know about itself.
 #[derive(Debug, Clone)]
@@ -97,8 +97,6 @@ enum TxRole {
     AInvite(u64),
     /// A B-leg INVITE (client).
     BInvite(u64, LegId),
-    /// A re-INVITE we received on `leg` (server).
-    ReinviteIn(u64, LegId),
     /// A re-INVITE we relayed onto `leg` (client).
     ReinviteOut(u64, LegId),
     /// A BYE or CANCEL we sent (client); its answer changes nothing.
@@ -119,9 +117,9 @@ struct CallCtx {
     bridge: Option<BridgeInfo>,
     /// The SDP the caller offered (parsed once, kept for re-anchoring answers).
     inbound_trunk: Option<String>,
-    /// Trunk channels held by outbound B-legs, released when the call ends.
-    held_trunks: Vec<String>,
     direction: &'static str,
+    /// The agent extension that dialled out (empty for inbound calls).
+    agent: String,
     caller: String,
     callee: String,
     did: String,
@@ -165,6 +163,8 @@ pub struct Engine<M: MediaControl> {
     next_id: u64,
     shutting_down: bool,
     keepalive: Vec<keepalive::TrunkHealth>,
+    /// The time of the input being handled, for events the transaction layer emits later.
+    now_hint: Option<Instant>,
 }
 
 impl<M: MediaControl> Engine<M> {
@@ -188,13 +188,14 @@ impl<M: MediaControl> Engine<M> {
             next_id: 1,
             shutting_down: false,
             keepalive: Vec::new(),
+            now_hint: Some(now),
             cfg,
         };
         e.keepalive = keepalive::TrunkHealth::for_profiles(&e.cfg.profiles);
-        for (i, k) in e.keepalive.iter().enumerate() {
-            if let Some(every) = k.interval {
-                e.arm(now + every.min(Duration::from_secs(1)), Timer::Keepalive(i));
-            }
+        let first: Vec<(usize, Duration)> =
+            e.keepalive.iter().enumerate().filter_map(|(i, k)| k.interval.map(|d| (i, d))).collect();
+        for (i, every) in first {
+            e.arm(now + every.min(Duration::from_secs(1)), Timer::Keepalive(i));
         }
         e.arm(now + Duration::from_secs(30), Timer::ExpireBindings);
         e
@@ -254,6 +255,7 @@ impl<M: MediaControl> Engine<M> {
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.now_hint = Some(now);
         self.tx.handle_timeout(now);
         let mut budget = self.timers.len();
         while budget > 0 {
@@ -270,10 +272,10 @@ impl<M: MediaControl> Engine<M> {
     /// A message from the transport.
     pub fn handle_message(&mut self, msg: SipMessage, source: Peer, now: Instant) {
         self.metrics.sip_messages_in.fetch_add(1, Ordering::Relaxed);
+        self.now_hint = Some(now);
         if let Err(e) = self.tx.handle_incoming(msg, source, now) {
             debug!(%source.addr, error = %e, "message not taken by the transaction layer");
         }
-        self.now_hint = Some(now);
     }
 
     fn arm(&mut self, at: Instant, t: Timer) {
@@ -320,15 +322,26 @@ impl<M: MediaControl> Engine<M> {
         let now = self.now();
         match ev {
             TxEvent::Request { key, request, source } => self.on_request(key, request, source, now),
-            TxEvent::Cancel { invite, .. } => {
-                if let Some(TxRole::AInvite(id)) = invite.as_ref().and_then(|k| self.tx_roles.get(k)).copied() {
-                    if let Some(c) = self.calls.get_mut(&id) {
-                        let _g = c.span.clone().entered();
-                        info!("caller cancelled");
-                        c.core.handle(super::core::Input::Cancelled, now);
-                    }
-                    self.run_call(id, now);
+            TxEvent::Cancel { cancel, invite, request, .. } => {
+                let call = invite.as_ref().and_then(|k| self.tx_roles.get(k)).and_then(|r| match r {
+                    TxRole::AInvite(id) => Some(*id),
+                    _ => None,
+                });
+                let Some(id) = call else {
+                    // RFC 3261 §9.2: nothing to cancel (already answered, or unknown).
+                    return self.reply(&cancel, &request, 481, "Call/Transaction Does Not Exist", now);
+                };
+                self.reply(&cancel, &request, 200, "OK", now);
+                if let Some(c) = self.calls.get_mut(&id) {
+                    let _g = c.span.clone().entered();
+                    info!("caller cancelled");
+                    c.core.handle(super::core::Input::Cancelled, now);
+                    let (key, invite) = (c.a_key.clone(), c.a_invite.clone());
+                    let tag = c.a.local_tag.clone();
+                    let r = SipMessage::response_to(&invite, 487, "Request Terminated", Some(&tag));
+                    self.respond(&key, r, now);
                 }
+                self.run_call(id, now);
             }
             TxEvent::Ack { request, .. } => self.on_ack(&request),
             TxEvent::Response { key, response } => self.on_response(key, response, now),

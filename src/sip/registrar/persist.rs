@@ -63,8 +63,8 @@ type Row = (
     String,
 );
 
-/// Fills `registrar` with the live bindings stored in the database.
-pub async fn load(db: &Db, registrar: &mut Registrar, now_ms: i64) -> Result<usize, StoreError> {
+/// The live bindings stored in the database, as (extension, binding).
+pub async fn load_rows(db: &Db, now_ms: i64) -> Result<Vec<(String, Binding)>, StoreError> {
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT extension, contact_uri, received, transport, call_id, cseq, q_milli, expires_ms, user_agent
          FROM registrations WHERE expires_ms > $1",
@@ -72,13 +72,10 @@ pub async fn load(db: &Db, registrar: &mut Registrar, now_ms: i64) -> Result<usi
     .bind(now_ms)
     .fetch_all(&db.pool)
     .await?;
-    let n = rows.len();
-    for (extension, contact_uri, received, transport, call_id, cseq, q, expires_ms, user_agent) in
-        rows
-    {
-        registrar.restore(
-            &extension,
-            Binding {
+    Ok(rows
+        .into_iter()
+        .map(|(extension, contact_uri, received, transport, call_id, cseq, q, expires_ms, user_agent)| {
+            let b = Binding {
                 contact_uri,
                 received,
                 transport,
@@ -87,9 +84,18 @@ pub async fn load(db: &Db, registrar: &mut Registrar, now_ms: i64) -> Result<usi
                 q_milli: u16::try_from(q).unwrap_or(1000),
                 expires_ms,
                 user_agent,
-            },
-            now_ms,
-        );
+            };
+            (extension, b)
+        })
+        .collect())
+}
+
+/// Fills `registrar` with the live bindings stored in the database; returns how many.
+pub async fn load(db: &Db, registrar: &mut Registrar, now_ms: i64) -> Result<usize, StoreError> {
+    let rows = load_rows(db, now_ms).await?;
+    let n = rows.len();
+    for (extension, b) in rows {
+        registrar.restore(&extension, b, now_ms);
     }
     Ok(n)
 }
