@@ -144,7 +144,7 @@ mod tests {
             "{method} sip:bob@example.com SIP/2.0\r\nVia: {via}\r\nFrom: <sip:a@x>;tag=f1\r\n\
 To: <sip:bob@example.com>\r\nCall-ID: c1\r\nCSeq: 7 {method}\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
         );
-        SipMessage::parse(text.into_bytes().into()).unwrap()
+        SipMessage::parse(text.into_bytes()).unwrap()
     }
 
     #[test]
