@@ -157,8 +157,11 @@ fn parse(buf: Bytes, mode: Mode) -> Result<SipMessage, ParseError> {
         .map(|i| pos + i)
         .ok_or(err(ErrorKind::Incomplete, "no blank line after headers"))?;
 
-    if memchr::memchr(0, d.get(pos..head_end).unwrap_or(&[])).is_some() {
-        return Err(err(ErrorKind::Header, "NUL byte in head"));
+    // NUL is only legal as a quoted-pair (`\` NUL) inside a quoted string (RFC 4475 intmeth).
+    for z in memchr::memchr_iter(0, d.get(pos..head_end).unwrap_or(&[])) {
+        if z == 0 || d.get(pos + z - 1) != Some(&b'\\') {
+            return Err(err(ErrorKind::Header, "NUL byte in head"));
+        }
     }
 
     // Start line.
