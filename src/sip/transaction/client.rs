@@ -98,6 +98,11 @@ impl ClientTx {
         } else {
             cfg.t4 // Timer K
         };
+        if wait.is_zero() {
+            // Reliable transport: Timer D/K is zero, so Completed ends at once.
+            self.state = ClientState::Terminated;
+            return;
+        }
         self.state = ClientState::Completed;
         self.linger_until = Some(now + wait);
     }

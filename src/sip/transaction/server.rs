@@ -135,12 +135,12 @@ impl ServerTx {
                 self.state = ServerState::Confirmed;
                 self.retransmit_at = None;
                 self.timeout_at = None;
-                let wait = if self.peer.transport.is_reliable() {
-                    Duration::ZERO
+                if self.peer.transport.is_reliable() {
+                    // Timer I is zero on reliable transports.
+                    self.state = ServerState::Terminated;
                 } else {
-                    cfg.t4 // Timer I
-                };
-                self.linger_until = Some(now + wait);
+                    self.linger_until = Some(now + cfg.t4); // Timer I
+                }
                 false
             }
             ServerState::Accepted => true,
@@ -190,13 +190,13 @@ impl ServerTx {
             self.interval = cfg.t1;
             self.timeout_at = Some(now + cfg.timeout_64t1()); // Timer H
         } else {
-            self.state = ServerState::Completed;
-            let wait = if reliable {
-                Duration::ZERO
+            if reliable {
+                // Timer J is zero on reliable transports.
+                self.state = ServerState::Terminated;
             } else {
-                cfg.timeout_64t1()
-            };
-            self.linger_until = Some(now + wait); // Timer J
+                self.state = ServerState::Completed;
+                self.linger_until = Some(now + cfg.timeout_64t1()); // Timer J
+            }
         }
     }
 
