@@ -139,7 +139,9 @@ pub enum TxEvent {
         source: Peer,
     },
     /// An ACK that is not absorbed by a transaction: the ACK for a 2xx (dialog layer's business).
-    /// `key` is the INVITE server transaction when it was still in the Accepted state.
+    /// An RFC 3261 ACK for a 2xx carries a new branch, so `key` is normally `None` and the TU
+    /// matches it by dialog id; `key` is the INVITE server transaction when the ACK reused the
+    /// INVITE's key (RFC 2543 peers) while that transaction was in the Accepted state.
     Ack {
         key: Option<TxKey>,
         request: SipMessage,
