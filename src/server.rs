@@ -159,7 +159,10 @@ pub async fn run(
     let _ = stop.wait_for(|s| *s).await;
     // The engine refuses new calls with 503 and ends once its calls are over or drain time is up.
     let drain = Duration::from_secs(h.shutdown.drain_secs);
-    if tokio::time::timeout(drain + Duration::from_secs(5), sip.task).await.is_err() {
+    if tokio::time::timeout(drain + Duration::from_secs(5), sip.task)
+        .await
+        .is_err()
+    {
         warn!("SIP engine did not stop in time");
     }
     sip.transport.shutdown(Duration::from_secs(1)).await;

@@ -48,7 +48,11 @@ fn carrier_call_reaches_the_agent_with_rtp_both_ways() {
     let agent_port = free_port();
     let h = Hotline::start(setup(agent_port, ""));
     let wav = tone_wav(h.path());
-    let agent = SippRun { wav: Some(wav.clone()), ..SippRun::new("agent_answer_rtp.xml", agent_port) }.spawn(h.path());
+    let agent = SippRun {
+        wav: Some(wav.clone()),
+        ..SippRun::new("agent_answer_rtp.xml", agent_port)
+    }
+    .spawn(h.path());
     std::thread::sleep(Duration::from_millis(300));
     let carrier = SippRun {
         remote: Some(h.sip),
@@ -61,10 +65,18 @@ fn carrier_call_reaches_the_agent_with_rtp_both_ways() {
     agent.wait().unwrap();
     // The bridge's counters are added when it closes, just after the BYE.
     std::thread::sleep(Duration::from_millis(300));
-    let a_to_b = h.metric("hotline_rtp_packets_relayed_total{direction=\"a_to_b\"}").unwrap_or(0.0);
-    let b_to_a = h.metric("hotline_rtp_packets_relayed_total{direction=\"b_to_a\"}").unwrap_or(0.0);
+    let a_to_b = h
+        .metric("hotline_rtp_packets_relayed_total{direction=\"a_to_b\"}")
+        .unwrap_or(0.0);
+    let b_to_a = h
+        .metric("hotline_rtp_packets_relayed_total{direction=\"b_to_a\"}")
+        .unwrap_or(0.0);
     // 2 s of 20 ms packets is 100 each way; allow for call set-up and tear-down.
-    assert!(a_to_b >= 60.0 && b_to_a >= 60.0, "RTP relayed a→b {a_to_b}, b→a {b_to_a}\n{}", h.log());
+    assert!(
+        a_to_b >= 60.0 && b_to_a >= 60.0,
+        "RTP relayed a→b {a_to_b}, b→a {b_to_a}\n{}",
+        h.log()
+    );
     assert_eq!(h.metric("hotline_calls_total"), Some(1.0));
     assert_eq!(h.metric("hotline_active_calls"), Some(0.0));
 }
@@ -78,7 +90,11 @@ fn caller_cancels_while_the_agent_rings() {
     let h = Hotline::start(setup(agent_port, ""));
     let agent = SippRun::new("agent_ring_cancelled.xml", agent_port).spawn(h.path());
     std::thread::sleep(Duration::from_millis(300));
-    let carrier = SippRun { remote: Some(h.sip), ..SippRun::new("carrier_cancel.xml", free_port()) }.spawn(h.path());
+    let carrier = SippRun {
+        remote: Some(h.sip),
+        ..SippRun::new("carrier_cancel.xml", free_port())
+    }
+    .spawn(h.path());
     carrier.wait().unwrap();
     agent.wait().unwrap();
     assert_eq!(h.metric("hotline_active_calls"), Some(0.0));
@@ -93,7 +109,11 @@ fn busy_agent_gives_the_carrier_486() {
     let h = Hotline::start(setup(agent_port, ""));
     let agent = SippRun::new("agent_busy.xml", agent_port).spawn(h.path());
     std::thread::sleep(Duration::from_millis(300));
-    let carrier = SippRun { remote: Some(h.sip), ..SippRun::new("carrier_expect_busy.xml", free_port()) }.spawn(h.path());
+    let carrier = SippRun {
+        remote: Some(h.sip),
+        ..SippRun::new("carrier_expect_busy.xml", free_port())
+    }
+    .spawn(h.path());
     carrier.wait().unwrap();
     agent.wait().unwrap();
     assert_eq!(h.metric("hotline_calls_failed_total"), Some(1.0));

@@ -15,9 +15,11 @@ use crate::config::{Config, HotlineConfig};
 use crate::media::relay::{BridgeConfig, BridgeEvent, MediaRelay, RelayConfig};
 use crate::sip::registrar::{self, persist};
 use crate::sip::sdp::DEFAULT_CODECS;
-use crate::sip::transaction::{Peer, TimerConfig, TryingPolicy};
 use crate::sip::transaction::TransportKind as TxKind;
-use crate::sip::transport::{self, ConnectionId, Outgoing, Transport, TransportConfig, TransportKind};
+use crate::sip::transaction::{Peer, TimerConfig, TryingPolicy};
+use crate::sip::transport::{
+    self, ConnectionId, Outgoing, Transport, TransportConfig, TransportKind,
+};
 use crate::store::{accounts, Db};
 use crate::web::Metrics;
 
@@ -55,16 +57,25 @@ pub async fn start(
         },
         ..TransportConfig::default()
     };
-    let (transport, mut incoming) = Transport::start(tconf, 16_384).await.context("starting SIP transport")?;
+    let (transport, mut incoming) = Transport::start(tconf, 16_384)
+        .await
+        .context("starting SIP transport")?;
     let udp = transport.handle().local_addrs(TransportKind::Udp);
-    let sip_port = udp.first().or(resolved.tcp.first()).map(|a| a.port()).unwrap_or(5060);
+    let sip_port = udp
+        .first()
+        .or(resolved.tcp.first())
+        .map(|a| a.port())
+        .unwrap_or(5060);
 
     let relay = MediaRelay::start(RelayConfig {
         bind_ip: resolved.rtp_address,
         port_min: h.rtp.port_min,
         port_max: h.rtp.port_max,
         workers: 1,
-        bridge: BridgeConfig { rtp_timeout: Duration::from_secs(h.rtp.timeout_secs), ..BridgeConfig::default() },
+        bridge: BridgeConfig {
+            rtp_timeout: Duration::from_secs(h.rtp.timeout_secs),
+            ..BridgeConfig::default()
+        },
         ..RelayConfig::default()
     })
     .context("starting the media relay")?;
@@ -74,7 +85,9 @@ pub async fn start(
     let ecfg = EngineConfig {
         advertise: resolved.advertise,
         sip_port,
-        realm: agents.map(|a| a.realm.clone()).unwrap_or_else(|| "hotline.local".into()),
+        realm: agents
+            .map(|a| a.realm.clone())
+            .unwrap_or_else(|| "hotline.local".into()),
         profiles: config.profiles.clone(),
         timers: TimerConfig {
             t1: Duration::from_millis(h.sip.timers.t1_ms),
@@ -94,7 +107,16 @@ pub async fn start(
         linger: Duration::from_secs(32),
     };
     let now = Instant::now();
-    let mut engine = Engine::new(ecfg, RelayMedia { relay, events: media_tx, metrics: metrics.clone() }, metrics.clone(), now);
+    let mut engine = Engine::new(
+        ecfg,
+        RelayMedia {
+            relay,
+            events: media_tx,
+            metrics: metrics.clone(),
+        },
+        metrics.clone(),
+        now,
+    );
     engine.set_accounts(accounts::all(&db).await?);
     let now_ms = crate::store::now_ms();
     let restored = persist::load_rows(&db, now_ms).await?;
@@ -186,9 +208,12 @@ pub async fn start(
         cdr.flush().await;
         info!("SIP engine stopped");
     });
-    Ok(SipService { transport, task, udp })
+    Ok(SipService {
+        transport,
+        task,
+        udp,
+    })
 }
-
 
 // The transaction layer names transports itself so that it needs nothing of the socket shell.
 fn to_tx(k: TransportKind) -> TxKind {

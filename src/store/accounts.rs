@@ -76,14 +76,16 @@ pub async fn all(db: &Db) -> Result<Vec<SipAccount>, StoreError> {
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(extension, realm, ha1_md5, ha1_sha256, display_name, enabled)| SipAccount {
-            extension,
-            realm,
-            ha1_md5,
-            ha1_sha256,
-            display_name,
-            enabled: enabled != 0,
-        })
+        .map(
+            |(extension, realm, ha1_md5, ha1_sha256, display_name, enabled)| SipAccount {
+                extension,
+                realm,
+                ha1_md5,
+                ha1_sha256,
+                display_name,
+                enabled: enabled != 0,
+            },
+        )
         .collect())
 }
 
@@ -118,8 +120,15 @@ mod tests {
         assert_eq!(a.display_name, "坐席一");
         assert!(a.enabled);
         assert!(get(&db, "9999").await.unwrap().is_none());
-        upsert(&db, "1002", "hotline.local", "pw", "").await.unwrap();
-        let every: Vec<String> = all(&db).await.unwrap().into_iter().map(|a| a.extension).collect();
+        upsert(&db, "1002", "hotline.local", "pw", "")
+            .await
+            .unwrap();
+        let every: Vec<String> = all(&db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.extension)
+            .collect();
         assert_eq!(every, vec!["1001".to_string(), "1002".to_string()]);
         let plain: Option<(String,)> = sqlx::query_as(
             "SELECT extension FROM sip_accounts WHERE ha1_md5 = 'pw2' OR ha1_sha256 = 'pw2'",

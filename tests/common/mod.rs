@@ -47,7 +47,11 @@ pub struct HotlineSetup {
 
 impl Default for HotlineSetup {
     fn default() -> Self {
-        HotlineSetup { profiles: Vec::new(), extra_toml: String::new(), database_url: None }
+        HotlineSetup {
+            profiles: Vec::new(),
+            extra_toml: String::new(),
+            database_url: None,
+        }
     }
 }
 
@@ -69,7 +73,11 @@ impl Hotline {
         std::fs::write(dir.path().join("hotline.toml"), toml).unwrap();
         std::fs::create_dir_all(dir.path().join("sip-profiles")).unwrap();
         for (name, text) in &setup.profiles {
-            std::fs::write(dir.path().join("sip-profiles").join(name), text.replace("{sip_port}", &sip_port.to_string())).unwrap();
+            std::fs::write(
+                dir.path().join("sip-profiles").join(name),
+                text.replace("{sip_port}", &sip_port.to_string()),
+            )
+            .unwrap();
         }
         let log = std::fs::File::create(dir.path().join("hotline.log")).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_hotline"))
@@ -77,7 +85,10 @@ impl Hotline {
             .arg(dir.path().join("hotline.toml"))
             .arg("serve")
             .current_dir(dir.path())
-            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
@@ -113,9 +124,11 @@ impl Hotline {
     /// The value of an unlabelled metric, or of a labelled line given in full (`name{l="v"}`).
     pub fn metric(&self, name: &str) -> Option<f64> {
         let text = http_get(self.http, "/metrics").ok()?;
-        text.lines()
-            .filter(|l| !l.starts_with('#'))
-            .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
+        text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+            l.strip_prefix(name)
+                .and_then(|rest| rest.strip_prefix(' '))
+                .and_then(|v| v.trim().parse().ok())
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -141,12 +154,20 @@ pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<String> {
     write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
     let mut out = String::new();
     s.read_to_string(&mut out)?;
-    Ok(out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default())
+    Ok(out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default())
 }
 
 /// Whether sipp can run here. Under CI (`CI` set) its absence is a failure, not a skip.
 pub fn sipp_available(test: &str) -> bool {
-    let ok = Command::new("sipp").arg("-v").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
+    let ok = Command::new("sipp")
+        .arg("-v")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
     if !ok {
         if std::env::var_os("CI").is_some() {
             panic!("{test}: sipp is not installed (apt-get install sip-tester)");
@@ -218,7 +239,11 @@ impl SippRun {
     }
 
     pub fn spawn(self, workdir: &Path) -> Sipp {
-        let name = format!("{}-{}", self.scenario.trim_end_matches(".xml"), self.local_port);
+        let name = format!(
+            "{}-{}",
+            self.scenario.trim_end_matches(".xml"),
+            self.local_port
+        );
         let dir = workdir.join(&name);
         std::fs::create_dir_all(&dir).unwrap();
         let mut text = std::fs::read_to_string(scenarios().join(self.scenario)).expect("scenario");
@@ -233,11 +258,36 @@ impl SippRun {
             cmd.arg(r.to_string());
         }
         cmd.arg("-sf").arg(&scen);
-        cmd.args(["-i", "127.0.0.1", "-p", &self.local_port.to_string(), "-mi", "127.0.0.1", "-mp", &self.media_port.to_string()]);
-        cmd.args(["-m", &self.calls.to_string(), "-r", &self.rate.to_string(), "-d", &self.hold_ms.to_string()]);
-        cmd.args(["-s", &self.service, "-nostdin", "-timeout", &format!("{}s", self.timeout_s), "-timeout_error"]);
-        cmd.args(["-trace_err", "-error_file"]).arg(dir.join("errors.log"));
-        cmd.args(["-trace_msg", "-message_file"]).arg(dir.join("messages.log"));
+        cmd.args([
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &self.local_port.to_string(),
+            "-mi",
+            "127.0.0.1",
+            "-mp",
+            &self.media_port.to_string(),
+        ]);
+        cmd.args([
+            "-m",
+            &self.calls.to_string(),
+            "-r",
+            &self.rate.to_string(),
+            "-d",
+            &self.hold_ms.to_string(),
+        ]);
+        cmd.args([
+            "-s",
+            &self.service,
+            "-nostdin",
+            "-timeout",
+            &format!("{}s", self.timeout_s),
+            "-timeout_error",
+        ]);
+        cmd.args(["-trace_err", "-error_file"])
+            .arg(dir.join("errors.log"));
+        cmd.args(["-trace_msg", "-message_file"])
+            .arg(dir.join("messages.log"));
         cmd.args(["-recv_timeout", &format!("{}", self.timeout_s * 1000)]);
         if let Some(f) = &self.fields {
             let inj = dir.join("fields.csv");
@@ -245,7 +295,10 @@ impl SippRun {
             cmd.arg("-inf").arg(inj);
         }
         cmd.args(&self.extra);
-        cmd.current_dir(&dir).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+        cmd.current_dir(&dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
         let child = cmd.spawn().expect("spawn sipp");
         Sipp { child, name, dir }
     }
@@ -264,7 +317,14 @@ impl Sipp {
         }
         let errors = std::fs::read_to_string(self.dir.join("errors.log")).unwrap_or_default();
         let msgs = std::fs::read_to_string(self.dir.join("messages.log")).unwrap_or_default();
-        let tail: String = msgs.chars().rev().take(6000).collect::<Vec<_>>().into_iter().rev().collect();
+        let tail: String = msgs
+            .chars()
+            .rev()
+            .take(6000)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
         Err(format!("sipp {} exited with {status}\nstderr: {err}\nerrors:\n{errors}\nlast messages:\n{tail}", self.name))
     }
 }

@@ -14,17 +14,18 @@ use crate::call::routing::{self, Decision};
 use crate::sip::auth::{Credentials, DigestClient};
 use crate::sip::message::{Method, SipMessage};
 use crate::sip::sdp::{self, SessionDescription};
-use crate::sip::transaction::{new_branch, Peer, TransportKind, TxKey};
+use crate::sip::transaction::{Peer, TransportKind, TxKey};
 
-use super::dialog::{self, Dialog};
+use super::dialog::{self, Side};
 use super::media::{BridgeInfo, MediaControl, MediaLeg};
 use super::{CallCtx, Engine, Output, Retransmit, Timer, TxRole};
+use crate::sip::dialog::Dialog;
 
 /// A B-leg as the engine keeps it.
 pub struct BLeg {
     pub leg: LegId,
     pub target: Target,
-    pub dialog: Dialog,
+    pub side: Side,
     /// The INVITE as last sent (resent with credentials after a carrier's challenge).
     pub invite: SipMessage,
     pub key: Option<TxKey>,
@@ -64,39 +65,89 @@ impl<M: MediaControl> Engine<M> {
         if req.max_forwards().ok().flatten() == Some(0) {
             return self.reply(&key, &req, 483, "Too Many Hops", now);
         }
-        let dialled = req.request_uri().and_then(|u| u.as_sip().and_then(|s| s.user.map(str::to_owned))).unwrap_or_default();
-        let caller = req.from().ok().and_then(|f| f.uri.as_sip().and_then(|s| s.user.map(str::to_owned))).unwrap_or_default();
+        let dialled = req
+            .request_uri()
+            .and_then(|u| u.as_sip().and_then(|s| s.user.map(str::to_owned)))
+            .unwrap_or_default();
+        let caller = req
+            .from()
+            .ok()
+            .and_then(|f| f.uri.as_sip().and_then(|s| s.user.map(str::to_owned)))
+            .unwrap_or_default();
 
         // Who is calling: a trunk (by source address) or an agent (by digest).
-        let from_trunk = self.cfg.profiles.trunk_for_source(source.addr.ip()).is_some();
+        let from_trunk = self
+            .cfg
+            .profiles
+            .trunk_for_source(source.addr.ip())
+            .is_some();
         let (decision, direction, agent) = if from_trunk {
             let registrar = &self.registrar;
             let fixed = &self.cfg.profiles.agents;
             let now_ms = crate::store::now_ms();
             let devices = |ext: &str| devices_of(registrar, fixed.as_ref(), ext, now_ms);
-            let d = routing::route_inbound(&self.cfg.profiles, &mut self.trunks, source.addr.ip(), &dialled, devices);
+            let d = routing::route_inbound(
+                &self.cfg.profiles,
+                &mut self.trunks,
+                source.addr.ip(),
+                &dialled,
+                devices,
+            );
             (d, "inbound", String::new())
         } else {
-            let Some(ext) = self.authenticate(&key, &req, true, now) else { return };
+            let Some(ext) = self.authenticate(&key, &req, true, now) else {
+                return;
+            };
             if self.accounts.contains_key(&dialled) {
-                let targets: Vec<Target> = devices_of(&self.registrar, self.cfg.profiles.agents.as_ref(), &dialled, crate::store::now_ms())
-                    .into_iter()
-                    .map(|(uri, dest)| Target { uri, peer: dialled.clone(), dest })
-                    .collect();
+                let targets: Vec<Target> = devices_of(
+                    &self.registrar,
+                    self.cfg.profiles.agents.as_ref(),
+                    &dialled,
+                    crate::store::now_ms(),
+                )
+                .into_iter()
+                .map(|(uri, dest)| Target {
+                    uri,
+                    peer: dialled.clone(),
+                    dest,
+                })
+                .collect();
                 let d = if targets.is_empty() {
-                    Decision::Reject { code: 480, reason: "extension not registered".into() }
+                    Decision::Reject {
+                        code: 480,
+                        reason: "extension not registered".into(),
+                    }
                 } else {
-                    Decision::Route { inbound_trunk: None, did: dialled.clone(), targets, hunt: crate::call::core::Hunt::Parallel, caller_id: None }
+                    Decision::Route {
+                        inbound_trunk: None,
+                        did: dialled.clone(),
+                        targets,
+                        hunt: crate::call::core::Hunt::Parallel,
+                        caller_id: None,
+                    }
                 };
                 (d, "internal", ext)
             } else {
-                (routing::route_outbound(&self.cfg.profiles, &self.trunks, &dialled), "outbound", ext)
+                (
+                    routing::route_outbound(&self.cfg.profiles, &self.trunks, &dialled),
+                    "outbound",
+                    ext,
+                )
             }
         };
-        let Decision::Route { inbound_trunk, did, targets, hunt, caller_id } = decision else {
+        let Decision::Route {
+            inbound_trunk,
+            did,
+            targets,
+            hunt,
+            caller_id,
+        } = decision
+        else {
             if let Decision::Reject { code, reason } = decision {
                 info!(code, %reason, %dialled, %caller, "call refused");
-                self.metrics.calls_failed_total.fetch_add(1, Ordering::Relaxed);
+                self.metrics
+                    .calls_failed_total
+                    .fetch_add(1, Ordering::Relaxed);
                 self.reply(&key, &req, code, &reason_phrase(code, &reason), now);
             }
             return;
@@ -111,7 +162,11 @@ impl<M: MediaControl> Engine<M> {
         };
         let Some(offer) = parse_offer(&req) else {
             warn!("INVITE without a usable SDP offer");
-            return refuse(self, 488, "Not Acceptable Here (an SDP offer with PCMU or PCMA is required)");
+            return refuse(
+                self,
+                488,
+                "Not Acceptable Here (an SDP offer with PCMU or PCMA is required)",
+            );
         };
         let mut b_offer = offer.clone();
         sdp::restrict_offer(&mut b_offer, &self.cfg.codecs);
@@ -127,14 +182,19 @@ impl<M: MediaControl> Engine<M> {
             }
         };
         anchor_one(&mut b_offer, audio, self.cfg.advertise, bridge.port_b);
-        let Some(a_dialog) = Dialog::uas(&req, source) else {
-            self.media.destroy(bridge.id);
-            return refuse(self, 400, "Bad Request (unusable From/To/Contact)");
-        };
+        let a_side = Side::new(call_id.clone(), dialog::new_tag(), source);
         let id = self.next_id;
         self.next_id += 1;
-        let policy = CallPolicy { hunt, ..self.cfg.call };
-        let core = Call::new(targets, Some(b_offer.to_sdp_string().into_bytes()), policy, now);
+        let policy = CallPolicy {
+            hunt,
+            ..self.cfg.call
+        };
+        let core = Call::new(
+            targets,
+            Some(b_offer.to_sdp_string().into_bytes()),
+            policy,
+            now,
+        );
         info!(%caller, %dialled, direction, trunk = inbound_trunk.as_deref().unwrap_or(""), "new call");
         let display_caller = match (direction, &caller_id) {
             ("outbound", Some(cid)) => cid.clone(),
@@ -149,7 +209,7 @@ impl<M: MediaControl> Engine<M> {
                 core,
                 a_invite: req,
                 a_key: key,
-                a: a_dialog,
+                a: a_side,
                 b: Vec::new(),
                 bridge: Some(bridge),
                 inbound_trunk,
@@ -175,20 +235,40 @@ impl<M: MediaControl> Engine<M> {
     /// Checks digest credentials of a request from an agent; answers 401/407 and returns `None`
     /// when they are missing or wrong. `proxy` picks 407/Proxy-Authorization (calls) over
     /// 401/Authorization (REGISTER).
-    pub(super) fn authenticate(&mut self, key: &TxKey, req: &SipMessage, proxy: bool, now: Instant) -> Option<String> {
+    pub(super) fn authenticate(
+        &mut self,
+        key: &TxKey,
+        req: &SipMessage,
+        proxy: bool,
+        now: Instant,
+    ) -> Option<String> {
         let (challenge_code, challenge_hdr, answer_hdr) = if proxy {
             (407, "Proxy-Authenticate", "Proxy-Authorization")
         } else {
             (401, "WWW-Authenticate", "Authorization")
         };
         let now_ms = crate::store::now_ms().max(0) as u64;
-        let method = req.method().map(|m| m.as_str().to_string()).unwrap_or_default();
+        let method = req
+            .method()
+            .map(|m| m.as_str().to_string())
+            .unwrap_or_default();
         let mut stale = false;
-        let creds = req.headers(answer_hdr).filter_map(|v| std::str::from_utf8(v).ok()).find_map(|v| Credentials::parse(v).ok().filter(|c| c.realm == self.cfg.realm));
+        let creds = req
+            .headers(answer_hdr)
+            .filter_map(|v| std::str::from_utf8(v).ok())
+            .find_map(|v| {
+                Credentials::parse(v)
+                    .ok()
+                    .filter(|c| c.realm == self.cfg.realm)
+            });
         if let Some(creds) = creds {
             match self.accounts.get(&creds.username) {
                 Some(acct) => {
-                    let ha1 = if creds.algorithm.base() == crate::sip::auth::Algorithm::Sha256 { &acct.ha1_sha256 } else { &acct.ha1_md5 };
+                    let ha1 = if creds.algorithm.base() == crate::sip::auth::Algorithm::Sha256 {
+                        &acct.ha1_sha256
+                    } else {
+                        &acct.ha1_md5
+                    };
                     match self.digest.verify(&creds, &method, None, ha1, now_ms) {
                         Ok(v) => return Some(v.username),
                         Err(e) if e.is_stale() => stale = true,
@@ -206,7 +286,16 @@ impl<M: MediaControl> Engine<M> {
                 }
             }
         }
-        let mut r = SipMessage::response_to(req, challenge_code, if proxy { "Proxy Authentication Required" } else { "Unauthorized" }, Some(&dialog::new_tag()));
+        let mut r = SipMessage::response_to(
+            req,
+            challenge_code,
+            if proxy {
+                "Proxy Authentication Required"
+            } else {
+                "Unauthorized"
+            },
+            Some(&dialog::new_tag()),
+        );
         for v in self.digest.challenge_headers(now_ms, stale) {
             r.push_header(challenge_hdr, v);
         }
@@ -219,8 +308,12 @@ impl<M: MediaControl> Engine<M> {
         let mut guard = 0;
         while guard < 256 {
             guard += 1;
-            let Some(c) = self.calls.get_mut(&id) else { return };
-            let Some(action) = c.core.poll_action() else { break };
+            let Some(c) = self.calls.get_mut(&id) else {
+                return;
+            };
+            let Some(action) = c.core.poll_action() else {
+                break;
+            };
             let span = c.span.clone();
             let _g = span.enter();
             self.do_action(id, action, now);
@@ -238,12 +331,22 @@ impl<M: MediaControl> Engine<M> {
             Action::Provisional { code, sdp } => {
                 let body = sdp.and_then(|b| self.answer_for_a(id, &b));
                 let Some(c) = self.calls.get(&id) else { return };
-                let mut r = SipMessage::response_to(&c.a_invite, code, if code == 180 { "Ringing" } else { "Session Progress" }, Some(&c.a.local_tag));
+                let mut r = SipMessage::response_to(
+                    &c.a_invite,
+                    code,
+                    if code == 180 {
+                        "Ringing"
+                    } else {
+                        "Session Progress"
+                    },
+                    Some(&c.a.local_tag),
+                );
                 r.push_header("Contact", self.contact());
                 if let Some(body) = body {
                     r.set_body(body, Some("application/sdp"));
                 }
                 let key = c.a_key.clone();
+                self.a_dialog_from(id, &r);
                 self.respond(&key, r, now);
             }
             Action::Answer { sdp } => {
@@ -258,12 +361,19 @@ impl<M: MediaControl> Engine<M> {
                 let key = c.a_key.clone();
                 let peer = c.a.peer;
                 let bytes = r.to_bytes();
+                self.a_dialog_from(id, &r);
                 self.respond(&key, r, now);
                 let t1 = self.cfg.timers.t1;
                 if let Some(c) = self.calls.get_mut(&id) {
                     c.answered = Some((now, crate::store::now_ms()));
                     if !peer.transport.is_reliable() {
-                        c.a_2xx = Some(Retransmit { bytes, peer, interval: t1, give_up: now + t1 * 64, seq: 0 });
+                        c.a_2xx = Some(Retransmit {
+                            bytes,
+                            peer,
+                            interval: t1,
+                            give_up: now + t1 * 64,
+                            seq: 0,
+                        });
                         self.arm(now + t1, Timer::Retransmit2xx(id, 0));
                     }
                 }
@@ -272,11 +382,21 @@ impl<M: MediaControl> Engine<M> {
             Action::Reject { code, reason } => {
                 let Some(c) = self.calls.get(&id) else { return };
                 let key = c.a_key.clone();
-                let r = SipMessage::response_to(&c.a_invite, code, &reason_phrase(code, &reason), Some(&c.a.local_tag));
+                let r = SipMessage::response_to(
+                    &c.a_invite,
+                    code,
+                    &reason_phrase(code, &reason),
+                    Some(&c.a.local_tag),
+                );
                 self.respond(&key, r, now);
             }
-            Action::Cancel { leg, completed_elsewhere } => {
-                let Some(key) = self.b_leg(id, leg).and_then(|b| b.key.clone()) else { return };
+            Action::Cancel {
+                leg,
+                completed_elsewhere,
+            } => {
+                let Some(key) = self.b_leg(id, leg).and_then(|b| b.key.clone()) else {
+                    return;
+                };
                 if completed_elsewhere {
                     debug!(leg = leg.0, "cancelling fork: answered elsewhere");
                 }
@@ -294,12 +414,25 @@ impl<M: MediaControl> Engine<M> {
                 self.send_in_dialog(id, leg, Method::Invite, body, now);
             }
             Action::ReinviteResponse { leg, code, sdp } => {
-                let Some(c) = self.calls.get_mut(&id) else { return };
-                let Some(key) = c.reinvites_in.remove(&leg) else { return };
-                let Some(req) = self.tx.request(&key).cloned() else { return };
+                let Some(c) = self.calls.get_mut(&id) else {
+                    return;
+                };
+                let Some(key) = c.reinvites_in.remove(&leg) else {
+                    return;
+                };
+                let Some(req) = self.tx.request(&key).cloned() else {
+                    return;
+                };
                 let Some(c) = self.calls.get(&id) else { return };
-                let tag = if leg == LegId::A { c.a.local_tag.clone() } else { self.b_leg(id, leg).map(|b| b.dialog.local_tag.clone()).unwrap_or_default() };
-                let mut r = SipMessage::response_to(&req, code, &reason_phrase(code, ""), Some(&tag));
+                let tag = if leg == LegId::A {
+                    c.a.local_tag.clone()
+                } else {
+                    self.b_leg(id, leg)
+                        .map(|b| b.side.local_tag.clone())
+                        .unwrap_or_default()
+                };
+                let mut r =
+                    SipMessage::response_to(&req, code, &reason_phrase(code, ""), Some(&tag));
                 if code == 200 {
                     r.push_header("Contact", self.contact());
                     if let Some(body) = sdp.and_then(|b| self.reoffer_for(id, leg, &b)) {
@@ -311,7 +444,11 @@ impl<M: MediaControl> Engine<M> {
             Action::Bridge { b } => {
                 let Some(c) = self.calls.get(&id) else { return };
                 let Some(bridge) = c.bridge else { return };
-                if let Some(addr) = self.b_leg(id, b).and_then(|l| l.sdp_answer.as_ref()).and_then(|s| first_audio(s).and_then(|i| media_addr(s, i))) {
+                if let Some(addr) = self
+                    .b_leg(id, b)
+                    .and_then(|l| l.sdp_answer.as_ref())
+                    .and_then(|s| first_audio(s).and_then(|i| media_addr(s, i)))
+                {
                     self.media.update_remote(bridge.id, MediaLeg::B, addr);
                 }
             }
@@ -327,23 +464,47 @@ impl<M: MediaControl> Engine<M> {
         self.calls.get_mut(&id)?.b.iter_mut().find(|b| b.leg == leg)
     }
 
-    fn send_b_invite(&mut self, id: u64, leg: LegId, target: Target, sdp: Option<Vec<u8>>, now: Instant) {
+    fn send_b_invite(
+        &mut self,
+        id: u64,
+        leg: LegId,
+        target: Target,
+        sdp: Option<Vec<u8>>,
+        now: Instant,
+    ) {
         let trunk = self.cfg.profiles.trunk(&target.peer).cloned();
         if let Some(t) = &trunk {
             if !self.trunks.acquire(&t.name) {
                 if let Some(c) = self.calls.get_mut(&id) {
-                    c.core.handle(Input::Failed { leg, code: 503, reason: "trunk channel limit reached".into() }, now);
+                    c.core.handle(
+                        Input::Failed {
+                            leg,
+                            code: 503,
+                            reason: "trunk channel limit reached".into(),
+                        },
+                        now,
+                    );
                 }
                 return;
             }
-            self.metrics.trunk(&t.name).channels_in_use.store(i64::from(self.trunks.in_use(&t.name)), Ordering::Relaxed);
+            self.metrics
+                .trunk(&t.name)
+                .channels_in_use
+                .store(i64::from(self.trunks.in_use(&t.name)), Ordering::Relaxed);
         }
         let Some(dest) = target.dest.or_else(|| uri_addr(&target.uri)) else {
             if let Some(t) = &trunk {
                 self.trunks.release(&t.name);
             }
             if let Some(c) = self.calls.get_mut(&id) {
-                c.core.handle(Input::Failed { leg, code: 480, reason: "target has no IP address".into() }, now);
+                c.core.handle(
+                    Input::Failed {
+                        leg,
+                        code: 480,
+                        reason: "target has no IP address".into(),
+                    },
+                    now,
+                );
             }
             return;
         };
@@ -352,25 +513,30 @@ impl<M: MediaControl> Engine<M> {
             Some(crate::config::TrunkTransport::Tls) => TransportKind::Tls,
             _ => TransportKind::Udp,
         };
-        let peer = Peer { addr: dest, transport, connection: None };
+        let peer = Peer {
+            addr: dest,
+            transport,
+            connection: None,
+        };
         let host_port = self.host_port();
         let Some(c) = self.calls.get(&id) else { return };
         let caller = c.caller.clone();
         let a_max_forwards = c.a_invite.max_forwards().ok().flatten().unwrap_or(70);
         let to = format!("<{}>", strip_uri_params(&target.uri));
-        let from_uri = format!("<sip:{}@{}>", if caller.is_empty() { "anonymous" } else { &caller }, host_port);
-        let d = Dialog {
-            call_id: dialog::new_call_id(self.cfg.advertise),
-            local_tag: dialog::new_tag(),
-            remote_tag: None,
-            local_uri: from_uri,
-            remote_uri: to,
-            remote_target: target.uri.clone(),
-            route_set: Vec::new(),
-            local_cseq: 1,
-            remote_cseq: 0,
+        let from_uri = format!(
+            "<sip:{}@{}>",
+            if caller.is_empty() {
+                "anonymous"
+            } else {
+                &caller
+            },
+            host_port
+        );
+        let side = Side::new(
+            dialog::new_call_id(self.cfg.advertise),
+            dialog::new_tag(),
             peer,
-        };
+        );
         let mut invite = match SipMessage::request(Method::Invite, &target.uri) {
             Ok(m) => m,
             Err(e) => {
@@ -379,16 +545,26 @@ impl<M: MediaControl> Engine<M> {
                     self.trunks.release(&t.name);
                 }
                 if let Some(c) = self.calls.get_mut(&id) {
-                    c.core.handle(Input::Failed { leg, code: 480, reason: "bad target URI".into() }, now);
+                    c.core.handle(
+                        Input::Failed {
+                            leg,
+                            code: 480,
+                            reason: "bad target URI".into(),
+                        },
+                        now,
+                    );
                 }
                 return;
             }
         };
-        invite.push_header("Via", format!("SIP/2.0/{} {host_port};branch={};rport", dialog::via_transport(peer), new_branch()));
-        invite.push_header("Max-Forwards", a_max_forwards.saturating_sub(1).clamp(1, 70).to_string());
-        invite.push_header("From", format!("{};tag={}", d.local_uri, d.local_tag));
-        invite.push_header("To", &d.remote_uri);
-        invite.push_header("Call-ID", &d.call_id);
+        invite.push_header("Via", dialog::via(peer, &host_port));
+        invite.push_header(
+            "Max-Forwards",
+            a_max_forwards.saturating_sub(1).clamp(1, 70).to_string(),
+        );
+        invite.push_header("From", format!("{from_uri};tag={}", side.local_tag));
+        invite.push_header("To", &to);
+        invite.push_header("Call-ID", &side.call_id);
         invite.push_header("CSeq", "1 INVITE");
         invite.push_header("Contact", self.contact());
         invite.push_header("Allow", super::ALLOW);
@@ -396,8 +572,11 @@ impl<M: MediaControl> Engine<M> {
         if let Some(body) = sdp {
             invite.set_body(body, Some("application/sdp"));
         }
-        let auth = trunk.as_ref().and_then(|t| t.auth.as_ref()).map(|a| DigestClient::new(&a.username, &a.password));
-        self.by_b.insert(d.call_id.clone(), (id, leg));
+        let auth = trunk
+            .as_ref()
+            .and_then(|t| t.auth.as_ref())
+            .map(|a| DigestClient::new(&a.username, &a.password));
+        self.by_b.insert(side.call_id.clone(), (id, leg));
         let key = match self.tx.send_request(invite.clone(), peer, now) {
             Ok(k) => Some(k),
             Err(e) => {
@@ -411,25 +590,56 @@ impl<M: MediaControl> Engine<M> {
         debug!(leg = leg.0, to = %target.uri, %dest, "ringing B-leg");
         let held = trunk.map(|t| t.name);
         if let Some(c) = self.calls.get_mut(&id) {
-            c.b.push(BLeg { leg, target, dialog: d, invite, key: key.clone(), auth, authorized: false, trunk: held, ack: None, answered: false, sdp_answer: None });
+            c.b.push(BLeg {
+                leg,
+                target,
+                side,
+                invite,
+                key: key.clone(),
+                auth,
+                authorized: false,
+                trunk: held,
+                ack: None,
+                answered: false,
+                sdp_answer: None,
+            });
             if key.is_none() {
-                c.core.handle(Input::Failed { leg, code: 503, reason: "could not send".into() }, now);
+                c.core.handle(
+                    Input::Failed {
+                        leg,
+                        code: 503,
+                        reason: "could not send".into(),
+                    },
+                    now,
+                );
             }
         }
     }
 
     /// A request inside an established dialog of `leg`, with an optional SDP body.
-    fn send_in_dialog(&mut self, id: u64, leg: LegId, method: Method, body: Option<Vec<u8>>, now: Instant) {
-        let contact = self.contact();
+    fn send_in_dialog(
+        &mut self,
+        id: u64,
+        leg: LegId,
+        method: Method,
+        body: Option<Vec<u8>>,
+        now: Instant,
+    ) {
         let host_port = self.host_port();
-        let Some(c) = self.calls.get_mut(&id) else { return };
-        let d = if leg == LegId::A { Some(&mut c.a) } else { c.b.iter_mut().find(|b| b.leg == leg).map(|b| &mut b.dialog) };
-        let Some(d) = d else { return };
-        let peer = d.peer;
-        let mut m = match d.request(method.clone(), &contact, &host_port) {
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let side = if leg == LegId::A {
+            Some(&mut c.a)
+        } else {
+            c.b.iter_mut().find(|b| b.leg == leg).map(|b| &mut b.side)
+        };
+        let Some(side) = side else { return };
+        let peer = side.peer;
+        let mut m = match side.request(method.clone(), &host_port) {
             Ok(m) => m,
             Err(e) => {
-                warn!(error = %e, "in-dialog request not built");
+                warn!(error = %e, ?method, "in-dialog request not built");
                 return;
             }
         };
@@ -438,24 +648,45 @@ impl<M: MediaControl> Engine<M> {
         }
         match self.tx.send_request(m, peer, now) {
             Ok(k) => {
-                let role = if method == Method::Invite { TxRole::ReinviteOut(id, leg) } else { TxRole::Fire };
+                let role = if method == Method::Invite {
+                    TxRole::ReinviteOut(id, leg)
+                } else {
+                    TxRole::Fire
+                };
                 self.tx_roles.insert(k, role);
             }
             Err(e) => warn!(error = %e, ?method, "in-dialog request not sent"),
         }
     }
 
+    /// Our side of the caller's dialog exists from the first tagged response we send.
+    fn a_dialog_from(&mut self, id: u64, resp: &SipMessage) {
+        let contact = self.contact();
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if c.a.dialog.is_none() {
+            match Dialog::uas(&c.a_invite, resp, &contact) {
+                Ok(d) => c.a.dialog = Some(d),
+                Err(e) => {
+                    warn!(error = %e, "caller's INVITE cannot form a dialog; hotline cannot send it BYE")
+                }
+            }
+        }
+    }
+
     /// The ACK for a B-leg's 2xx: sent directly, not through a transaction (RFC 3261 §13.2.2.4).
     fn send_ack(&mut self, id: u64, leg: LegId) {
-        let contact = self.contact();
         let host_port = self.host_port();
-        let Some(b) = self.b_leg_mut(id, leg) else { return };
+        let Some(b) = self.b_leg_mut(id, leg) else {
+            return;
+        };
         let seq = b.invite.cseq().map(|c| c.seq).unwrap_or(1);
-        match b.dialog.ack(seq, &contact, &host_port) {
+        match b.side.ack(seq, &host_port) {
             Ok(ack) => {
                 let bytes = ack.to_bytes();
                 b.ack = Some(bytes.clone());
-                let peer = b.dialog.peer;
+                let peer = b.side.peer;
                 self.out.push_back(Output::Transmit { bytes, peer });
             }
             Err(e) => warn!(error = %e, "ACK not built"),
@@ -463,7 +694,9 @@ impl<M: MediaControl> Engine<M> {
     }
 
     pub(super) fn on_response(&mut self, key: TxKey, resp: SipMessage, now: Instant) {
-        let Some(role) = self.tx_roles.get(&key).copied() else { return };
+        let Some(role) = self.tx_roles.get(&key).copied() else {
+            return;
+        };
         let code = resp.status_code().unwrap_or(500);
         match role {
             TxRole::BInvite(id, leg) => self.on_b_invite_response(id, leg, code, resp, now),
@@ -473,22 +706,32 @@ impl<M: MediaControl> Engine<M> {
                 }
                 if (200..300).contains(&code) {
                     // ACK the re-INVITE's 2xx on that dialog.
-                    let contact = self.contact();
                     let host_port = self.host_port();
                     let seq = resp.cseq().map(|c| c.seq).unwrap_or(1);
-                    if let Some(c) = self.calls.get(&id) {
-                        let d = if leg == LegId::A { Some(&c.a) } else { c.b.iter().find(|b| b.leg == leg).map(|b| &b.dialog) };
-                        if let Some(Ok(ack)) = d.map(|d| d.ack(seq, &contact, &host_port)) {
-                            let peer = d.map(|d| d.peer);
-                            if let Some(peer) = peer {
-                                self.out.push_back(Output::Transmit { bytes: ack.to_bytes(), peer });
+                    if let Some(c) = self.calls.get_mut(&id) {
+                        let side = if leg == LegId::A {
+                            Some(&mut c.a)
+                        } else {
+                            c.b.iter_mut().find(|b| b.leg == leg).map(|b| &mut b.side)
+                        };
+                        if let Some(side) = side {
+                            if let Some(d) = side.dialog.as_mut() {
+                                d.on_refresh_response(&resp);
+                            }
+                            if let Ok(ack) = side.ack(seq, &host_port) {
+                                let peer = side.peer;
+                                self.out.push_back(Output::Transmit {
+                                    bytes: ack.to_bytes(),
+                                    peer,
+                                });
                             }
                         }
                     }
                 }
                 let sdp = (!resp.body().is_empty()).then(|| resp.body().to_vec());
                 if let Some(c) = self.calls.get_mut(&id) {
-                    c.core.handle(Input::ReinviteAnswered { leg, code, sdp }, now);
+                    c.core
+                        .handle(Input::ReinviteAnswered { leg, code, sdp }, now);
                 }
                 self.run_call(id, now);
             }
@@ -497,7 +740,14 @@ impl<M: MediaControl> Engine<M> {
         }
     }
 
-    fn on_b_invite_response(&mut self, id: u64, leg: LegId, code: u16, resp: SipMessage, now: Instant) {
+    fn on_b_invite_response(
+        &mut self,
+        id: u64,
+        leg: LegId,
+        code: u16,
+        resp: SipMessage,
+        now: Instant,
+    ) {
         if code == 100 {
             return;
         }
@@ -506,9 +756,27 @@ impl<M: MediaControl> Engine<M> {
         }
         let sdp_body = (!resp.body().is_empty()).then(|| resp.body().to_vec());
         {
-            let Some(b) = self.b_leg_mut(id, leg) else { return };
+            let Some(b) = self.b_leg_mut(id, leg) else {
+                return;
+            };
             if code < 300 {
-                b.dialog.update_from_response(&resp);
+                let tagged = resp
+                    .to()
+                    .ok()
+                    .and_then(|t| t.tag().map(str::to_owned))
+                    .is_some();
+                match b.side.dialog.as_mut() {
+                    Some(d) => {
+                        if let Err(e) = d.on_invite_response(&resp) {
+                            debug!(error = %e, "response from another fork of this B-leg ignored for the dialog");
+                        }
+                    }
+                    None if tagged => match Dialog::uac(&b.invite, &resp) {
+                        Ok(d) => b.side.dialog = Some(d),
+                        Err(e) => debug!(error = %e, "response does not form a dialog yet"),
+                    },
+                    None => {}
+                }
             }
             if let Some(body) = &sdp_body {
                 if let Ok(s) = SessionDescription::parse(body) {
@@ -526,9 +794,20 @@ impl<M: MediaControl> Engine<M> {
             self.release_leg_trunk(id, leg);
         }
         let input = match code {
-            101..=199 => Input::Progress { leg, code, sdp: sdp_body },
+            101..=199 => Input::Progress {
+                leg,
+                code,
+                sdp: sdp_body,
+            },
             200..=299 => Input::Answered { leg, sdp: sdp_body },
-            _ => Input::Failed { leg, code, reason: resp.reason_lossy().map(|r| r.to_string()).unwrap_or_default() },
+            _ => Input::Failed {
+                leg,
+                code,
+                reason: resp
+                    .reason_lossy()
+                    .map(|r| r.to_string())
+                    .unwrap_or_default(),
+            },
         };
         if let Some(c) = self.calls.get_mut(&id) {
             c.core.handle(input, now);
@@ -538,13 +817,34 @@ impl<M: MediaControl> Engine<M> {
 
     /// Resends a B-leg INVITE with digest credentials after a carrier's 401/407; `false` when
     /// there is nothing (more) to answer with.
-    fn retry_with_credentials(&mut self, id: u64, leg: LegId, code: u16, resp: &SipMessage, now: Instant) -> bool {
+    fn retry_with_credentials(
+        &mut self,
+        id: u64,
+        leg: LegId,
+        code: u16,
+        resp: &SipMessage,
+        now: Instant,
+    ) -> bool {
         let host_port = self.host_port();
-        let Some(b) = self.b_leg_mut(id, leg) else { return false };
-        let Some(client) = b.auth.as_mut() else { return false };
-        let hdr = if code == 407 { "Proxy-Authenticate" } else { "WWW-Authenticate" };
-        let values: Vec<String> = resp.headers(hdr).filter_map(|v| std::str::from_utf8(v).ok()).map(str::to_owned).collect();
-        if let Err(e) = client.handle_challenge(code, values.iter().map(String::as_str), b.authorized) {
+        let Some(b) = self.b_leg_mut(id, leg) else {
+            return false;
+        };
+        let Some(client) = b.auth.as_mut() else {
+            return false;
+        };
+        let hdr = if code == 407 {
+            "Proxy-Authenticate"
+        } else {
+            "WWW-Authenticate"
+        };
+        let values: Vec<String> = resp
+            .headers(hdr)
+            .filter_map(|v| std::str::from_utf8(v).ok())
+            .map(str::to_owned)
+            .collect();
+        if let Err(e) =
+            client.handle_challenge(code, values.iter().map(String::as_str), b.authorized)
+        {
             warn!(error = %e, "carrier challenge not answered");
             return false;
         }
@@ -553,10 +853,9 @@ impl<M: MediaControl> Engine<M> {
         let answers = client.authorize("INVITE", &uri, b.invite.body(), &cnonce);
         let mut invite = b.invite.clone();
         let seq = invite.cseq().map(|c| c.seq).unwrap_or(1) + 1;
-        b.dialog.local_cseq = seq;
         invite.replace_header("CSeq", format!("{seq} INVITE"));
         invite.remove_headers("Via");
-        invite.prepend_via(&format!("SIP/2.0/{} {host_port};branch={};rport", dialog::via_transport(b.dialog.peer), new_branch()));
+        invite.prepend_via(&dialog::via(b.side.peer, &host_port));
         invite.remove_headers("Authorization");
         invite.remove_headers("Proxy-Authorization");
         for (name, creds) in answers {
@@ -564,7 +863,7 @@ impl<M: MediaControl> Engine<M> {
         }
         b.authorized = true;
         b.invite = invite.clone();
-        let peer = b.dialog.peer;
+        let peer = b.side.peer;
         match self.tx.send_request(invite, peer, now) {
             Ok(k) => {
                 if let Some(b) = self.b_leg_mut(id, leg) {
@@ -582,42 +881,68 @@ impl<M: MediaControl> Engine<M> {
     }
 
     fn release_leg_trunk(&mut self, id: u64, leg: LegId) {
-        let Some(b) = self.b_leg_mut(id, leg) else { return };
+        let Some(b) = self.b_leg_mut(id, leg) else {
+            return;
+        };
         if let Some(t) = b.trunk.take() {
             self.trunks.release(&t);
-            self.metrics.trunk(&t).channels_in_use.store(i64::from(self.trunks.in_use(&t)), Ordering::Relaxed);
+            self.metrics
+                .trunk(&t)
+                .channels_in_use
+                .store(i64::from(self.trunks.in_use(&t)), Ordering::Relaxed);
         }
     }
 
     /// A 2xx for a B-leg INVITE whose transaction is over: our ACK was lost; send it again.
     pub(super) fn on_stray_response(&mut self, resp: &SipMessage, _source: Peer) {
         let code = resp.status_code().unwrap_or(0);
-        let is_invite = resp.cseq().map(|c| c.method == Method::Invite).unwrap_or(false);
+        let is_invite = resp
+            .cseq()
+            .map(|c| c.method == Method::Invite)
+            .unwrap_or(false);
         if !(200..300).contains(&code) || !is_invite {
             return;
         }
-        let Some(&(id, leg)) = resp.call_id().ok().and_then(|c| self.by_b.get(c)) else { return };
+        let Some(&(id, leg)) = resp.call_id().ok().and_then(|c| self.by_b.get(c)) else {
+            return;
+        };
         if let Some(b) = self.b_leg(id, leg) {
             if let Some(bytes) = b.ack.clone() {
-                let peer = b.dialog.peer;
+                let peer = b.side.peer;
                 self.out.push_back(Output::Transmit { bytes, peer });
             }
         }
     }
 
     pub(super) fn on_tx_failure(&mut self, key: TxKey, code: u16, reason: &str, now: Instant) {
-        let Some(role) = self.tx_roles.remove(&key) else { return };
+        let Some(role) = self.tx_roles.remove(&key) else {
+            return;
+        };
         match role {
             TxRole::BInvite(id, leg) => {
                 self.release_leg_trunk(id, leg);
                 if let Some(c) = self.calls.get_mut(&id) {
-                    c.core.handle(Input::Failed { leg, code, reason: reason.into() }, now);
+                    c.core.handle(
+                        Input::Failed {
+                            leg,
+                            code,
+                            reason: reason.into(),
+                        },
+                        now,
+                    );
                 }
                 self.run_call(id, now);
             }
             TxRole::ReinviteOut(id, leg) => {
                 if let Some(c) = self.calls.get_mut(&id) {
-                    c.core.handle(Input::ReinviteAnswered { leg, code, sdp: None }, now);
+                    c.core.handle(
+                        Input::ReinviteAnswered {
+                            leg,
+                            code,
+                            sdp: None,
+                        },
+                        now,
+                    );
                 }
                 self.run_call(id, now);
             }
@@ -626,9 +951,20 @@ impl<M: MediaControl> Engine<M> {
         }
     }
 
-    pub(super) fn on_in_dialog(&mut self, key: TxKey, req: SipMessage, method: Method, _source: Peer, now: Instant) {
+    pub(super) fn on_in_dialog(
+        &mut self,
+        key: TxKey,
+        req: SipMessage,
+        method: Method,
+        _source: Peer,
+        now: Instant,
+    ) {
         let call_id = req.call_id().unwrap_or_default();
-        let found = self.by_a.get(call_id).map(|&id| (id, LegId::A)).or_else(|| self.by_b.get(call_id).copied());
+        let found = self
+            .by_a
+            .get(call_id)
+            .map(|&id| (id, LegId::A))
+            .or_else(|| self.by_b.get(call_id).copied());
         let Some((id, leg)) = found else {
             if method != Method::Ack {
                 self.reply(&key, &req, 481, "Call/Transaction Does Not Exist", now);
@@ -636,13 +972,25 @@ impl<M: MediaControl> Engine<M> {
             return;
         };
         if let Some(c) = self.calls.get_mut(&id) {
-            let cseq = req.cseq().map(|c| c.seq).unwrap_or(0);
-            let d = if leg == LegId::A { Some(&mut c.a) } else { c.b.iter_mut().find(|b| b.leg == leg).map(|b| &mut b.dialog) };
-            if let Some(d) = d {
-                if cseq != 0 && cseq < d.remote_cseq && method != Method::Ack {
-                    return self.reply(&key, &req, 500, "Server Internal Error (CSeq out of order)", now);
+            let side = if leg == LegId::A {
+                Some(&mut c.a)
+            } else {
+                c.b.iter_mut().find(|b| b.leg == leg).map(|b| &mut b.side)
+            };
+            if let Some(d) = side.and_then(|s| s.dialog.as_mut()) {
+                if let Err(e) = d.on_request(&req) {
+                    if method != Method::Ack {
+                        let code = e.status_code();
+                        return self.reply(
+                            &key,
+                            &req,
+                            code,
+                            &reason_phrase(code, &e.to_string()),
+                            now,
+                        );
+                    }
+                    return;
                 }
-                d.remote_cseq = d.remote_cseq.max(cseq);
             }
         }
         match method {
@@ -657,18 +1005,32 @@ impl<M: MediaControl> Engine<M> {
                 let body = req.body().to_vec();
                 if let Some(c) = self.calls.get_mut(&id) {
                     c.reinvites_in.insert(leg, key);
-                    c.core.handle(Input::Reinvite { leg, sdp: (!body.is_empty()).then_some(body) }, now);
+                    c.core.handle(
+                        Input::Reinvite {
+                            leg,
+                            sdp: (!body.is_empty()).then_some(body),
+                        },
+                        now,
+                    );
                 }
                 self.run_call(id, now);
             }
-            Method::Refer => self.reply(&key, &req, 501, "Not Implemented (transfer is not available yet)", now),
+            Method::Refer => self.reply(
+                &key,
+                &req,
+                501,
+                "Not Implemented (transfer is not available yet)",
+                now,
+            ),
             Method::Ack => {}
             _ => self.reply(&key, &req, 200, "OK", now),
         }
     }
 
     pub(super) fn on_ack(&mut self, ack: &SipMessage) {
-        let Some(&id) = ack.call_id().ok().and_then(|c| self.by_a.get(c)) else { return };
+        let Some(&id) = ack.call_id().ok().and_then(|c| self.by_a.get(c)) else {
+            return;
+        };
         if let Some(c) = self.calls.get_mut(&id) {
             c.a_2xx = None;
         }
@@ -676,7 +1038,9 @@ impl<M: MediaControl> Engine<M> {
 
     pub(super) fn retransmit_2xx(&mut self, id: u64, seq: u16, now: Instant) {
         let t2 = self.cfg.timers.t2;
-        let Some(c) = self.calls.get_mut(&id) else { return };
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
         let Some(r) = c.a_2xx.as_mut() else { return };
         if r.seq != seq {
             return;
@@ -689,7 +1053,10 @@ impl<M: MediaControl> Engine<M> {
             self.run_call(id, now);
             return;
         }
-        self.out.push_back(Output::Transmit { bytes: r.bytes.clone(), peer: r.peer });
+        self.out.push_back(Output::Transmit {
+            bytes: r.bytes.clone(),
+            peer: r.peer,
+        });
         r.interval = (r.interval * 2).min(t2);
         r.seq = r.seq.wrapping_add(1);
         let (next, s) = (now + r.interval, r.seq);
@@ -714,9 +1081,14 @@ impl<M: MediaControl> Engine<M> {
         let bridge: BridgeInfo = self.calls.get(&id)?.bridge?;
         let mut s = SessionDescription::parse(body).ok()?;
         let audio = first_audio(&s)?;
-        let (from_leg, port) = if toward == LegId::A { (MediaLeg::B, bridge.port_a) } else { (MediaLeg::A, bridge.port_b) };
+        let (from_leg, port) = if toward == LegId::A {
+            (MediaLeg::B, bridge.port_a)
+        } else {
+            (MediaLeg::A, bridge.port_b)
+        };
         let dir = s.direction(audio);
-        self.media.set_direction(bridge.id, from_leg, dir.sends(), dir.receives());
+        self.media
+            .set_direction(bridge.id, from_leg, dir.sends(), dir.receives());
         if let Some(addr) = media_addr(&s, audio) {
             if !addr.ip().is_unspecified() {
                 self.media.update_remote(bridge.id, from_leg, addr);
@@ -728,7 +1100,9 @@ impl<M: MediaControl> Engine<M> {
 
     fn finish(&mut self, id: u64, summary: Summary, now: Instant) {
         let linger = self.cfg.linger;
-        let Some(c) = self.calls.get_mut(&id) else { return };
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
         if c.done {
             return;
         }
@@ -743,10 +1117,15 @@ impl<M: MediaControl> Engine<M> {
         }
         for t in trunks {
             self.trunks.release(&t);
-            self.metrics.trunk(&t).channels_in_use.store(i64::from(self.trunks.in_use(&t)), Ordering::Relaxed);
+            self.metrics
+                .trunk(&t)
+                .channels_in_use
+                .store(i64::from(self.trunks.in_use(&t)), Ordering::Relaxed);
         }
         if summary.sip_code >= 300 {
-            self.metrics.calls_failed_total.fetch_add(1, Ordering::Relaxed);
+            self.metrics
+                .calls_failed_total
+                .fetch_add(1, Ordering::Relaxed);
         }
         self.metrics.active_calls.fetch_sub(1, Ordering::Relaxed);
         self.out.push_back(Output::Cdr(Box::new(cdr)));
@@ -755,7 +1134,14 @@ impl<M: MediaControl> Engine<M> {
 
     /// Media from a leg stopped for too long.
     pub fn handle_media_timeout(&mut self, bridge: crate::media::relay::BridgeId, now: Instant) {
-        let Some(id) = self.calls.values().find(|c| c.bridge.map(|b| b.id) == Some(bridge)).map(|c| c.id) else { return };
+        let Some(id) = self
+            .calls
+            .values()
+            .find(|c| c.bridge.map(|b| b.id) == Some(bridge))
+            .map(|c| c.id)
+        else {
+            return;
+        };
         if let Some(c) = self.calls.get_mut(&id) {
             let _g = c.span.clone().entered();
             warn!("no RTP: ending the call");
@@ -773,9 +1159,15 @@ fn devices_of(
     ext: &str,
     now_ms: i64,
 ) -> Vec<(String, Option<SocketAddr>)> {
-    let mut v: Vec<(String, Option<SocketAddr>)> =
-        registrar.lookup(ext, now_ms).into_iter().map(|b| (b.contact_uri, b.received.parse().ok())).collect();
-    if let Some(c) = fixed.and_then(|a| a.extension.iter().find(|e| e.number == ext)).and_then(|e| e.contact.clone()) {
+    let mut v: Vec<(String, Option<SocketAddr>)> = registrar
+        .lookup(ext, now_ms)
+        .into_iter()
+        .map(|b| (b.contact_uri, b.received.parse().ok()))
+        .collect();
+    if let Some(c) = fixed
+        .and_then(|a| a.extension.iter().find(|e| e.number == ext))
+        .and_then(|e| e.contact.clone())
+    {
         let dest = uri_addr(&c);
         v.push((c, dest));
     }
@@ -791,7 +1183,9 @@ fn parse_offer(req: &SipMessage) -> Option<SessionDescription> {
 
 /// The first audio stream that is not disabled.
 fn first_audio(s: &SessionDescription) -> Option<usize> {
-    s.media.iter().position(|m| m.media == "audio" && m.port != 0)
+    s.media
+        .iter()
+        .position(|m| m.media == "audio" && m.port != 0)
 }
 
 fn media_addr(s: &SessionDescription, i: usize) -> Option<SocketAddr> {
@@ -809,7 +1203,12 @@ fn anchor_one(s: &mut SessionDescription, audio: usize, addr: std::net::IpAddr, 
 fn uri_addr(uri: &str) -> Option<SocketAddr> {
     let u = crate::sip::message::Uri::parse(uri).ok()?;
     let s = u.as_sip()?;
-    let ip: std::net::IpAddr = s.host.trim_start_matches('[').trim_end_matches(']').parse().ok()?;
+    let ip: std::net::IpAddr = s
+        .host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok()?;
     Some(SocketAddr::new(ip, s.port.unwrap_or(5060)))
 }
 
@@ -851,7 +1250,12 @@ fn build_cdr(c: &CallCtx, s: &Summary, now: Instant) -> Cdr {
     };
     let agent = match (&c.agent, s.answered_by) {
         (a, _) if !a.is_empty() => a.clone(),
-        (_, Some(leg)) => c.b.iter().find(|b| b.leg == leg).map(|b| b.target.peer.clone()).unwrap_or_default(),
+        (_, Some(leg)) => {
+            c.b.iter()
+                .find(|b| b.leg == leg)
+                .map(|b| b.target.peer.clone())
+                .unwrap_or_default()
+        }
         _ => String::new(),
     };
     let end_ms = ms_at(s.end_at.max(now - Duration::from_millis(0)));
@@ -861,7 +1265,11 @@ fn build_cdr(c: &CallCtx, s: &Summary, now: Instant) -> Cdr {
         leg: "a".into(),
         sip_call_id: c.a.call_id.clone(),
         peer: c.inbound_trunk.clone().unwrap_or_else(|| c.agent.clone()),
-        remote_uri: c.a.remote_uri.clone(),
+        remote_uri: c
+            .a_invite
+            .header_str("From")
+            .map(super::strip_tag_param)
+            .unwrap_or_default(),
         start_ms: c.start_ms,
         answer_ms: s.answer_at.map(ms_at),
         end_ms,
@@ -873,14 +1281,17 @@ fn build_cdr(c: &CallCtx, s: &Summary, now: Instant) -> Cdr {
         legs.push(LegRecord {
             call_id: call_id.clone(),
             leg: format!("b{}", l.leg.0),
-            sip_call_id: b.map(|b| b.dialog.call_id.clone()).unwrap_or_default(),
+            sip_call_id: b.map(|b| b.side.call_id.clone()).unwrap_or_default(),
             peer: l.target.peer.clone(),
             remote_uri: l.target.uri.clone(),
             start_ms: ms_at(l.start_at),
             answer_ms: l.answer_at.map(ms_at),
             end_ms: l.end_at.map(ms_at).unwrap_or(end_ms),
             sip_code: l.code,
-            codec: b.and_then(|b| b.sdp_answer.as_ref()).and_then(codec_name).unwrap_or_default(),
+            codec: b
+                .and_then(|b| b.sdp_answer.as_ref())
+                .and_then(codec_name)
+                .unwrap_or_default(),
         });
     }
     Cdr {
@@ -890,7 +1301,15 @@ fn build_cdr(c: &CallCtx, s: &Summary, now: Instant) -> Cdr {
             caller: c.caller.clone(),
             callee: c.callee.clone(),
             did: c.did.clone(),
-            trunk: c.inbound_trunk.clone().or_else(|| c.b.iter().find(|b| b.answered).and_then(|b| b.trunk.clone())).unwrap_or_default(),
+            trunk: c
+                .inbound_trunk
+                .clone()
+                .or_else(|| {
+                    c.b.iter()
+                        .find(|b| b.answered)
+                        .and_then(|b| b.trunk.clone())
+                })
+                .unwrap_or_default(),
             agent,
             start_ms: c.start_ms,
             answer_ms: s.answer_at.map(ms_at),
@@ -911,9 +1330,13 @@ fn codec_name(s: &SessionDescription) -> Option<String> {
     let i = first_audio(s)?;
     let m = s.media.get(i)?;
     let pt: u8 = m.formats.first()?.parse().ok()?;
-    Some(m.rtpmap(pt).map(|r| r.encoding).unwrap_or_else(|| match pt {
-        0 => "PCMU".into(),
-        8 => "PCMA".into(),
-        _ => pt.to_string(),
-    }))
+    Some(
+        m.rtpmap(pt)
+            .map(|r| r.encoding)
+            .unwrap_or_else(|| match pt {
+                0 => "PCMU".into(),
+                8 => "PCMA".into(),
+                _ => pt.to_string(),
+            }),
+    )
 }

@@ -9,7 +9,7 @@ use tracing::{info, warn};
 
 use crate::config::Profiles;
 use crate::sip::message::{Method, SipMessage};
-use crate::sip::transaction::{new_branch, Peer, TransportKind};
+use crate::sip::transaction::{Peer, TransportKind};
 
 use super::media::MediaControl;
 use super::{dialog, Engine, Timer, TxRole};
@@ -38,7 +38,8 @@ impl TrunkHealth {
                     },
                     connection: None,
                 },
-                interval: (t.keepalive.interval_secs > 0).then(|| Duration::from_secs(t.keepalive.interval_secs)),
+                interval: (t.keepalive.interval_secs > 0)
+                    .then(|| Duration::from_secs(t.keepalive.interval_secs)),
                 down_after: t.keepalive.down_after.max(1),
                 failures: 0,
                 up: true,
@@ -50,20 +51,29 @@ impl TrunkHealth {
 impl<M: MediaControl> Engine<M> {
     pub(super) fn send_keepalive(&mut self, i: usize, now: Instant) {
         let host_port = self.host_port();
-        let Some(h) = self.keepalive.get(i) else { return };
+        let Some(h) = self.keepalive.get(i) else {
+            return;
+        };
         let Some(every) = h.interval else { return };
         let (peer, name) = (h.peer, h.name.clone());
         let uri = format!("sip:{}", peer.addr);
         let built = SipMessage::request(Method::Options, &uri).map(|mut m| {
-            m.push_header("Via", format!("SIP/2.0/{} {host_port};branch={};rport", dialog::via_transport(peer), new_branch()));
+            m.push_header("Via", dialog::via(peer, &host_port));
             m.push_header("Max-Forwards", "70");
-            m.push_header("From", format!("<sip:hotline@{host_port}>;tag={}", dialog::new_tag()));
+            m.push_header(
+                "From",
+                format!("<sip:hotline@{host_port}>;tag={}", dialog::new_tag()),
+            );
             m.push_header("To", format!("<{uri}>"));
             m.push_header("Call-ID", dialog::new_call_id(self.cfg.advertise));
             m.push_header("CSeq", "1 OPTIONS");
             m
         });
-        match built.map_err(|e| e.to_string()).and_then(|m| self.tx.send_request(m, peer, now).map_err(|e| e.to_string())) {
+        match built.map_err(|e| e.to_string()).and_then(|m| {
+            self.tx
+                .send_request(m, peer, now)
+                .map_err(|e| e.to_string())
+        }) {
             Ok(k) => {
                 self.tx_roles.insert(k, TxRole::Keepalive(i));
             }
@@ -76,7 +86,9 @@ impl<M: MediaControl> Engine<M> {
         if code < 200 {
             return;
         }
-        let Some(h) = self.keepalive.get_mut(i) else { return };
+        let Some(h) = self.keepalive.get_mut(i) else {
+            return;
+        };
         h.failures = 0;
         if !h.up {
             h.up = true;
@@ -88,7 +100,9 @@ impl<M: MediaControl> Engine<M> {
     }
 
     pub(super) fn keepalive_failed(&mut self, i: usize, _now: Instant) {
-        let Some(h) = self.keepalive.get_mut(i) else { return };
+        let Some(h) = self.keepalive.get_mut(i) else {
+            return;
+        };
         h.failures += 1;
         if h.up && h.failures >= h.down_after {
             h.up = false;

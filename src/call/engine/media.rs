@@ -25,7 +25,11 @@ pub struct BridgeInfo {
 
 pub trait MediaControl {
     /// A new bridge; `hint_*` are the SDP addresses known so far.
-    fn create_bridge(&mut self, hint_a: Option<SocketAddr>, hint_b: Option<SocketAddr>) -> Result<BridgeInfo, String>;
+    fn create_bridge(
+        &mut self,
+        hint_a: Option<SocketAddr>,
+        hint_b: Option<SocketAddr>,
+    ) -> Result<BridgeInfo, String>;
     fn update_remote(&mut self, id: BridgeId, leg: MediaLeg, addr: SocketAddr);
     fn set_direction(&mut self, id: BridgeId, leg: MediaLeg, sends: bool, receives: bool);
     fn destroy(&mut self, id: BridgeId);
@@ -47,10 +51,18 @@ fn relay_leg(leg: MediaLeg) -> crate::media::relay::Leg {
 }
 
 impl MediaControl for RelayMedia {
-    fn create_bridge(&mut self, hint_a: Option<SocketAddr>, hint_b: Option<SocketAddr>) -> Result<BridgeInfo, String> {
+    fn create_bridge(
+        &mut self,
+        hint_a: Option<SocketAddr>,
+        hint_b: Option<SocketAddr>,
+    ) -> Result<BridgeInfo, String> {
         self.relay
             .create_bridge(hint_a, hint_b, Some(self.events.clone()))
-            .map(|b| BridgeInfo { id: b.id, port_a: b.port_a, port_b: b.port_b })
+            .map(|b| BridgeInfo {
+                id: b.id,
+                port_a: b.port_a,
+                port_b: b.port_b,
+            })
             .map_err(|e| e.to_string())
     }
 
@@ -81,7 +93,14 @@ impl MediaControl for RelayMedia {
                     use std::sync::atomic::Ordering::Relaxed;
                     metrics.rtp_a_to_b.fetch_add(stats.b.tx_packets, Relaxed);
                     metrics.rtp_b_to_a.fetch_add(stats.a.tx_packets, Relaxed);
-                    tracing::debug!(bridge = id, a_rx = stats.a.rx_packets, b_rx = stats.b.rx_packets, lost_a = stats.a.lost, lost_b = stats.b.lost, "bridge closed");
+                    tracing::debug!(
+                        bridge = id,
+                        a_rx = stats.a.rx_packets,
+                        b_rx = stats.b.rx_packets,
+                        lost_a = stats.a.lost,
+                        lost_b = stats.b.lost,
+                        "bridge closed"
+                    );
                 }
                 Ok(None) => {}
                 Err(e) => tracing::warn!(bridge = id, error = %e, "media: bridge not destroyed"),

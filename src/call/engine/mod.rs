@@ -40,7 +40,7 @@ use super::cdr::Cdr;
 use super::core::{Call, CallPolicy, LegId};
 use super::routing::TrunkTable;
 
-pub use dialog::Dialog;
+pub use dialog::Side;
 pub use media::{BridgeInfo, MediaControl, MediaLeg, RelayMedia};
 
 /// What the engine needs to know about itself.
@@ -112,7 +112,7 @@ struct CallCtx {
     /// The caller's INVITE and our dialog with the caller.
     a_invite: SipMessage,
     a_key: TxKey,
-    a: Dialog,
+    a: dialog::Side,
     b: Vec<invite::BLeg>,
     bridge: Option<BridgeInfo>,
     /// The SDP the caller offered (parsed once, kept for re-anchoring answers).
@@ -192,8 +192,12 @@ impl<M: MediaControl> Engine<M> {
             cfg,
         };
         e.keepalive = keepalive::TrunkHealth::for_profiles(&e.cfg.profiles);
-        let first: Vec<(usize, Duration)> =
-            e.keepalive.iter().enumerate().filter_map(|(i, k)| k.interval.map(|d| (i, d))).collect();
+        let first: Vec<(usize, Duration)> = e
+            .keepalive
+            .iter()
+            .enumerate()
+            .filter_map(|(i, k)| k.interval.map(|d| (i, d)))
+            .collect();
         for (i, every) in first {
             e.arm(now + every.min(Duration::from_secs(1)), Timer::Keepalive(i));
         }
@@ -203,13 +207,19 @@ impl<M: MediaControl> Engine<M> {
 
     /// Replaces the SIP accounts known to the registrar (loaded from the database).
     pub fn set_accounts(&mut self, accounts: Vec<SipAccount>) {
-        self.accounts = accounts.into_iter().filter(|a| a.enabled).map(|a| (a.extension.clone(), a)).collect();
+        self.accounts = accounts
+            .into_iter()
+            .filter(|a| a.enabled)
+            .map(|a| (a.extension.clone(), a))
+            .collect();
     }
 
     /// Restores a registration binding read back from the database.
     pub fn restore_binding(&mut self, extension: &str, binding: registrar::Binding, now_ms: i64) {
         self.registrar.restore(extension, binding, now_ms);
-        self.metrics.registrations.store(self.registrar.count() as i64, Ordering::Relaxed);
+        self.metrics
+            .registrations
+            .store(self.registrar.count() as i64, Ordering::Relaxed);
     }
 
     pub fn registrar(&self) -> &Registrar {
@@ -237,8 +247,13 @@ impl<M: MediaControl> Engine<M> {
             let o = self.tx.poll_output()?;
             match o {
                 transaction::Output::Transmit(t) => {
-                    self.metrics.sip_messages_out.fetch_add(1, Ordering::Relaxed);
-                    return Some(Output::Transmit { bytes: t.bytes, peer: t.peer });
+                    self.metrics
+                        .sip_messages_out
+                        .fetch_add(1, Ordering::Relaxed);
+                    return Some(Output::Transmit {
+                        bytes: t.bytes,
+                        peer: t.peer,
+                    });
                 }
                 transaction::Output::Event(ev) => self.on_tx_event(ev),
             }
@@ -264,7 +279,9 @@ impl<M: MediaControl> Engine<M> {
                 Some(Reverse((at, _))) if *at <= now => {}
                 _ => break,
             }
-            let Some(Reverse((_, timer))) = self.timers.pop() else { break };
+            let Some(Reverse((_, timer))) = self.timers.pop() else {
+                break;
+            };
             self.on_timer(timer, now);
         }
     }
@@ -300,11 +317,18 @@ impl<M: MediaControl> Engine<M> {
                 if !changes.is_empty() {
                     self.out.push_back(Output::Bindings(changes));
                 }
-                self.metrics.registrations.store(self.registrar.count() as i64, Ordering::Relaxed);
+                self.metrics
+                    .registrations
+                    .store(self.registrar.count() as i64, Ordering::Relaxed);
                 self.arm(now + Duration::from_secs(30), Timer::ExpireBindings);
             }
             Timer::DrainOver => {
-                let ids: Vec<u64> = self.calls.values().filter(|c| !c.done).map(|c| c.id).collect();
+                let ids: Vec<u64> = self
+                    .calls
+                    .values()
+                    .filter(|c| !c.done)
+                    .map(|c| c.id)
+                    .collect();
                 if !ids.is_empty() {
                     warn!(calls = ids.len(), "drain time over: ending calls still up");
                 }
@@ -321,15 +345,34 @@ impl<M: MediaControl> Engine<M> {
     fn on_tx_event(&mut self, ev: TxEvent) {
         let now = self.now();
         match ev {
-            TxEvent::Request { key, request, source } => self.on_request(key, request, source, now),
-            TxEvent::Cancel { cancel, invite, request, .. } => {
-                let call = invite.as_ref().and_then(|k| self.tx_roles.get(k)).and_then(|r| match r {
-                    TxRole::AInvite(id) => Some(*id),
-                    _ => None,
-                });
+            TxEvent::Request {
+                key,
+                request,
+                source,
+            } => self.on_request(key, request, source, now),
+            TxEvent::Cancel {
+                cancel,
+                invite,
+                request,
+                ..
+            } => {
+                let call =
+                    invite
+                        .as_ref()
+                        .and_then(|k| self.tx_roles.get(k))
+                        .and_then(|r| match r {
+                            TxRole::AInvite(id) => Some(*id),
+                            _ => None,
+                        });
                 let Some(id) = call else {
                     // RFC 3261 §9.2: nothing to cancel (already answered, or unknown).
-                    return self.reply(&cancel, &request, 481, "Call/Transaction Does Not Exist", now);
+                    return self.reply(
+                        &cancel,
+                        &request,
+                        481,
+                        "Call/Transaction Does Not Exist",
+                        now,
+                    );
                 };
                 self.reply(&cancel, &request, 200, "OK", now);
                 if let Some(c) = self.calls.get_mut(&id) {
@@ -345,9 +388,13 @@ impl<M: MediaControl> Engine<M> {
             }
             TxEvent::Ack { request, .. } => self.on_ack(&request),
             TxEvent::Response { key, response } => self.on_response(key, response, now),
-            TxEvent::StrayResponse { response, source } => self.on_stray_response(&response, source),
+            TxEvent::StrayResponse { response, source } => {
+                self.on_stray_response(&response, source)
+            }
             TxEvent::Timeout { key } => self.on_tx_failure(key, 408, "Request Timeout", now),
-            TxEvent::TransportError { key } => self.on_tx_failure(key, 503, "Service Unavailable", now),
+            TxEvent::TransportError { key } => {
+                self.on_tx_failure(key, 503, "Service Unavailable", now)
+            }
             TxEvent::Terminated { key } => {
                 self.tx_roles.remove(&key);
             }
@@ -355,7 +402,9 @@ impl<M: MediaControl> Engine<M> {
     }
 
     fn on_request(&mut self, key: TxKey, req: SipMessage, source: Peer, now: Instant) {
-        let Some(method) = req.method().cloned() else { return };
+        let Some(method) = req.method().cloned() else {
+            return;
+        };
         let to_tag = req.to().ok().and_then(|t| t.tag().map(str::to_owned));
         if to_tag.is_some() {
             return self.on_in_dialog(key, req, method, source, now);
@@ -374,7 +423,12 @@ impl<M: MediaControl> Engine<M> {
             }
             Method::Other(_) => self.reply(&key, &req, 501, "Not Implemented", now),
             _ => {
-                let mut r = SipMessage::response_to(&req, 405, "Method Not Allowed", Some(&dialog::new_tag()));
+                let mut r = SipMessage::response_to(
+                    &req,
+                    405,
+                    "Method Not Allowed",
+                    Some(&dialog::new_tag()),
+                );
                 r.push_header("Allow", ALLOW);
                 self.respond(&key, r, now);
             }
@@ -382,7 +436,11 @@ impl<M: MediaControl> Engine<M> {
     }
 
     fn reply(&mut self, key: &TxKey, req: &SipMessage, code: u16, reason: &str, now: Instant) {
-        let tag = if code > 100 { Some(dialog::new_tag()) } else { None };
+        let tag = if code > 100 {
+            Some(dialog::new_tag())
+        } else {
+            None
+        };
         let r = SipMessage::response_to(req, code, reason, tag.as_deref());
         self.respond(key, r, now);
     }
@@ -402,10 +460,28 @@ impl<M: MediaControl> Engine<M> {
         if let Some(c) = self.calls.remove(&id) {
             self.by_a.remove(c.a.call_id.as_str());
             for b in &c.b {
-                self.by_b.remove(b.dialog.call_id.as_str());
+                self.by_b.remove(b.side.call_id.as_str());
             }
         }
     }
+}
+
+/// A From/To value without its `;tag=` (for records and display).
+pub(crate) fn strip_tag_param(v: &str) -> String {
+    let (head, params) = match v.rfind('>') {
+        Some(i) => v.split_at(i + 1),
+        None => (v, ""),
+    };
+    let mut out = head.trim().to_string();
+    for p in params
+        .split(';')
+        .map(str::trim)
+        .filter(|p| !p.is_empty() && !p.to_ascii_lowercase().starts_with("tag="))
+    {
+        out.push(';');
+        out.push_str(p);
+    }
+    out
 }
 
 /// Methods hotline answers.

@@ -15,13 +15,25 @@ use super::{dialog, Engine, Output};
 
 impl<M: MediaControl> Engine<M> {
     pub(super) fn on_register(&mut self, key: TxKey, req: SipMessage, source: Peer, now: Instant) {
-        let Some(extension) = req.to().ok().and_then(|t| t.uri.as_sip().and_then(|s| s.user.map(str::to_owned))) else {
+        let Some(extension) = req
+            .to()
+            .ok()
+            .and_then(|t| t.uri.as_sip().and_then(|s| s.user.map(str::to_owned)))
+        else {
             return self.reply(&key, &req, 400, "Bad Request (To has no user part)", now);
         };
-        let Some(user) = self.authenticate(&key, &req, false, now) else { return };
+        let Some(user) = self.authenticate(&key, &req, false, now) else {
+            return;
+        };
         if user != extension {
             warn!(%user, %extension, "REGISTER for another extension");
-            return self.reply(&key, &req, 403, "Forbidden (you may only register your own extension)", now);
+            return self.reply(
+                &key,
+                &req,
+                403,
+                "Forbidden (you may only register your own extension)",
+                now,
+            );
         }
         let Ok(contacts) = req.contacts() else {
             return self.reply(&key, &req, 400, "Bad Request (malformed Contact)", now);
@@ -51,7 +63,12 @@ impl<M: MediaControl> Engine<M> {
             cseq: req.cseq().map(|c| c.seq).unwrap_or(0),
             received: source.addr.to_string(),
             transport,
-            user_agent: req.header_str("User-Agent").unwrap_or_default().chars().take(120).collect(),
+            user_agent: req
+                .header_str("User-Agent")
+                .unwrap_or_default()
+                .chars()
+                .take(120)
+                .collect(),
         };
         let now_ms = crate::store::now_ms();
         match self.registrar.apply(&register, now_ms) {
@@ -66,18 +83,41 @@ impl<M: MediaControl> Engine<M> {
                     info!(%extension, from = %source.addr, bindings = bindings.len(), "registered");
                     self.out.push_back(Output::Bindings(changes));
                 }
-                self.metrics.registrations.store(self.registrar.count() as i64, Ordering::Relaxed);
+                self.metrics
+                    .registrations
+                    .store(self.registrar.count() as i64, Ordering::Relaxed);
             }
             Err(RegisterError::TooBrief { min }) => {
-                let mut r = SipMessage::response_to(&req, 423, "Interval Too Brief", Some(&dialog::new_tag()));
+                let mut r = SipMessage::response_to(
+                    &req,
+                    423,
+                    "Interval Too Brief",
+                    Some(&dialog::new_tag()),
+                );
                 r.push_header("Min-Expires", min.to_string());
                 self.respond(&key, r, now);
             }
-            Err(e @ RegisterError::BadWildcard) => self.reply(&key, &req, 400, &format!("Bad Request ({})", e.to_string().trim_start_matches("400 ")), now),
-            Err(RegisterError::OutOfOrder) => self.reply(&key, &req, 500, "Server Internal Error (REGISTER out of order)", now),
-            Err(RegisterError::TooManyContacts { max }) => {
-                self.reply(&key, &req, 403, &format!("Forbidden (at most {max} devices per extension)"), now)
-            }
+            Err(e @ RegisterError::BadWildcard) => self.reply(
+                &key,
+                &req,
+                400,
+                &format!("Bad Request ({})", e.to_string().trim_start_matches("400 ")),
+                now,
+            ),
+            Err(RegisterError::OutOfOrder) => self.reply(
+                &key,
+                &req,
+                500,
+                "Server Internal Error (REGISTER out of order)",
+                now,
+            ),
+            Err(RegisterError::TooManyContacts { max }) => self.reply(
+                &key,
+                &req,
+                403,
+                &format!("Forbidden (at most {max} devices per extension)"),
+                now,
+            ),
         }
     }
 }

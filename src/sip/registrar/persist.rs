@@ -74,19 +74,31 @@ pub async fn load_rows(db: &Db, now_ms: i64) -> Result<Vec<(String, Binding)>, S
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(extension, contact_uri, received, transport, call_id, cseq, q, expires_ms, user_agent)| {
-            let b = Binding {
+        .map(
+            |(
+                extension,
                 contact_uri,
                 received,
                 transport,
                 call_id,
-                cseq: u32::try_from(cseq).unwrap_or(0),
-                q_milli: u16::try_from(q).unwrap_or(1000),
+                cseq,
+                q,
                 expires_ms,
                 user_agent,
-            };
-            (extension, b)
-        })
+            )| {
+                let b = Binding {
+                    contact_uri,
+                    received,
+                    transport,
+                    call_id,
+                    cseq: u32::try_from(cseq).unwrap_or(0),
+                    q_milli: u16::try_from(q).unwrap_or(1000),
+                    expires_ms,
+                    user_agent,
+                };
+                (extension, b)
+            },
+        )
         .collect())
 }
 
