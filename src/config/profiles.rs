@@ -136,6 +136,10 @@ pub struct AgentDomain {
     pub max_expires_secs: u32,
     #[serde(default = "default_min_expires")]
     pub min_expires_secs: u32,
+    /// Digest algorithms offered, most preferred first (RFC 8760). Phones that answer only the
+    /// first challenge and know only MD5 need `["MD5", "SHA-256"]`.
+    #[serde(default = "default_digest_algorithms")]
+    pub digest_algorithms: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -227,6 +231,12 @@ fn default_max_expires() -> u32 {
 }
 fn default_min_expires() -> u32 {
     60
+}
+fn default_digest_algorithms() -> Vec<Spanned<String>> {
+    vec![
+        Spanned::new(0..0, "SHA-256".into()),
+        Spanned::new(0..0, "MD5".into()),
+    ]
 }
 
 const KNOWN_CODECS: &[&str] = &["PCMU", "PCMA", "telephone-event"];
@@ -412,6 +422,22 @@ impl Profiles {
                 });
             }
             if let Some(a) = pf.agents {
+                if a.digest_algorithms.is_empty() {
+                    return Err(ConfigError::Conflict { message: format!("{file}: agents.digest_algorithms must name at least one of SHA-256, MD5") });
+                }
+                for alg in &a.digest_algorithms {
+                    if !matches!(alg.get_ref().as_str(), "SHA-256" | "MD5") {
+                        return Err(ConfigError::invalid(
+                            file,
+                            text,
+                            alg.span(),
+                            format!(
+                                "agents.digest_algorithms: `{}` is not SHA-256 or MD5",
+                                alg.get_ref()
+                            ),
+                        ));
+                    }
+                }
                 if out.agents.is_some() {
                     return Err(ConfigError::Conflict {
                         message: format!(

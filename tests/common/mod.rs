@@ -250,6 +250,13 @@ impl SippRun {
         if let Some(wav) = &self.wav {
             text = text.replace("@WAV@", &wav.display().to_string());
         }
+        // sipp does not expand [fieldN] inside [authentication ...]; write them in.
+        if let Some(f) = self.fields.as_deref() {
+            let f: Vec<&str> = f.split(';').collect();
+            text = text
+                .replace("@USER@", f.get(1).copied().unwrap_or(""))
+                .replace("@PASS@", f.get(2).copied().unwrap_or(""));
+        }
         let scen = dir.join(self.scenario);
         std::fs::write(&scen, text).unwrap();
         let mut cmd = Command::new("timeout");

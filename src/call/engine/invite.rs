@@ -1162,7 +1162,10 @@ fn devices_of(
     let mut v: Vec<(String, Option<SocketAddr>)> = registrar
         .lookup(ext, now_ms)
         .into_iter()
-        .map(|b| (b.contact_uri, b.received.parse().ok()))
+        .map(|b| {
+            let dest = reach(&b.contact_uri, b.received.parse().ok());
+            (b.contact_uri, dest)
+        })
         .collect();
     if let Some(c) = fixed
         .and_then(|a| a.extension.iter().find(|e| e.number == ext))
@@ -1172,6 +1175,18 @@ fn devices_of(
         v.push((c, dest));
     }
     v
+}
+
+/// Where to send requests for a registered contact: the contact itself, unless the REGISTER came
+/// from another IP address (the device is behind NAT and wrote its private address), in which
+/// case the address it came from (the NAT binding): the usual "Contact IP differs from source"
+/// test of NAT traversal.
+fn reach(contact: &str, received: Option<SocketAddr>) -> Option<SocketAddr> {
+    match (uri_addr(contact), received) {
+        (Some(c), Some(r)) if c.ip() == r.ip() => Some(c),
+        (_, Some(r)) => Some(r),
+        (c, None) => c,
+    }
 }
 
 fn parse_offer(req: &SipMessage) -> Option<SessionDescription> {
@@ -1339,4 +1354,41 @@ fn codec_name(s: &SessionDescription) -> Option<String> {
                 _ => pt.to_string(),
             }),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registered_contacts_are_reached_directly_unless_behind_nat() {
+        let src: SocketAddr = "203.0.113.7:40312".parse().unwrap();
+        // Behind NAT: the phone wrote its private address; reach it through the NAT binding.
+        assert_eq!(reach("sip:1001@192.168.1.20:5060", Some(src)), Some(src));
+        // Same IP, another port (a phone registering from one socket, listening on another).
+        let same: SocketAddr = "203.0.113.7:5062".parse().unwrap();
+        assert_eq!(
+            reach(
+                "sip:1001@203.0.113.7:5062",
+                Some("203.0.113.7:40000".parse().unwrap())
+            ),
+            Some(same)
+        );
+        // A host name we cannot use: the source address.
+        assert_eq!(reach("sip:1001@phone.example", Some(src)), Some(src));
+        assert_eq!(
+            reach("sip:1001@10.0.0.1", None),
+            Some("10.0.0.1:5060".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn reason_phrases_explain_without_replacing_the_standard_one() {
+        assert_eq!(
+            reason_phrase(480, "agent not registered"),
+            "Temporarily Unavailable (agent not registered)"
+        );
+        assert_eq!(reason_phrase(486, "Busy Here"), "Busy Here");
+        assert_eq!(reason_phrase(599, ""), "Error");
+    }
 }

@@ -28,7 +28,7 @@ use bytes::Bytes;
 use tracing::{debug, info, warn};
 
 use crate::config::Profiles;
-use crate::sip::auth::DigestServer;
+use crate::sip::auth::{Algorithm, DigestServer, DigestServerConfig};
 use crate::sip::message::{Method, SipMessage};
 use crate::sip::registrar::{self, Registrar};
 use crate::sip::sdp::Codec;
@@ -169,7 +169,26 @@ pub struct Engine<M: MediaControl> {
 
 impl<M: MediaControl> Engine<M> {
     pub fn new(cfg: EngineConfig, media: M, metrics: Arc<Metrics>, now: Instant) -> Engine<M> {
-        let digest = DigestServer::new(&cfg.realm, &cfg.nonce_secret, Default::default());
+        let algorithms: Vec<Algorithm> = cfg
+            .profiles
+            .agents
+            .as_ref()
+            .map(|a| {
+                a.digest_algorithms
+                    .iter()
+                    .filter_map(|s| Algorithm::parse(s.get_ref()).ok())
+                    .collect()
+            })
+            .filter(|v: &Vec<Algorithm>| !v.is_empty())
+            .unwrap_or_else(|| vec![Algorithm::Sha256, Algorithm::Md5]);
+        let digest = DigestServer::new(
+            &cfg.realm,
+            &cfg.nonce_secret,
+            DigestServerConfig {
+                algorithms,
+                ..DigestServerConfig::default()
+            },
+        );
         let trunks = TrunkTable::new(&cfg.profiles);
         let mut e = Engine {
             tx: TransactionLayer::new(cfg.timers),
