@@ -415,3 +415,68 @@ async fn tls_to_an_untrusted_server_fails_and_leaves_nothing_open() {
     client.shutdown(WAIT).await;
     server.shutdown(WAIT).await;
 }
+
+#[tokio::test]
+async fn full_write_queue_pushes_back_then_fails_the_send() {
+    let mut cfg = udp_tcp_config();
+    cfg.limits.write_queue_len = 2;
+    cfg.limits.write_timeout = Duration::from_millis(200);
+    let (t, _rx) = start(cfg).await;
+    let h = t.handle();
+    // A peer that accepts but never reads: kernel buffers fill, then our queue, then sends fail.
+    let l = TcpListener::bind(local0()).await.unwrap();
+    let dest = l.local_addr().unwrap();
+    let big = message_with_body(&tcp_via("bp"), "bp", 60_000);
+    let mut failed_after = None;
+    for i in 0..2_000 {
+        let r = h
+            .send(Outgoing::new(big.clone().into(), dest, TransportKind::Tcp))
+            .await;
+        if let Err(e) = r {
+            assert!(e.to_string().contains("write queue full"), "{e}");
+            failed_after = Some(i);
+            break;
+        }
+    }
+    let _peer = l.accept().await.unwrap();
+    assert!(
+        failed_after.is_some(),
+        "a stalled peer eventually makes sends fail"
+    );
+    assert_eq!(h.counters().snapshot().send_errors, 1);
+    t.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn concurrent_sends_to_a_new_destination_share_one_connection() {
+    let (t, _rx) = start(udp_tcp_config()).await;
+    let h = t.handle();
+    let l = TcpListener::bind(local0()).await.unwrap();
+    let dest = l.local_addr().unwrap();
+    let sends = (0..8).map(|i| {
+        let h = h.clone();
+        let msg = options(&tcp_via(&format!("cc{i}")), &format!("cc-{i}"));
+        tokio::spawn(async move {
+            h.send(Outgoing::new(msg.into(), dest, TransportKind::Tcp))
+                .await
+                .unwrap()
+        })
+    });
+    let ids: Vec<_> = futures::future::join_all(sends)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] == w[1]), "{ids:?}");
+    let (mut peer, _) = l.accept().await.unwrap();
+    let got = read_until(&mut peer, "Call-ID: cc-7").await;
+    assert_eq!(got.matches("OPTIONS sip:").count(), 8);
+    assert_eq!(h.connection_count(), 1);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(100), l.accept())
+            .await
+            .is_err(),
+        "no second connection"
+    );
+    t.shutdown(WAIT).await;
+}

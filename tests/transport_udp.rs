@@ -226,3 +226,27 @@ async fn shutdown_stops_receiving_and_rejects_sends() {
         .unwrap_err();
     assert!(err.to_string().contains("shutting down"), "{err}");
 }
+
+#[tokio::test]
+async fn stun_binding_keepalive_is_answered_with_the_mapped_address() {
+    let (t, mut rx) = start(udp_tcp_config()).await;
+    let h = t.handle();
+    let server = h.local_addr(TransportKind::Udp).unwrap();
+    let c = client().await;
+    let me = c.local_addr().unwrap();
+    let mut req = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42];
+    req.extend_from_slice(b"tx-id-012345");
+    c.send_to(&req, server).await.unwrap();
+    let mut buf = [0u8; 128];
+    let (n, _) = tokio::time::timeout(WAIT, c.recv_from(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let r = &buf[..n];
+    assert_eq!(&r[0..2], &[0x01, 0x01], "Binding success response");
+    assert_eq!(&r[8..20], b"tx-id-012345");
+    assert_eq!(u16::from_be_bytes([r[26], r[27]]) ^ 0x2112, me.port());
+    nothing(&mut rx, Duration::from_millis(50)).await;
+    assert_eq!(h.counters().snapshot().keepalives, 1);
+    t.shutdown(WAIT).await;
+}

@@ -1,6 +1,7 @@
 //! The transport service: starts the listeners, owns the shared state, sends `Outgoing` messages and
 //! stops gracefully. The per-socket loops live in `udp` and `stream`.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -158,6 +159,8 @@ pub(crate) struct Shared {
     pub(crate) shutdown: watch::Receiver<bool>,
     pub(crate) tasks: Arc<Tasks>,
     pub(crate) drop_log: Mutex<RateLimitedLog>,
+    /// One lock per destination being connected to, so concurrent sends share one new connection.
+    pub(crate) connecting: Mutex<HashMap<(SocketAddr, TransportKind), Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Shared {
@@ -165,6 +168,21 @@ impl Shared {
         // A panic while holding the lock cannot leave the table half-updated in a way that matters
         // more than stopping all SIP traffic would, so recover the guard.
         self.table.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The lock that serialises connecting to `key`.
+    pub(crate) fn connect_lock(
+        &self,
+        key: (SocketAddr, TransportKind),
+    ) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self.connecting.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(key).or_default().clone()
+    }
+
+    /// Forgets the connect lock for `key` (waiters keep their clone and re-check the table).
+    pub(crate) fn connect_done(&self, key: (SocketAddr, TransportKind)) {
+        let mut map = self.connecting.lock().unwrap_or_else(|p| p.into_inner());
+        map.remove(&key);
     }
 
     pub(crate) fn is_shutting_down(&self) -> bool {
@@ -292,6 +310,7 @@ impl Transport {
             shutdown,
             tasks: Arc::new(Tasks::default()),
             drop_log: Mutex::new(RateLimitedLog::new(Duration::from_secs(10))),
+            connecting: Mutex::new(HashMap::new()),
         });
         for i in 0..shared.udp.len() {
             let guard = shared.tasks.guard();

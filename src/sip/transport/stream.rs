@@ -344,7 +344,9 @@ async fn write_loop<W: AsyncWrite>(
                 // Drain without waiting for senders that may never drop.
                 while let Ok(b) = rx.try_recv() {
                     if wr.write_all(&b).await.is_err() { break; }
-                    TransportCounters::inc(&counters.stream_messages_out);
+                    if b.as_ref() != PONG {
+                        TransportCounters::inc(&counters.stream_messages_out);
+                    }
                 }
                 break;
             }
@@ -369,17 +371,27 @@ pub(crate) async fn send(shared: &Arc<Shared>, out: Outgoing) -> Result<Connecti
     if out.bytes.len() > limits.max_message_size {
         return Err(SendError::TooLarge(out.bytes.len()));
     }
-    let existing = {
+    let lookup = |hint: Option<ConnectionId>| {
         let table = shared.table();
-        out.connection
-            .and_then(|c| table.get(c).map(|e| (c, e)))
+        hint.and_then(|c| table.get(c).map(|e| (c, e)))
             .filter(|(_, e)| e.kind == out.transport)
             .or_else(|| table.find(out.dest, out.transport))
             .map(|(c, e)| (c, e.handle.tx.clone()))
     };
-    let (id, tx) = match existing {
+    let (id, tx) = match lookup(out.connection) {
         Some(x) => x,
-        None => connect(shared, &out).await?,
+        None => {
+            // One connect per destination at a time; whoever waited finds the new connection.
+            let key = (out.dest, out.transport);
+            let lock = shared.connect_lock(key);
+            let _connecting = lock.lock().await;
+            let r = match lookup(None) {
+                Some(x) => Ok(x),
+                None => connect(shared, &out).await,
+            };
+            shared.connect_done(key);
+            r?
+        }
     };
     match timeout(limits.write_timeout, tx.send(out.bytes)).await {
         Ok(Ok(())) => Ok(id),

@@ -9,7 +9,7 @@ use tokio::sync::mpsc::error::TrySendError;
 use crate::sip::message::{parse_datagram, ParseError};
 
 use super::counters::TransportCounters;
-use super::keepalive::{is_blank_datagram, is_stun};
+use super::keepalive::{is_blank_datagram, is_stun, stun_binding_response};
 use super::service::{Incoming, Outgoing, SendError, Shared, TaskGuard};
 use super::{errors, stamp, ConnectionId, TransportKind};
 
@@ -61,9 +61,18 @@ async fn on_datagram(
     id: ConnectionId,
     local: SocketAddr,
 ) {
-    if is_blank_datagram(&data) || is_stun(&data) {
-        // RFC 5626 keepalives (CRLF, or STUN which we do not answer): nothing to deliver.
+    if is_blank_datagram(&data) {
+        // A CRLF keepalive over UDP: nothing to deliver and nothing to answer.
         TransportCounters::inc(&shared.counters.keepalives);
+        return;
+    }
+    if is_stun(&data) {
+        // RFC 5626 §4.4.2 UDP keepalive: a STUN Binding request, answered with the mapped address.
+        TransportCounters::inc(&shared.counters.keepalives);
+        if let Some(resp) = stun_binding_response(&data, source) {
+            let out = Outgoing::new(resp.into(), source, TransportKind::Udp).via_connection(id);
+            let _ = send(shared, &out).await;
+        }
         return;
     }
     let mut message = match parse_datagram(data.clone()) {
