@@ -145,6 +145,9 @@ impl Drop for TaskGuard {
     }
 }
 
+/// Held while connecting to one destination.
+pub(crate) type ConnectLock = Arc<tokio::sync::Mutex<()>>;
+
 /// State shared by the handle and every transport task.
 pub(crate) struct Shared {
     pub(crate) config: TransportConfig,
@@ -160,7 +163,7 @@ pub(crate) struct Shared {
     pub(crate) tasks: Arc<Tasks>,
     pub(crate) drop_log: Mutex<RateLimitedLog>,
     /// One lock per destination being connected to, so concurrent sends share one new connection.
-    pub(crate) connecting: Mutex<HashMap<(SocketAddr, TransportKind), Arc<tokio::sync::Mutex<()>>>>,
+    pub(crate) connecting: Mutex<HashMap<(SocketAddr, TransportKind), ConnectLock>>,
 }
 
 impl Shared {
