@@ -146,14 +146,17 @@ async fn run_connection<S>(
     let base = Instant::now();
     let activity = Arc::new(AtomicU64::new(0));
     let stop_writer = Arc::new(Notify::new());
-    let writer = tokio::spawn(write_loop(
+    let mut writer = tokio::spawn(write_loop(
         wr,
         rx,
-        activity.clone(),
-        base,
-        stop_writer.clone(),
-        shared.counters.clone(),
-        shared.tasks.guard(),
+        Writer {
+            activity: activity.clone(),
+            base,
+            stop: stop_writer.clone(),
+            failed: handle.close.clone(),
+            counters: shared.counters.clone(),
+            _guard: shared.tasks.guard(),
+        },
     ));
     let limits = &shared.config.limits;
     let idle = match kind {
@@ -200,7 +203,10 @@ async fn run_connection<S>(
     drop(tx);
     drop(handle);
     stop_writer.notify_one();
-    let _ = timeout(limits.write_timeout, writer).await;
+    if timeout(limits.write_timeout, &mut writer).await.is_err() {
+        // The peer stopped reading: do not let its queue hold the task (and shutdown) hostage.
+        writer.abort();
+    }
 }
 
 /// Frames and delivers every complete message in `buf`. Returns false when the connection must close.
@@ -326,27 +332,36 @@ fn queue_error(shared: &Shared, tx: &mpsc::Sender<Bytes>, resp: Bytes) {
     }
 }
 
-/// Writes queued messages in order; on stop, writes what is already queued, then shuts down.
-async fn write_loop<W: AsyncWrite>(
-    wr: W,
-    mut rx: mpsc::Receiver<Bytes>,
+/// What the writer task shares with its connection.
+struct Writer {
     activity: Arc<AtomicU64>,
     base: Instant,
+    /// Notified by the reader: write what is queued, then shut the stream down.
     stop: Arc<Notify>,
+    /// Notified by the writer on a write error, so the reader closes the connection too.
+    failed: Arc<Notify>,
     counters: Arc<TransportCounters>,
     _guard: TaskGuard,
-) {
+}
+
+/// Writes queued messages in order; on stop, writes what is already queued, then shuts down.
+async fn write_loop<W: AsyncWrite>(wr: W, mut rx: mpsc::Receiver<Bytes>, w: Writer) {
     tokio::pin!(wr);
+    let count = |b: &Bytes| {
+        if b.as_ref() != PONG {
+            TransportCounters::inc(&w.counters.stream_messages_out);
+        }
+    };
     loop {
         let next = tokio::select! {
             m = rx.recv() => m,
-            _ = stop.notified() => {
+            _ = w.stop.notified() => {
                 // Drain without waiting for senders that may never drop.
                 while let Ok(b) = rx.try_recv() {
-                    if wr.write_all(&b).await.is_err() { break; }
-                    if b.as_ref() != PONG {
-                        TransportCounters::inc(&counters.stream_messages_out);
+                    if wr.write_all(&b).await.is_err() {
+                        break;
                     }
+                    count(&b);
                 }
                 break;
             }
@@ -354,12 +369,11 @@ async fn write_loop<W: AsyncWrite>(
         let Some(b) = next else { break };
         if let Err(e) = wr.write_all(&b).await {
             tracing::debug!("write error: {e}");
+            w.failed.notify_one();
             return;
         }
-        if b.as_ref() != PONG {
-            TransportCounters::inc(&counters.stream_messages_out);
-        }
-        activity.store(millis_since(base), Ordering::Relaxed);
+        count(&b);
+        w.activity.store(millis_since(w.base), Ordering::Relaxed);
     }
     let _ = wr.flush().await;
     let _ = wr.shutdown().await;
