@@ -2,11 +2,12 @@
 //!
 //! The async shell (`service`) owns the sockets; the decisions it makes are pure functions beside it:
 //! `route` (RFC 3261 §18.2.2 response routing, RFC 3581 Via stamping), `table` (connection reuse and
-//! limits), `keepalive` (CRLF ping/pong), `config`, `tls` (PEM loading, rustls configs), `counters`.
+//! limits), `framer` (Content-Length framing of streams), `keepalive` (CRLF ping/pong, STUN), `config`, `tls` (PEM loading, rustls configs), `counters`.
 
 pub mod config;
 pub mod counters;
 pub mod errors;
+pub mod framer;
 pub mod keepalive;
 pub mod ratelog;
 pub mod route;

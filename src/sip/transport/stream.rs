@@ -6,17 +6,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, Notify};
 use tokio::time::{sleep_until, timeout, Instant};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
-use crate::sip::message::{frame_stream, parse_stream, Frame};
-
 use super::counters::TransportCounters;
-use super::keepalive::{scan_stream, PONG};
+use super::framer::{FrameEvent, StreamFramer};
+use super::keepalive::PONG;
 use super::service::{ConnHandle, Incoming, Outgoing, SendError, Shared, TaskGuard};
 use super::{errors, stamp, ConnectionId, TransportKind};
 
@@ -164,16 +163,17 @@ async fn run_connection<S>(
         _ => limits.tcp_idle_timeout,
     };
     let mut shutdown = shared.shutdown.clone();
-    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let mut framer = StreamFramer::new(limits.max_message_size, limits.max_pending_bytes);
     let tx = handle.tx.clone();
     let end = loop {
         let last = Duration::from_millis(activity.load(Ordering::Relaxed));
         let deadline = base + last + idle;
+        let buf = framer.buffer_mut();
         if buf.capacity() - buf.len() < READ_CHUNK {
             buf.reserve(READ_CHUNK);
         }
         let n = tokio::select! {
-            r = rd.read_buf(&mut buf) => match r {
+            r = rd.read_buf(buf) => match r {
                 Ok(0) => break End::PeerClosed,
                 Ok(n) => n,
                 Err(e) => {
@@ -193,7 +193,7 @@ async fn run_connection<S>(
         };
         activity.store(millis_since(base), Ordering::Relaxed);
         tracing::trace!(n, "read");
-        if !drain_frames(shared, &mut buf, &tx, id, remote, &handle, kind).await {
+        if !drain_frames(shared, &mut framer, &tx, id, remote, &handle, kind).await {
             break End::Error;
         }
     };
@@ -209,121 +209,68 @@ async fn run_connection<S>(
     }
 }
 
-/// Frames and delivers every complete message in `buf`. Returns false when the connection must close.
+/// Delivers every event the framer has. Returns false when the connection must close.
 async fn drain_frames(
     shared: &Shared,
-    buf: &mut BytesMut,
+    framer: &mut StreamFramer,
     tx: &mpsc::Sender<Bytes>,
     id: ConnectionId,
     remote: SocketAddr,
     handle: &ConnHandle,
     kind: TransportKind,
 ) -> bool {
-    let limits = &shared.config.limits;
-    // Each pass consumes bytes or returns, so this ends within buf.len() passes.
-    loop {
-        let lead = scan_stream(buf);
-        if lead.skip > 0 {
-            buf.advance(lead.skip);
-            for _ in 0..lead.pings {
+    while let Some(event) = framer.next_event() {
+        let mut message = match event {
+            FrameEvent::Ping => {
                 TransportCounters::inc(&shared.counters.keepalives);
                 // A pong that does not fit the queue is dropped: the peer pings again.
                 let _ = tx.try_send(Bytes::from_static(PONG));
+                continue;
             }
-        }
-        if buf.is_empty() || matches!(buf.first(), Some(b'\r' | b'\n')) {
-            return true; // empty, or a partial keepalive: wait for more bytes
-        }
-        match frame_stream(buf) {
-            Frame::NeedMore => {
-                if buf.len() > limits.max_pending_bytes {
-                    TransportCounters::inc(&shared.counters.parse_errors);
-                    answer(
-                        shared,
-                        tx,
-                        buf,
-                        513,
-                        "Message Too Large",
-                        "pending bytes over limit",
-                    );
-                    return false;
-                }
-                return true;
-            }
-            Frame::KeepAlive(n) => buf.advance(n.clamp(1, buf.len())),
-            Frame::Error(e) => {
+            FrameEvent::Invalid { error, response } => {
+                // Framed correctly, so the stream stays in sync: answer and go on.
                 TransportCounters::inc(&shared.counters.parse_errors);
-                tracing::debug!("cannot frame stream: {e}");
-                if let Some(resp) = errors::error_response(buf, &e) {
+                match response {
+                    Some(resp) => queue_error(shared, tx, resp),
+                    None => shared.note_drop("unparseable stream message", remote, &error),
+                }
+                continue;
+            }
+            FrameEvent::Fatal { reason, response } => {
+                TransportCounters::inc(&shared.counters.parse_errors);
+                tracing::debug!("closing: {reason}");
+                if let Some(resp) = response {
                     queue_error(shared, tx, resp);
                 }
                 return false;
             }
-            Frame::Message(n) if n > limits.max_message_size => {
+            FrameEvent::Message(m) => m,
+        };
+        TransportCounters::inc(&shared.counters.stream_messages_in);
+        if message.is_request() {
+            if let Err(e) = stamp::stamp_request(&mut message, remote) {
                 TransportCounters::inc(&shared.counters.parse_errors);
-                answer(
-                    shared,
-                    tx,
-                    buf,
-                    513,
-                    "Message Too Large",
-                    "message over size limit",
-                );
-                return false;
-            }
-            Frame::Message(n) => {
-                let data = buf.split_to(n.min(buf.len())).freeze();
-                TransportCounters::inc(&shared.counters.stream_messages_in);
-                let mut message = match parse_stream(data.clone()) {
-                    Ok(m) => m,
-                    Err(e) => {
-                        // Framed correctly, so the stream stays in sync: answer and go on.
-                        TransportCounters::inc(&shared.counters.parse_errors);
-                        match errors::error_response(&data, &e) {
-                            Some(resp) => queue_error(shared, tx, resp),
-                            None => shared.note_drop("unparseable stream message", remote, &e),
-                        }
-                        continue;
-                    }
-                };
-                if message.is_request() {
-                    if let Err(e) = stamp::stamp_request(&mut message, remote) {
-                        TransportCounters::inc(&shared.counters.parse_errors);
-                        if let Some(resp) = errors::error_response(&data, &e) {
-                            queue_error(shared, tx, resp);
-                        }
-                        continue;
-                    }
+                if let Some(resp) = errors::error_response(message.source(), &e) {
+                    queue_error(shared, tx, resp);
                 }
-                let incoming = Incoming {
-                    message,
-                    source: remote,
-                    transport: kind,
-                    connection: id,
-                    local: handle.local,
-                };
-                // Streams push back: a slow core slows this peer's reads, not others'.
-                let mut shutdown = shared.shutdown.clone();
-                tokio::select! {
-                    r = shared.incoming.send(incoming) => if r.is_err() { return false },
-                    _ = shutdown.changed() => return false,
-                }
+                continue;
             }
         }
+        let incoming = Incoming {
+            message,
+            source: remote,
+            transport: kind,
+            connection: id,
+            local: handle.local,
+        };
+        // Streams push back: a slow core slows this peer's reads, not others'.
+        let mut shutdown = shared.shutdown.clone();
+        tokio::select! {
+            r = shared.incoming.send(incoming) => if r.is_err() { return false },
+            _ = shutdown.changed() => return false,
+        }
     }
-}
-
-fn answer(
-    shared: &Shared,
-    tx: &mpsc::Sender<Bytes>,
-    buf: &[u8],
-    code: u16,
-    phrase: &str,
-    why: &str,
-) {
-    if let Some(resp) = errors::error_response_with(buf, code, phrase, why) {
-        queue_error(shared, tx, resp);
-    }
+    true
 }
 
 fn queue_error(shared: &Shared, tx: &mpsc::Sender<Bytes>, resp: Bytes) {
