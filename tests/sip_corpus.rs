@@ -540,3 +540,171 @@ fn realistic_typed() {
     assert!(m.body().starts_with(b"v=0\r\n"));
     assert_eq!(m.header_str("Session-Expires"), m.header_str("x"));
 }
+
+// ---- robustness: arbitrary and mutated bytes never panic ----
+
+/// Run every entry point and accessor on `data`; panics are the only failure.
+fn exercise(data: &[u8]) {
+    let _ = frame_stream(data);
+    let _ = error_response(
+        data,
+        &SipMessage::parse(Bytes::new()).unwrap_err(),
+        Some("t"),
+    );
+    let _ = parse_stream(Bytes::copy_from_slice(data));
+    if let Result::Ok(m) = SipMessage::parse(Bytes::copy_from_slice(data)) {
+        let _ = (
+            m.vias(),
+            m.top_via(),
+            m.from(),
+            m.to(),
+            m.call_id(),
+            m.cseq(),
+            m.contacts(),
+        );
+        let _ = (
+            m.routes(),
+            m.record_routes(),
+            m.max_forwards(),
+            m.content_length(),
+            m.expires(),
+        );
+        let _ = (m.content_type(), m.request_uri(), m.reason_lossy());
+        for h in m.iter_headers() {
+            let _ = (h.value_str(), h.value_lossy());
+        }
+        if let Result::Ok(c) = m.contacts() {
+            for v in c {
+                if let ContactValue::Addr(a) = v {
+                    let _ = (
+                        a.expires(),
+                        a.q(),
+                        a.display_name_text(),
+                        a.params.iter().count(),
+                    );
+                }
+            }
+        }
+        let wire = m.to_bytes();
+        // Our own output must parse again (as a stream message too).
+        let again = SipMessage::parse(wire.clone()).expect("re-parse of our own output");
+        assert_eq!(again.body(), m.body());
+        assert!(parse_stream(wire).is_ok());
+        let mut r = SipMessage::response_to(&m, 200, "OK", Some("x"));
+        r.set_body(
+            Bytes::from_static(b"\0\r\n"),
+            Some("application/octet-stream"),
+        );
+        let _ = r.decrement_max_forwards();
+        let _ = SipMessage::parse(r.to_bytes()).expect("response_to output parses");
+    }
+}
+
+fn seeds() -> &'static [Vec<u8>] {
+    static SEEDS: std::sync::OnceLock<Vec<Vec<u8>>> = std::sync::OnceLock::new();
+    SEEDS.get_or_init(|| {
+        CASES
+            .iter()
+            .map(|(n, _)| load(n))
+            .filter(|b| b.len() < 8192)
+            .collect()
+    })
+}
+
+mod fuzzish {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn cases() -> u32 {
+        std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(3000)
+    }
+
+    #[derive(Debug, Clone)]
+    enum Mutation {
+        Flip(usize, u8),
+        Insert(usize, Vec<u8>),
+        Delete(usize, usize),
+        Truncate(usize),
+        Dup(usize, usize),
+    }
+
+    fn mutation() -> impl Strategy<Value = Mutation> {
+        let special = prop::sample::select(vec![
+            b"\r\n".to_vec(),
+            b"\r\n ".to_vec(),
+            b";".to_vec(),
+            b",".to_vec(),
+            b"\"".to_vec(),
+            b"<".to_vec(),
+            b">".to_vec(),
+            b":".to_vec(),
+            b"[".to_vec(),
+            b"\0".to_vec(),
+            b"\\".to_vec(),
+            b"\xff".to_vec(),
+            b"%".to_vec(),
+            b" ".to_vec(),
+            b"\r".to_vec(),
+            b"\n".to_vec(),
+            b"99999999999999999999".to_vec(),
+            b"-1".to_vec(),
+        ]);
+        prop_oneof![
+            (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Mutation::Flip(i, b)),
+            (any::<usize>(), special).prop_map(|(i, v)| Mutation::Insert(i, v)),
+            (any::<usize>(), prop::collection::vec(any::<u8>(), 1..8))
+                .prop_map(|(i, v)| Mutation::Insert(i, v)),
+            (any::<usize>(), 1usize..16).prop_map(|(i, n)| Mutation::Delete(i, n)),
+            any::<usize>().prop_map(Mutation::Truncate),
+            (any::<usize>(), 1usize..64).prop_map(|(i, n)| Mutation::Dup(i, n)),
+        ]
+    }
+
+    fn apply(mut d: Vec<u8>, muts: &[Mutation]) -> Vec<u8> {
+        for m in muts {
+            if d.is_empty() {
+                break;
+            }
+            let len = d.len();
+            match m {
+                Mutation::Flip(i, b) => d[i % len] = *b,
+                Mutation::Insert(i, v) => {
+                    let at = i % (len + 1);
+                    d.splice(at..at, v.iter().copied());
+                }
+                Mutation::Delete(i, n) => {
+                    let at = i % len;
+                    let end = (at + n).min(len);
+                    d.drain(at..end);
+                }
+                Mutation::Truncate(i) => d.truncate(i % (len + 1)),
+                Mutation::Dup(i, n) => {
+                    let at = i % len;
+                    let end = (at + n).min(len);
+                    let chunk = d[at..end].to_vec();
+                    d.splice(at..at, chunk);
+                }
+            }
+        }
+        d
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn arbitrary_bytes_never_panic(data in prop::collection::vec(any::<u8>(), 0..600)) {
+            exercise(&data);
+        }
+
+        #[test]
+        fn mutated_corpus_never_panics(seed in any::<prop::sample::Index>(), muts in prop::collection::vec(mutation(), 1..6)) {
+            let seeds = seeds();
+            let base = seeds[seed.index(seeds.len())].clone();
+            exercise(&apply(base, &muts));
+        }
+    }
+}

@@ -226,6 +226,65 @@ impl SipMessage {
         true
     }
 
+    /// Server transport rule on receipt (RFC 3261 §18.2.1, RFC 3581): on the top Via, add
+    /// `received=<src_ip>` when it differs from the sent-by host (or when rport was asked for), and
+    /// fill a bare `;rport` with `src_port`. Returns false if there is no parsable top Via.
+    pub fn stamp_received(&mut self, src_ip: &str, src_port: u16) -> bool {
+        let Some(pos) = self.headers.iter().position(|h| h.id == HeaderName::Via) else {
+            return false;
+        };
+        let value = self.headers[pos].value.get(&self.buf).to_vec();
+        let Ok(s) = std::str::from_utf8(&value) else {
+            return false;
+        };
+        let mut parts = split_top(s, b',');
+        let first = parts.next().unwrap_or("");
+        let rest: Vec<&str> = parts.collect();
+        let Ok(via) = super::typed::Via::parse(first) else {
+            return false;
+        };
+        let want_rport = via.params.get("rport") == Some("");
+        let host_differs = via.host.trim_start_matches('[').trim_end_matches(']')
+            != src_ip.trim_start_matches('[').trim_end_matches(']');
+        let add_received = (host_differs || want_rport) && via.received().is_none();
+        if !add_received && !want_rport {
+            return true;
+        }
+        // Rebuild the first value: everything up to the params, then params with our edits.
+        let first_trim = trim(first);
+        let params_raw = via.params.as_str();
+        let head_len = first_trim.len().saturating_sub(params_raw.len());
+        let mut out = String::with_capacity(first_trim.len() + 48);
+        out.push_str(
+            first_trim
+                .get(..head_len)
+                .unwrap_or(first_trim)
+                .trim_end_matches(';')
+                .trim_end(),
+        );
+        for (n, v) in via.params.iter() {
+            out.push(';');
+            out.push_str(n);
+            if n.eq_ignore_ascii_case("rport") && want_rport {
+                out.push('=');
+                out.push_str(&src_port.to_string());
+            } else if let Some(v) = v {
+                out.push('=');
+                out.push_str(v);
+            }
+        }
+        if add_received {
+            out.push_str(";received=");
+            out.push_str(src_ip);
+        }
+        for r in rest {
+            out.push(',');
+            out.push_str(r);
+        }
+        self.headers[pos].value = clean_value(out.as_bytes());
+        true
+    }
+
     /// Proxy rule (RFC 3261 §16.6/§16.3): 0 gives `TooManyHops` (answer 483); otherwise decrement
     /// and return the new value. Absent: set to 70.
     pub fn decrement_max_forwards(&mut self) -> Result<u8, ParseError> {

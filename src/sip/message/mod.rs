@@ -15,8 +15,15 @@
 //!   `content_type()`, `expires()`, `body()`. Typed values borrow from the message.
 //! - Build: [`SipMessage::request`], [`SipMessage::response`], [`SipMessage::response_to`],
 //!   `push_header`, `insert_header`, `remove_headers`, `replace_header`, `prepend_via`,
-//!   `remove_top_via`, `decrement_max_forwards`, `set_body`, `set_reason`, `set_request_uri`,
-//!   then `to_bytes()` / `write_to()` (Content-Length always equals the body length).
+//!   `remove_top_via`, `stamp_received` (RFC 3581 received/rport on receipt),
+//!   `decrement_max_forwards`, `set_body`, `set_reason`, `set_request_uri`, then `to_bytes()` /
+//!   `write_to()` (Content-Length always equals the body length; bodies are copied byte for byte).
+//!
+//! Parsing is zero-copy: the message keeps the received `Bytes` and ranges into it; accessors
+//! return `&str` / `&[u8]` borrowed from it, typed values are parsed on access (cheap, no
+//! allocation except lists). A full parse already validated Via, From, To, Call-ID, CSeq (method
+//! must match the request's), Contact, Route, Record-Route, Max-Forwards, Content-Length,
+//! Content-Type and Expires, and rejected duplicates of single-value headers.
 //!
 //! Limits: [`MAX_MESSAGE`] 64 KiB, [`MAX_HEADERS`] 256, [`MAX_LINE`] 8 KiB. Nothing panics on input.
 

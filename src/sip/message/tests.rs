@@ -234,3 +234,172 @@ fn raw_extractor_addresses_a_400() {
     assert_eq!(m.top_via().unwrap().branch(), Some("z9hG4bK776asdhds"));
     assert!(error_response(b"\x00\x01garbage", &e, None).is_none());
 }
+
+#[test]
+fn stamp_received_and_rport() {
+    let mut m = parse(&INVITE.replace(
+        ";branch=z9hG4bK776asdhds",
+        " ;branch=z9hG4bK776asdhds;rport, SIP/2.0/UDP b;branch=z9hG4bKb",
+    ))
+    .unwrap();
+    assert!(m.stamp_received("192.0.2.9", 40000));
+    let v = m.top_via().unwrap();
+    assert_eq!(v.received(), Some("192.0.2.9"));
+    assert_eq!(v.rport(), Some(Some(40000)));
+    assert_eq!(v.branch(), Some("z9hG4bK776asdhds"));
+    assert_eq!(m.vias().unwrap().len(), 2);
+    // Same host, no rport: untouched.
+    let mut m =
+        parse(&INVITE.replace("pc33.atlanta.example.com;branch", "192.0.2.9;branch")).unwrap();
+    let before = m.to_bytes();
+    assert!(m.stamp_received("192.0.2.9", 5060));
+    assert_eq!(m.to_bytes(), before);
+    let reparsed = SipMessage::parse(m.to_bytes()).unwrap();
+    assert_eq!(reparsed.top_via().unwrap().received(), None);
+}
+
+fn options_with(extra: &str) -> String {
+    format!(
+        "OPTIONS sip:x@example.com SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@h>;tag=1\r\n\
+To: <sip:x@h>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n{extra}Content-Length: 0\r\n\r\n"
+    )
+}
+
+#[test]
+fn limits_are_exact() {
+    // 5 fixed headers + Content-Length = 6; fill up to exactly MAX_HEADERS.
+    let fill = |n: usize| (0..n).map(|i| format!("X-{i}: v\r\n")).collect::<String>();
+    assert_eq!(
+        parse(&options_with(&fill(MAX_HEADERS - 6)))
+            .unwrap()
+            .header_count(),
+        MAX_HEADERS
+    );
+    let e = parse(&options_with(&fill(MAX_HEADERS - 5))).unwrap_err();
+    assert_eq!((e.kind, e.status_code()), (ErrorKind::TooLarge, 513));
+    // A header line of exactly MAX_LINE bytes passes; one more byte fails.
+    let line = |n: usize| format!("X-L: {}\r\n", "a".repeat(n - 5));
+    assert!(parse(&options_with(&line(MAX_LINE))).is_ok());
+    assert_eq!(
+        parse(&options_with(&line(MAX_LINE + 1))).unwrap_err().kind,
+        ErrorKind::TooLarge
+    );
+    // Folded lines count as one logical line.
+    let folded = format!("X-F: {}\r\n {}\r\n", "a".repeat(5000), "b".repeat(5000));
+    assert_eq!(
+        parse(&options_with(&folded)).unwrap_err().kind,
+        ErrorKind::TooLarge
+    );
+    // Whole message.
+    let big = vec![b'a'; MAX_MESSAGE + 1];
+    assert_eq!(SipMessage::parse(big).unwrap_err().status_code(), 513);
+}
+
+#[test]
+fn stream_framing_byte_by_byte() {
+    let msg = INVITE.as_bytes();
+    for cut in 0..msg.len() {
+        assert_eq!(frame_stream(&msg[..cut]), Frame::NeedMore, "cut at {cut}");
+    }
+    assert_eq!(frame_stream(msg), Frame::Message(msg.len()));
+    // Garbage without a blank line is NeedMore until the 64 KiB cap, then an error.
+    assert_eq!(frame_stream(b"garbage"), Frame::NeedMore);
+    let dup = INVITE.replace("Content-Length: 4", "Content-Length: 4\r\nl: 4");
+    assert!(
+        matches!(frame_stream(dup.as_bytes()), Frame::Error(e) if e.kind == ErrorKind::Semantic)
+    );
+    let neg = INVITE.replace("Content-Length: 4", "Content-Length: -4");
+    assert!(matches!(frame_stream(neg.as_bytes()), Frame::Error(_)));
+    // parse_stream insists the frame holds exactly one body.
+    let mut extra = msg.to_vec();
+    extra.extend_from_slice(b"xx");
+    assert_eq!(
+        parse_stream(Bytes::from(extra)).unwrap_err().kind,
+        ErrorKind::Framing
+    );
+    // CRLF keep-alive: ping is 4 bytes, pong 2.
+    assert_eq!(frame_stream(b"\r\n"), Frame::KeepAlive(2));
+    assert_eq!(frame_stream(b"\r"), Frame::NeedMore);
+}
+
+#[test]
+fn header_editing_semantics() {
+    let mut m = parse(&options_with("X-A: 1\r\nx-a: 2\r\nRoute: <sip:p1;lr>\r\n")).unwrap();
+    assert_eq!(m.headers("X-A").collect::<Vec<_>>(), [&b"1"[..], b"2"]);
+    m.replace_header("x-A", "3");
+    assert_eq!(m.headers("X-A").collect::<Vec<_>>(), [&b"3"[..]]);
+    // replace keeps the position and the original spelling of the name
+    let names: Vec<_> = m.iter_headers().map(|h| h.name).collect();
+    assert_eq!(names[5], "X-A");
+    assert_eq!(m.remove_headers("route"), 1);
+    assert_eq!(m.remove_headers("route"), 0);
+    assert_eq!(m.decrement_max_forwards().unwrap(), 70);
+    assert_eq!(m.decrement_max_forwards().unwrap(), 69);
+    m.insert_header(10_000, "X-End", "e");
+    assert_eq!(m.iter_headers().last().map(|h| h.name), Some("X-End"));
+    m.set_body(Bytes::new(), None);
+    assert_eq!(m.content_length().unwrap(), Some(0));
+    assert!(m.content_type().is_none());
+    assert!(m.set_request_uri("<bad>").is_err());
+    m.set_request_uri("sips:y@[::1]:5061").unwrap();
+    assert_eq!(
+        SipMessage::parse(m.to_bytes()).unwrap().request_uri_str(),
+        Some("sips:y@[::1]:5061")
+    );
+    // Name sanitising: no header injection through the name either.
+    m.push_header("X-Bad\r\nInjected", "v");
+    assert!(SipMessage::parse(m.to_bytes())
+        .unwrap()
+        .header("Injected")
+        .is_none());
+}
+
+#[test]
+fn response_to_100_echoes_timestamp_and_skips_to_tag_rules() {
+    let req = parse(&options_with("Timestamp: 54\r\n")).unwrap();
+    let r = SipMessage::response_to(&req, 100, "Trying", None);
+    assert_eq!(r.header_str("Timestamp"), Some("54"));
+    assert_eq!(r.to().unwrap().tag(), None);
+    let r = SipMessage::response_to(&req, 200, "OK", Some("tt"));
+    assert!(r.header("Timestamp").is_none());
+    // Addr-spec To gets the tag as a header param, which re-parses as such.
+    let req = parse(&options_with("").replace("To: <sip:x@h>", "To: sip:x@h")).unwrap();
+    let r =
+        SipMessage::parse(SipMessage::response_to(&req, 200, "OK", Some("tt")).to_bytes()).unwrap();
+    assert_eq!(r.to().unwrap().tag(), Some("tt"));
+    assert!(r.to().unwrap().uri.as_sip().unwrap().params.is_empty());
+}
+
+#[test]
+fn start_line_variants() {
+    let ok = |s: &str| parse(&options_with("").replacen("OPTIONS sip:x@example.com SIP/2.0", s, 1));
+    assert!(ok("OPTIONS sip:x@example.com sip/2.0").is_ok());
+    assert_eq!(
+        ok("OPTIONS sip:x@example.com SIP/2.1")
+            .unwrap_err()
+            .status_code(),
+        505
+    );
+    assert_eq!(
+        ok("OPTIONS sip:x@example.com HTTP/1.1").unwrap_err().kind,
+        ErrorKind::StartLine
+    );
+    assert_eq!(
+        ok("OPTIONS sip:x@example.com").unwrap_err().kind,
+        ErrorKind::StartLine
+    );
+    assert_eq!(
+        ok("OPT\u{e9}ONS sip:x@example.com SIP/2.0")
+            .unwrap_err()
+            .kind,
+        ErrorKind::StartLine
+    );
+    let resp =
+        |l: &str| parse(&options_with("").replacen("OPTIONS sip:x@example.com SIP/2.0", l, 1));
+    assert_eq!(resp("SIP/2.0 200").unwrap().reason(), Some(&b""[..]));
+    assert!(resp("SIP/2.0 20 OK").is_err());
+    assert!(resp("SIP/2.0 2000 OK").is_err());
+    assert!(resp("SIP/2.0 700 Seven").is_err());
+    assert_eq!(resp("SIP/2.0 699 Top").unwrap().status_code(), Some(699));
+    assert_eq!(resp("SIP/3.0 200 OK").unwrap_err().status_code(), 505);
+}
