@@ -250,3 +250,44 @@ async fn stun_binding_keepalive_is_answered_with_the_mapped_address() {
     assert_eq!(h.counters().snapshot().keepalives, 1);
     t.shutdown(WAIT).await;
 }
+
+#[tokio::test]
+async fn shutdown_releases_the_udp_port() {
+    let (t, _rx) = start(udp_tcp_config()).await;
+    let server = t.handle().local_addr(TransportKind::Udp).unwrap();
+    assert!(
+        UdpSocket::bind(server).await.is_err(),
+        "port is held while running"
+    );
+    assert_eq!(t.shutdown(WAIT).await, 0);
+    UdpSocket::bind(server)
+        .await
+        .expect("port is free after shutdown");
+}
+
+#[tokio::test]
+async fn ipv6_request_is_stamped_and_answered_over_ipv6() {
+    let mut cfg = hotline::sip::transport::TransportConfig::empty();
+    cfg.udp = vec!["[::1]:0".parse().unwrap(), local0()];
+    let (t, mut rx) = start(cfg).await;
+    let h = t.handle();
+    let server6 = h.local_addrs(TransportKind::Udp)[0];
+    assert!(server6.is_ipv6());
+    let c = UdpSocket::bind("[::1]:0").await.unwrap();
+    let me = c.local_addr().unwrap();
+    let req = options(
+        "SIP/2.0/UDP [2001:db8::7]:5060;rport;branch=z9hG4bKv6",
+        "v6-1",
+    );
+    c.send_to(req.as_bytes(), server6).await.unwrap();
+    let inc = next(&mut rx).await;
+    let via = inc.message.top_via().unwrap();
+    assert_eq!(via.received(), Some("::1"));
+    assert_eq!(via.rport(), Some(Some(me.port())));
+    let resp = SipMessage::response_to(&inc.message, 200, "OK", Some("v6"));
+    // No connection hint: the IPv6 socket is picked by address family.
+    h.send_response(&resp, None).await.unwrap();
+    let text = recv_text(&c, WAIT).await.expect("response over IPv6");
+    assert!(text.starts_with("SIP/2.0 200 OK\r\n"), "{text}");
+    t.shutdown(WAIT).await;
+}

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -114,6 +114,7 @@ pub(crate) struct ConnHandle {
     pub(crate) close: Arc<Notify>,
 }
 
+#[derive(Clone)]
 pub(crate) struct UdpEntry {
     pub(crate) id: ConnectionId,
     pub(crate) socket: Arc<UdpSocket>,
@@ -153,7 +154,9 @@ pub(crate) struct Shared {
     pub(crate) config: TransportConfig,
     pub(crate) counters: Arc<TransportCounters>,
     pub(crate) table: Mutex<ConnectionTable<ConnHandle>>,
-    pub(crate) udp: Vec<UdpEntry>,
+    /// UDP sockets; emptied at shutdown so the ports are released.
+    pub(crate) udp: RwLock<Vec<UdpEntry>>,
+    pub(crate) udp_local: Vec<SocketAddr>,
     pub(crate) tcp_local: Vec<SocketAddr>,
     pub(crate) tls_local: Vec<SocketAddr>,
     pub(crate) tls_server: Option<Arc<rustls::ServerConfig>>,
@@ -186,6 +189,11 @@ impl Shared {
     pub(crate) fn connect_done(&self, key: (SocketAddr, TransportKind)) {
         let mut map = self.connecting.lock().unwrap_or_else(|p| p.into_inner());
         map.remove(&key);
+    }
+
+    /// The UDP sockets (cloned handles; empty after shutdown).
+    pub(crate) fn udp_sockets(&self) -> Vec<UdpEntry> {
+        self.udp.read().map(|v| v.clone()).unwrap_or_default()
     }
 
     pub(crate) fn is_shutting_down(&self) -> bool {
@@ -300,11 +308,14 @@ impl Transport {
         }
         let (in_tx, in_rx) = mpsc::channel(incoming_queue.max(1));
         let (stop, shutdown) = watch::channel(false);
+        let udp_local = udp.iter().map(|u| u.local).collect();
+        let udp_count = udp.len();
         let shared = Arc::new(Shared {
             config,
             counters: Arc::new(TransportCounters::default()),
             table: Mutex::new(table),
-            udp,
+            udp: RwLock::new(udp),
+            udp_local,
             tcp_local,
             tls_local,
             tls_server,
@@ -315,7 +326,7 @@ impl Transport {
             drop_log: Mutex::new(RateLimitedLog::new(Duration::from_secs(10))),
             connecting: Mutex::new(HashMap::new()),
         });
-        for i in 0..shared.udp.len() {
+        for i in 0..udp_count {
             let guard = shared.tasks.guard();
             tokio::spawn(udp::recv_loop(shared.clone(), i, guard));
         }
@@ -324,7 +335,7 @@ impl Transport {
             tokio::spawn(stream::accept_loop(shared.clone(), kind, listener, guard));
         }
         tracing::info!(
-            udp = ?shared.udp.iter().map(|u| u.local).collect::<Vec<_>>(),
+            udp = ?shared.udp_local,
             tcp = ?shared.tcp_local,
             tls = ?shared.tls_local,
             "SIP transport started"
@@ -347,6 +358,9 @@ impl Transport {
     pub async fn shutdown(self, drain: Duration) -> usize {
         let _ = self.stop.send(true);
         let shared = &self.handle.shared;
+        if let Ok(mut udp) = shared.udp.write() {
+            udp.clear(); // the receive loops drop their clones as they stop
+        }
         for h in shared.table().handles() {
             h.close.notify_one();
         }
@@ -373,7 +387,7 @@ impl TransportHandle {
     /// The bound addresses for a transport (ephemeral ports resolved).
     pub fn local_addrs(&self, kind: TransportKind) -> Vec<SocketAddr> {
         match kind {
-            TransportKind::Udp => self.shared.udp.iter().map(|u| u.local).collect(),
+            TransportKind::Udp => self.shared.udp_local.clone(),
             TransportKind::Tcp => self.shared.tcp_local.clone(),
             TransportKind::Tls => self.shared.tls_local.clone(),
         }

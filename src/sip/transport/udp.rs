@@ -10,7 +10,7 @@ use crate::sip::message::{parse_datagram, ParseError};
 
 use super::counters::TransportCounters;
 use super::keepalive::{is_blank_datagram, is_stun, stun_binding_response};
-use super::service::{Incoming, Outgoing, SendError, Shared, TaskGuard};
+use super::service::{Incoming, Outgoing, SendError, Shared, TaskGuard, UdpEntry};
 use super::{errors, stamp, ConnectionId, TransportKind};
 
 /// Largest UDP payload (IPv4: 65535 - 8 - 20).
@@ -20,10 +20,10 @@ const MAX_DATAGRAM: usize = 65_507;
 const POOL_CHUNK: usize = 256 * 1024;
 
 pub(crate) async fn recv_loop(shared: Arc<Shared>, index: usize, _guard: TaskGuard) {
-    let Some(entry) = shared.udp.get(index) else {
+    let Some(entry) = shared.udp_sockets().into_iter().nth(index) else {
         return;
     };
-    let socket = entry.socket.clone();
+    let socket = entry.socket;
     let (id, local) = (entry.id, entry.local);
     let mut shutdown = shared.shutdown.clone();
     let mut buf = BytesMut::with_capacity(POOL_CHUNK);
@@ -124,18 +124,18 @@ pub(crate) async fn send(shared: &Shared, out: &Outgoing) -> Result<ConnectionId
     if out.bytes.len() > MAX_DATAGRAM {
         return Err(SendError::TooLarge(out.bytes.len()));
     }
-    let entry = out
-        .connection
-        .and_then(|c| shared.udp.iter().find(|u| u.id == c))
-        .filter(|u| u.local.is_ipv4() == out.dest.is_ipv4())
-        .or_else(|| {
-            shared
-                .udp
-                .iter()
-                .find(|u| u.local.is_ipv4() == out.dest.is_ipv4())
-        })
-        .ok_or(SendError::NoTransport(TransportKind::Udp))?;
-    entry.socket.send_to(&out.bytes, out.dest).await?;
+    let (id, socket) = {
+        let sockets = shared.udp.read().map_err(|_| SendError::ShuttingDown)?;
+        let same_family = |u: &&UdpEntry| u.local.is_ipv4() == out.dest.is_ipv4();
+        let entry = out
+            .connection
+            .and_then(|c| sockets.iter().find(|u| u.id == c))
+            .filter(same_family)
+            .or_else(|| sockets.iter().find(same_family))
+            .ok_or(SendError::NoTransport(TransportKind::Udp))?;
+        (entry.id, entry.socket.clone())
+    };
+    socket.send_to(&out.bytes, out.dest).await?;
     TransportCounters::inc(&shared.counters.datagrams_out);
-    Ok(entry.id)
+    Ok(id)
 }
