@@ -480,3 +480,57 @@ async fn concurrent_sends_to_a_new_destination_share_one_connection() {
     );
     t.shutdown(WAIT).await;
 }
+
+#[tokio::test]
+async fn response_after_the_connection_closed_opens_one_to_received_and_sent_by_port() {
+    let (t, mut rx) = start(udp_tcp_config()).await;
+    let h = t.handle();
+    // The client's own listener, named as sent-by port in its Via (RFC 3261 §18.2.2 fallback).
+    let l = TcpListener::bind(local0()).await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    let mut s = connect(h.local_addr(TransportKind::Tcp).unwrap()).await;
+    let via = format!("SIP/2.0/TCP client.example.com:{port};branch=z9hG4bKfb");
+    s.write_all(options(&via, "fallback-1").as_bytes())
+        .await
+        .unwrap();
+    let inc = next(&mut rx).await;
+    drop(s);
+    eventually("old connection gone", || !h.is_open(inc.connection)).await;
+    let resp = SipMessage::response_to(&inc.message, 200, "OK", Some("fb"));
+    let used = h.send_response(&resp, Some(inc.connection)).await.unwrap();
+    assert_ne!(used, inc.connection);
+    let (mut peer, _) = tokio::time::timeout(WAIT, l.accept())
+        .await
+        .unwrap()
+        .unwrap();
+    let text = read_until(&mut peer, "\r\n\r\n").await;
+    assert!(text.starts_with("SIP/2.0 200 OK\r\n"), "{text:?}");
+    assert!(text.contains("Call-ID: fallback-1\r\n"));
+    t.shutdown(WAIT).await;
+}
+
+#[tokio::test]
+async fn total_connection_limit_is_enforced() {
+    let mut cfg = udp_tcp_config();
+    cfg.limits.max_connections = 1;
+    let (t, _rx) = start(cfg).await;
+    let h = t.handle();
+    let server = h.local_addr(TransportKind::Tcp).unwrap();
+    let _a = connect(server).await;
+    eventually("first admitted", || h.connection_count() == 1).await;
+    let mut b = connect(server).await;
+    assert!(closed_by_peer(&mut b).await);
+    // Our own outbound connects are refused by the same limit.
+    let l = TcpListener::bind(local0()).await.unwrap();
+    let err = h
+        .send(Outgoing::new(
+            options(&tcp_via("tl"), "tl").into(),
+            l.local_addr().unwrap(),
+            TransportKind::Tcp,
+        ))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("limit"), "{err}");
+    assert_eq!(h.counters().snapshot().connections_refused, 1);
+    t.shutdown(WAIT).await;
+}

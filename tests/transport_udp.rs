@@ -291,3 +291,25 @@ async fn ipv6_request_is_stamped_and_answered_over_ipv6() {
     assert!(text.starts_with("SIP/2.0 200 OK\r\n"), "{text}");
     t.shutdown(WAIT).await;
 }
+
+#[tokio::test]
+async fn datagram_over_the_configured_size_is_answered_513() {
+    let mut cfg = udp_tcp_config();
+    cfg.limits.max_message_size = 1500;
+    let (t, mut rx) = start(cfg).await;
+    let h = t.handle();
+    let c = client().await;
+    let req = message_with_body(
+        "SIP/2.0/UDP 127.0.0.1:5099;branch=z9hG4bKbig",
+        "big-udp",
+        3000,
+    );
+    c.send_to(req.as_bytes(), h.local_addr(TransportKind::Udp).unwrap())
+        .await
+        .unwrap();
+    let text = recv_text(&c, WAIT).await.expect("a 513 comes back");
+    assert!(text.starts_with("SIP/2.0 513 Message Too Large"), "{text}");
+    assert!(text.contains("Call-ID: big-udp\r\n"));
+    nothing(&mut rx, Duration::from_millis(50)).await;
+    t.shutdown(WAIT).await;
+}

@@ -75,6 +75,14 @@ async fn on_datagram(
         }
         return;
     }
+    if data.len() > shared.config.limits.max_message_size {
+        TransportCounters::inc(&shared.counters.parse_errors);
+        let why = "datagram over size limit";
+        return match errors::error_response_with(&data, 513, "Message Too Large", why) {
+            Some(resp) => answer(shared, resp, source, id).await,
+            None => shared.note_drop("datagram", source, &why),
+        };
+    }
     let mut message = match parse_datagram(data.clone()) {
         Ok(m) => m,
         Err(e) => return reject(shared, &data, &e, source, id).await,
@@ -112,7 +120,12 @@ async fn reject(
         return shared.note_drop("unparseable datagram", source, e);
     };
     tracing::debug!(%source, "answering malformed request: {e}");
-    // Sent to the source address: the only one known to reach the sender of a broken message.
+    answer(shared, resp, source, id).await;
+}
+
+/// Sends a transport-made error response to the source address: the only one known to reach the
+/// sender of a broken message.
+async fn answer(shared: &Shared, resp: Bytes, source: SocketAddr, id: ConnectionId) {
     let out = Outgoing::new(resp, source, TransportKind::Udp).via_connection(id);
     if send(shared, &out).await.is_ok() {
         TransportCounters::inc(&shared.counters.error_responses);
