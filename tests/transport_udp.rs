@@ -313,3 +313,58 @@ async fn datagram_over_the_configured_size_is_answered_513() {
     nothing(&mut rx, Duration::from_millis(50)).await;
     t.shutdown(WAIT).await;
 }
+
+#[tokio::test]
+async fn mutated_datagrams_are_all_accounted_for_and_the_socket_keeps_working() {
+    use rand::{Rng, SeedableRng};
+    let (t, mut rx) = start(udp_tcp_config()).await;
+    let h = t.handle();
+    let server = h.local_addr(TransportKind::Udp).unwrap();
+    let c = client().await;
+    let base = options("SIP/2.0/UDP 127.0.0.1:5099;rport;branch=z9hG4bKfz", "fuzz");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed);
+    const N: u64 = 300;
+    let mut delivered = 0u64;
+    for _ in 0..N {
+        let mut d = base.clone().into_bytes();
+        for _ in 0..rng.gen_range(1..8) {
+            let i = rng.gen_range(0..d.len());
+            match rng.gen_range(0..3) {
+                0 => d[i] = rng.gen(),
+                1 => {
+                    d.remove(i);
+                }
+                _ => {
+                    let pick = b"\r\n:;<>\"[]0 ";
+                    d.insert(i, pick[rng.gen_range(0..pick.len())])
+                }
+            }
+        }
+        c.send_to(&d, server).await.unwrap();
+        // Drain as we go so the core queue never overflows.
+        while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(2), rx.recv()).await {
+            delivered += 1;
+        }
+    }
+    c.send_to(base.as_bytes(), server).await.unwrap();
+    loop {
+        let m = next(&mut rx).await;
+        if m.message.call_id().ok() == Some("fuzz") && m.message.source() == base.as_bytes() {
+            break;
+        }
+        delivered += 1;
+    }
+    let s = h.counters().snapshot();
+    assert_eq!(s.datagrams_in, N + 1);
+    assert_eq!(
+        delivered + 1 + s.keepalives + s.parse_errors,
+        s.datagrams_in,
+        "{s:?}"
+    );
+    assert_eq!(s.dropped + s.error_responses, s.parse_errors, "{s:?}");
+    assert!(
+        s.parse_errors > 0 && delivered > 0,
+        "both outcomes exercised: {s:?}"
+    );
+    t.shutdown(WAIT).await;
+}
