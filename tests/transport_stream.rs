@@ -534,3 +534,47 @@ async fn total_connection_limit_is_enforced() {
     assert_eq!(h.counters().snapshot().connections_refused, 1);
     t.shutdown(WAIT).await;
 }
+
+#[tokio::test]
+async fn tls_by_server_name_and_idle_close_on_both_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed(&dir);
+    let mut scfg = TransportConfig::empty();
+    scfg.tls = vec![local0()];
+    scfg.tls_cert = Some(cert.clone());
+    scfg.tls_key = Some(key);
+    scfg.limits.tls_idle_timeout = Duration::from_millis(300);
+    let (server, mut srx) = start(scfg).await;
+    let sh = server.handle();
+    let mut ccfg = TransportConfig::empty();
+    ccfg.tls_ca = vec![cert];
+    let (client, _crx) = start(ccfg).await;
+    let ch = client.handle();
+    let mut out = Outgoing::new(
+        options("SIP/2.0/TLS client.invalid;branch=z9hG4bKsn", "sn-1").into(),
+        sh.local_addr(TransportKind::Tls).unwrap(),
+        TransportKind::Tls,
+    );
+    out.server_name = Some("localhost".into());
+    ch.send(out.clone()).await.unwrap();
+    assert_eq!(next(&mut srx).await.message.call_id().unwrap(), "sn-1");
+    // A name the certificate does not carry is refused.
+    out.server_name = Some("other.example".into());
+    let mut fresh = out.clone();
+    fresh.dest = sh.local_addr(TransportKind::Tls).unwrap();
+    let (client2, _c2) = start({
+        let mut c = TransportConfig::empty();
+        c.tls_ca = vec![dir.path().join("sip.pem")];
+        c
+    })
+    .await;
+    let err = client2.handle().send(fresh).await.unwrap_err();
+    assert!(err.to_string().starts_with("TLS to"), "{err}");
+    // Idle: the server closes after 300 ms without traffic; the client side notices and forgets it.
+    eventually("server closed idle TLS", || sh.connection_count() == 0).await;
+    eventually("client saw the close", || ch.connection_count() == 0).await;
+    assert!(sh.counters().snapshot().idle_closed >= 1);
+    client2.shutdown(WAIT).await;
+    client.shutdown(WAIT).await;
+    server.shutdown(WAIT).await;
+}
