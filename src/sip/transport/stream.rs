@@ -43,6 +43,8 @@ pub(crate) async fn accept_loop(
                 continue;
             }
         };
+        // Signalling is small and latency-bound: no Nagle delay.
+        let _ = tcp.set_nodelay(true);
         let (handle, rx) = new_handle(&shared, &tcp);
         let admitted = shared.table().insert(remote, kind, true, handle.clone());
         let id = match admitted {
