@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
+use tokio::net::UdpSocket;
 use tokio::sync::mpsc::error::TrySendError;
 
 use crate::sip::message::{parse_datagram, ParseError};
@@ -25,10 +26,14 @@ pub(crate) async fn recv_loop(shared: Arc<Shared>, index: usize, _guard: TaskGua
     };
     let socket = entry.socket;
     let (id, local) = (entry.id, entry.local);
+    let span = tracing::info_span!("sip_udp", %local, conn = %id);
+    // Instrumented, not entered: an entered span must not be held across await points.
+    tracing::Instrument::instrument(receive(&shared, socket, id, local), span).await;
+}
+
+async fn receive(shared: &Shared, socket: Arc<UdpSocket>, id: ConnectionId, local: SocketAddr) {
     let mut shutdown = shared.shutdown.clone();
     let mut buf = BytesMut::with_capacity(POOL_CHUNK);
-    let span = tracing::info_span!("sip_udp", %local, conn = %id);
-    let _e = span.enter();
     loop {
         if buf.capacity() - buf.len() < MAX_DATAGRAM + 1 {
             buf.reserve(POOL_CHUNK.max(MAX_DATAGRAM + 1));
@@ -41,7 +46,7 @@ pub(crate) async fn recv_loop(shared: Arc<Shared>, index: usize, _guard: TaskGua
             Ok((n, source)) => {
                 let data = buf.split_to(n).freeze();
                 TransportCounters::inc(&shared.counters.datagrams_in);
-                on_datagram(&shared, data, source, id, local).await;
+                on_datagram(shared, data, source, id, local).await;
             }
             Err(e) => {
                 // ICMP errors surface here on some systems; they say nothing about our socket.
