@@ -578,3 +578,50 @@ async fn tls_by_server_name_and_idle_close_on_both_ends() {
     client.shutdown(WAIT).await;
     server.shutdown(WAIT).await;
 }
+
+#[tokio::test]
+async fn a_message_trickled_slower_than_the_message_timeout_closes_the_connection() {
+    let mut cfg = udp_tcp_config();
+    cfg.limits.message_timeout = Duration::from_millis(400);
+    let (t, mut rx) = start(cfg).await;
+    let h = t.handle();
+    let mut s = connect(h.local_addr(TransportKind::Tcp).unwrap()).await;
+    // A whole message in time is fine, even when split.
+    let ok = options(&tcp_via("in-time"), "in-time");
+    let (a, b) = ok.split_at(40);
+    s.write_all(a.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    s.write_all(b.as_bytes()).await.unwrap();
+    assert_eq!(next(&mut rx).await.message.call_id().unwrap(), "in-time");
+    // One byte every 100 ms keeps the idle timer fresh but never completes within 400 ms.
+    let slow = options(&tcp_via("slow"), "slow");
+    let t0 = tokio::time::Instant::now();
+    let mut closed = false;
+    for byte in slow.as_bytes().iter().take(40) {
+        if s.write_all(&[*byte]).await.is_err() {
+            closed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if h.connection_count() == 0 {
+            closed = true;
+            break;
+        }
+    }
+    assert!(
+        closed,
+        "connection was closed while the message trickled in"
+    );
+    let waited = t0.elapsed();
+    assert!(
+        waited >= Duration::from_millis(350),
+        "closed too early: {waited:?}"
+    );
+    assert!(
+        waited < Duration::from_secs(3),
+        "closed too late: {waited:?}"
+    );
+    nothing(&mut rx, Duration::from_millis(50)).await;
+    assert_eq!(h.counters().snapshot().idle_closed, 0, "not an idle close");
+    t.shutdown(WAIT).await;
+}

@@ -90,6 +90,9 @@ pub struct Limits {
     /// A TLS connection with no traffic for this long is closed.
     #[serde(with = "secs")]
     pub tls_idle_timeout: Duration,
+    /// A stream message must arrive completely within this long of its first byte (anti-slowloris).
+    #[serde(with = "secs")]
+    pub message_timeout: Duration,
     /// Time allowed for an outbound connect or a TLS handshake.
     #[serde(with = "secs")]
     pub connect_timeout: Duration,
@@ -106,6 +109,7 @@ impl Default for Limits {
             write_timeout: Duration::from_secs(5),
             tcp_idle_timeout: Duration::from_secs(600),
             tls_idle_timeout: Duration::from_secs(600),
+            message_timeout: Duration::from_secs(32),
             connect_timeout: Duration::from_secs(5),
         }
     }

@@ -127,6 +127,7 @@ fn millis_since(base: Instant) -> u64 {
 enum End {
     PeerClosed,
     Idle,
+    Incomplete,
     Closed,
     Error,
 }
@@ -167,9 +168,16 @@ async fn run_connection<S>(
     let mut shutdown = shared.shutdown.clone();
     let mut framer = StreamFramer::new(limits.max_message_size, limits.max_pending_bytes);
     let tx = handle.tx.clone();
+    // When the oldest unframed byte arrived: a message must complete within `message_timeout`
+    // (a peer trickling one byte a minute would otherwise hold a slot until the idle timeout).
+    let mut partial_since: Option<Instant> = None;
     let end = loop {
         let last = Duration::from_millis(activity.load(Ordering::Relaxed));
-        let deadline = base + last + idle;
+        let idle_at = base + last + idle;
+        let deadline = match partial_since {
+            Some(t) => idle_at.min(t + limits.message_timeout),
+            None => idle_at,
+        };
         let buf = framer.buffer_mut();
         if buf.capacity() - buf.len() < READ_CHUNK {
             buf.reserve(READ_CHUNK);
@@ -184,7 +192,12 @@ async fn run_connection<S>(
                 }
             },
             _ = sleep_until(deadline) => {
-                if base.elapsed() >= Duration::from_millis(activity.load(Ordering::Relaxed)) + idle {
+                let now = Instant::now();
+                if partial_since.is_some_and(|t| now >= t + limits.message_timeout) {
+                    TransportCounters::inc(&shared.counters.dropped);
+                    break End::Incomplete;
+                }
+                if now >= base + Duration::from_millis(activity.load(Ordering::Relaxed)) + idle {
                     TransportCounters::inc(&shared.counters.idle_closed);
                     break End::Idle;
                 }
@@ -195,8 +208,16 @@ async fn run_connection<S>(
         };
         activity.store(millis_since(base), Ordering::Relaxed);
         tracing::trace!(n, "read");
+        let before = framer.pending();
         if !drain_frames(shared, &mut framer, &tx, id, remote, &handle, kind).await {
             break End::Error;
+        }
+        let after = framer.pending();
+        if after == 0 {
+            partial_since = None;
+        } else if after < before || partial_since.is_none() {
+            // Something was consumed (the leftover starts a new message), or this is the first byte.
+            partial_since = Some(Instant::now());
         }
     };
     tracing::debug!(?end, "connection closing");
