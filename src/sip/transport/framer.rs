@@ -63,6 +63,11 @@ impl StreamFramer {
         self.buf.len()
     }
 
+    /// Whether part of a message (not just keepalive line breaks) is waiting for more bytes.
+    pub fn has_partial_message(&self) -> bool {
+        !self.buf.iter().all(|b| matches!(b, b'\r' | b'\n'))
+    }
+
     /// The next event, or `None` when more bytes are needed. After `Fatal`, always `None`.
     pub fn next_event(&mut self) -> Option<FrameEvent> {
         if self.failed {
@@ -82,8 +87,8 @@ impl StreamFramer {
                     return Some(FrameEvent::Ping);
                 }
             }
-            if self.buf.is_empty() || matches!(self.buf.first(), Some(b'\r' | b'\n')) {
-                return None; // empty, or a partial keepalive
+            if self.buf.iter().all(|b| matches!(b, b'\r' | b'\n')) {
+                return None; // empty, or a partial keepalive (at most 3 bytes after the scan)
             }
             return match frame_stream(&self.buf) {
                 Frame::NeedMore if self.buf.len() > self.max_pending => {
@@ -203,6 +208,24 @@ mod tests {
         assert!(f.next_event().is_none());
         f.push(&[b'y'; 1200]);
         assert!(matches!(f.next_event(), Some(FrameEvent::Fatal { .. })));
+    }
+
+    #[test]
+    fn trailing_line_breaks_are_not_a_partial_message_and_odd_ones_do_not_stall() {
+        let mut f = StreamFramer::new(65_536, 131_072);
+        f.push(format!("{}\r\n", msg("a", "")).as_bytes());
+        assert_eq!(call_ids(&drain(&mut f)), ["a"]);
+        assert_eq!(f.pending(), 2);
+        assert!(!f.has_partial_message());
+        // CRLF CR then a message: not a keepalive; framing goes on instead of waiting forever.
+        let mut f = StreamFramer::new(65_536, 131_072);
+        f.push(format!("\r\n\r{}", msg("b", "")).as_bytes());
+        let ev = drain(&mut f);
+        assert!(
+            matches!(&ev[..], [FrameEvent::Invalid { response: Some(r), .. }] if r.starts_with(b"SIP/2.0 400 ")),
+            "answered, not stalled: {ev:?}"
+        );
+        assert_eq!(f.pending(), 0);
     }
 
     #[test]

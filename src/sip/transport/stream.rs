@@ -213,7 +213,7 @@ async fn run_connection<S>(
             break End::Error;
         }
         let after = framer.pending();
-        if after == 0 {
+        if !framer.has_partial_message() {
             partial_since = None;
         } else if after < before || partial_since.is_none() {
             // Something was consumed (the leftover starts a new message), or this is the first byte.
