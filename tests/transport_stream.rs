@@ -625,3 +625,21 @@ async fn a_message_trickled_slower_than_the_message_timeout_closes_the_connectio
     assert_eq!(h.counters().snapshot().idle_closed, 0, "not an idle close");
     t.shutdown(WAIT).await;
 }
+
+#[tokio::test]
+async fn start_errors_name_what_is_wrong() {
+    let mut cfg = TransportConfig::empty();
+    cfg.tls = vec![local0()];
+    let err = Transport::start(cfg, 8)
+        .await
+        .err()
+        .expect("no certificate");
+    assert!(err.to_string().contains("tls_cert"), "{err}");
+    let (t, _rx) = start(udp_tcp_config()).await;
+    let taken = t.handle().local_addr(TransportKind::Tcp).unwrap();
+    let mut cfg = TransportConfig::empty();
+    cfg.tcp = vec![taken];
+    let err = Transport::start(cfg, 8).await.err().expect("port in use");
+    assert!(err.to_string().contains(&taken.to_string()), "{err}");
+    t.shutdown(WAIT).await;
+}

@@ -384,6 +384,11 @@ impl TransportHandle {
         self.shared.counters.clone()
     }
 
+    /// The counters in Prometheus text format, for `/metrics`.
+    pub fn metrics_text(&self) -> String {
+        self.shared.counters.snapshot().to_prometheus()
+    }
+
     /// The bound addresses for a transport (ephemeral ports resolved).
     pub fn local_addrs(&self, kind: TransportKind) -> Vec<SocketAddr> {
         match kind {
