@@ -643,3 +643,22 @@ async fn start_errors_name_what_is_wrong() {
     assert!(err.to_string().contains(&taken.to_string()), "{err}");
     t.shutdown(WAIT).await;
 }
+
+#[tokio::test]
+async fn dropping_the_transport_stops_it() {
+    let (t, _rx) = start(udp_tcp_config()).await;
+    let h = t.handle();
+    let mut s = connect(h.local_addr(TransportKind::Tcp).unwrap()).await;
+    eventually("admitted", || h.connection_count() == 1).await;
+    drop(t);
+    assert!(closed_by_peer(&mut s).await);
+    let err = h
+        .send(Outgoing::new(
+            "x".into(),
+            h.local_addr(TransportKind::Udp).unwrap(),
+            TransportKind::Udp,
+        ))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("shutting down"), "{err}");
+}

@@ -214,7 +214,8 @@ impl Shared {
     }
 }
 
-/// The running transport service. Dropping it does not stop the tasks; call [`Transport::shutdown`].
+/// The running transport service. [`Transport::shutdown`] stops it and waits for the drain; dropping
+/// it stops it too, without waiting.
 pub struct Transport {
     handle: TransportHandle,
     stop: watch::Sender<bool>,
@@ -353,9 +354,8 @@ impl Transport {
         self.handle.clone()
     }
 
-    /// Stops accepting and receiving, lets each connection flush what is queued, then closes it.
-    /// Waits at most `drain` for the tasks to finish; returns how many were still running.
-    pub async fn shutdown(self, drain: Duration) -> usize {
+    /// Signals every task to stop and releases the UDP sockets (shared by `shutdown` and `Drop`).
+    fn signal_stop(&self) {
         let _ = self.stop.send(true);
         let shared = &self.handle.shared;
         if let Ok(mut udp) = shared.udp.write() {
@@ -364,7 +364,13 @@ impl Transport {
         for h in shared.table().handles() {
             h.close.notify_one();
         }
-        let tasks = &shared.tasks;
+    }
+
+    /// Stops accepting and receiving, lets each connection flush what is queued, then closes it.
+    /// Waits at most `drain` for the tasks to finish; returns how many were still running.
+    pub async fn shutdown(self, drain: Duration) -> usize {
+        self.signal_stop();
+        let tasks = &self.handle.shared.tasks;
         let wait = async {
             loop {
                 let notified = tasks.idle.notified();
@@ -376,6 +382,12 @@ impl Transport {
         };
         let _ = tokio::time::timeout(drain, wait).await;
         tasks.running.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Transport {
+    fn drop(&mut self) {
+        self.signal_stop();
     }
 }
 
