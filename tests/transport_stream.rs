@@ -662,3 +662,23 @@ async fn dropping_the_transport_stops_it() {
         .unwrap_err();
     assert!(err.to_string().contains("shutting down"), "{err}");
 }
+
+#[tokio::test]
+async fn request_on_tcp_with_a_udp_via_is_still_answered_on_the_connection() {
+    let (t, mut rx) = start(udp_tcp_config()).await;
+    let h = t.handle();
+    let mut s = connect(h.local_addr(TransportKind::Tcp).unwrap()).await;
+    s.write_all(options("SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKmis", "mis-1").as_bytes())
+        .await
+        .unwrap();
+    let inc = next(&mut rx).await;
+    let resp = SipMessage::response_to(&inc.message, 200, "OK", Some("m"));
+    assert_eq!(
+        h.send_response(&resp, Some(inc.connection)).await.unwrap(),
+        inc.connection
+    );
+    let text = read_until(&mut s, "\r\n\r\n").await;
+    assert!(text.starts_with("SIP/2.0 200 OK\r\n"), "{text:?}");
+    assert_eq!(h.counters().snapshot().datagrams_out, 0);
+    t.shutdown(WAIT).await;
+}

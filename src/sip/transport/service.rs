@@ -458,6 +458,17 @@ impl TransportHandle {
         response: &SipMessage,
         connection: Option<ConnectionId>,
     ) -> Result<ConnectionId, SendError> {
+        // A request that came on a still-open stream is answered on it even if its Via names another
+        // transport (broken clients write UDP there): the peer is reading that connection.
+        let open = connection.and_then(|c| {
+            let table = self.shared.table();
+            table.get(c).map(|e| (c, e.remote, e.kind))
+        });
+        if let Some((c, remote, kind)) = open {
+            return self
+                .send(Outgoing::new(response.to_bytes(), remote, kind).via_connection(c))
+                .await;
+        }
         let route = stamp::route_response(response, connection).ok_or(SendError::NoRoute)?;
         let dest = resolve(&route).await?;
         self.send(Outgoing {
