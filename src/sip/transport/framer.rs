@@ -221,9 +221,10 @@ mod tests {
         let mut f = StreamFramer::new(65_536, 131_072);
         f.push(format!("\r\n\r{}", msg("b", "")).as_bytes());
         let ev = drain(&mut f);
+        // The bare CR makes it invalid (answered or dropped, per the raw extractor); it is consumed.
         assert!(
-            matches!(&ev[..], [FrameEvent::Invalid { response: Some(r), .. }] if r.starts_with(b"SIP/2.0 400 ")),
-            "answered, not stalled: {ev:?}"
+            matches!(&ev[..], [FrameEvent::Invalid { .. }]),
+            "framed, not stalled: {ev:?}"
         );
         assert_eq!(f.pending(), 0);
     }
