@@ -36,6 +36,15 @@ impl ResponseRoute {
     }
 }
 
+/// RFC 3261 §18.1.1: a request larger than this (path MTU unknown) must go over a congestion-controlled
+/// transport (TCP/TLS) instead of UDP.
+pub const UDP_REQUEST_LIMIT: usize = 1300;
+
+/// Whether a request of `len` bytes to be sent over UDP must switch to TCP (RFC 3261 §18.1.1).
+pub fn request_too_big_for_udp(len: usize) -> bool {
+    len > UDP_REQUEST_LIMIT
+}
+
 /// Parses an IP literal, accepting IPv6 with or without brackets.
 pub fn parse_ip(host: &str) -> Option<IpAddr> {
     let bare = host
@@ -194,6 +203,12 @@ mod tests {
             r.socket_addr(),
             Some("[2001:db8::99]:5061".parse().unwrap())
         );
+    }
+
+    #[test]
+    fn requests_over_1300_bytes_leave_udp() {
+        assert!(!request_too_big_for_udp(1300));
+        assert!(request_too_big_for_udp(1301));
     }
 
     #[test]
