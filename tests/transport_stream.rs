@@ -415,3 +415,270 @@ async fn tls_to_an_untrusted_server_fails_and_leaves_nothing_open() {
     client.shutdown(WAIT).await;
     server.shutdown(WAIT).await;
 }
+
+#[tokio::test]
+async fn full_write_queue_pushes_back_then_fails_the_send() {
+    let mut cfg = udp_tcp_config();
+    cfg.limits.write_queue_len = 2;
+    cfg.limits.write_timeout = Duration::from_millis(200);
+    let (t, _rx) = start(cfg).await;
+    let h = t.handle();
+    // A peer that accepts but never reads: kernel buffers fill, then our queue, then sends fail.
+    let l = TcpListener::bind(local0()).await.unwrap();
+    let dest = l.local_addr().unwrap();
+    let big = message_with_body(&tcp_via("bp"), "bp", 60_000);
+    let mut failed_after = None;
+    for i in 0..2_000 {
+        let r = h
+            .send(Outgoing::new(big.clone().into(), dest, TransportKind::Tcp))
+            .await;
+        if let Err(e) = r {
+            assert!(e.to_string().contains("write queue full"), "{e}");
+            failed_after = Some(i);
+            break;
+        }
+    }
+    let _peer = l.accept().await.unwrap();
+    assert!(
+        failed_after.is_some(),
+        "a stalled peer eventually makes sends fail"
+    );
+    assert_eq!(h.counters().snapshot().send_errors, 1);
+    t.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn concurrent_sends_to_a_new_destination_share_one_connection() {
+    let (t, _rx) = start(udp_tcp_config()).await;
+    let h = t.handle();
+    let l = TcpListener::bind(local0()).await.unwrap();
+    let dest = l.local_addr().unwrap();
+    let sends = (0..8).map(|i| {
+        let h = h.clone();
+        let msg = options(&tcp_via(&format!("cc{i}")), &format!("cc-{i}"));
+        tokio::spawn(async move {
+            h.send(Outgoing::new(msg.into(), dest, TransportKind::Tcp))
+                .await
+                .unwrap()
+        })
+    });
+    let ids: Vec<_> = futures::future::join_all(sends)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] == w[1]), "{ids:?}");
+    let (mut peer, _) = l.accept().await.unwrap();
+    let got = read_until(&mut peer, "Call-ID: cc-7").await;
+    assert_eq!(got.matches("OPTIONS sip:").count(), 8);
+    assert_eq!(h.connection_count(), 1);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(100), l.accept())
+            .await
+            .is_err(),
+        "no second connection"
+    );
+    t.shutdown(WAIT).await;
+}
+
+#[tokio::test]
+async fn response_after_the_connection_closed_opens_one_to_received_and_sent_by_port() {
+    let (t, mut rx) = start(udp_tcp_config()).await;
+    let h = t.handle();
+    // The client's own listener, named as sent-by port in its Via (RFC 3261 §18.2.2 fallback).
+    let l = TcpListener::bind(local0()).await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    let mut s = connect(h.local_addr(TransportKind::Tcp).unwrap()).await;
+    let via = format!("SIP/2.0/TCP client.example.com:{port};branch=z9hG4bKfb");
+    s.write_all(options(&via, "fallback-1").as_bytes())
+        .await
+        .unwrap();
+    let inc = next(&mut rx).await;
+    drop(s);
+    eventually("old connection gone", || !h.is_open(inc.connection)).await;
+    let resp = SipMessage::response_to(&inc.message, 200, "OK", Some("fb"));
+    let used = h.send_response(&resp, Some(inc.connection)).await.unwrap();
+    assert_ne!(used, inc.connection);
+    let (mut peer, _) = tokio::time::timeout(WAIT, l.accept())
+        .await
+        .unwrap()
+        .unwrap();
+    let text = read_until(&mut peer, "\r\n\r\n").await;
+    assert!(text.starts_with("SIP/2.0 200 OK\r\n"), "{text:?}");
+    assert!(text.contains("Call-ID: fallback-1\r\n"));
+    t.shutdown(WAIT).await;
+}
+
+#[tokio::test]
+async fn total_connection_limit_is_enforced() {
+    let mut cfg = udp_tcp_config();
+    cfg.limits.max_connections = 1;
+    let (t, _rx) = start(cfg).await;
+    let h = t.handle();
+    let server = h.local_addr(TransportKind::Tcp).unwrap();
+    let _a = connect(server).await;
+    eventually("first admitted", || h.connection_count() == 1).await;
+    let mut b = connect(server).await;
+    assert!(closed_by_peer(&mut b).await);
+    // Our own outbound connects are refused by the same limit.
+    let l = TcpListener::bind(local0()).await.unwrap();
+    let err = h
+        .send(Outgoing::new(
+            options(&tcp_via("tl"), "tl").into(),
+            l.local_addr().unwrap(),
+            TransportKind::Tcp,
+        ))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("limit"), "{err}");
+    assert_eq!(h.counters().snapshot().connections_refused, 1);
+    t.shutdown(WAIT).await;
+}
+
+#[tokio::test]
+async fn tls_by_server_name_and_idle_close_on_both_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed(&dir);
+    let mut scfg = TransportConfig::empty();
+    scfg.tls = vec![local0()];
+    scfg.tls_cert = Some(cert.clone());
+    scfg.tls_key = Some(key);
+    scfg.limits.tls_idle_timeout = Duration::from_millis(300);
+    let (server, mut srx) = start(scfg).await;
+    let sh = server.handle();
+    let mut ccfg = TransportConfig::empty();
+    ccfg.tls_ca = vec![cert];
+    let (client, _crx) = start(ccfg).await;
+    let ch = client.handle();
+    let mut out = Outgoing::new(
+        options("SIP/2.0/TLS client.invalid;branch=z9hG4bKsn", "sn-1").into(),
+        sh.local_addr(TransportKind::Tls).unwrap(),
+        TransportKind::Tls,
+    );
+    out.server_name = Some("localhost".into());
+    ch.send(out.clone()).await.unwrap();
+    assert_eq!(next(&mut srx).await.message.call_id().unwrap(), "sn-1");
+    // A name the certificate does not carry is refused.
+    out.server_name = Some("other.example".into());
+    let mut fresh = out.clone();
+    fresh.dest = sh.local_addr(TransportKind::Tls).unwrap();
+    let (client2, _c2) = start({
+        let mut c = TransportConfig::empty();
+        c.tls_ca = vec![dir.path().join("sip.pem")];
+        c
+    })
+    .await;
+    let err = client2.handle().send(fresh).await.unwrap_err();
+    assert!(err.to_string().starts_with("TLS to"), "{err}");
+    // Idle: the server closes after 300 ms without traffic; the client side notices and forgets it.
+    eventually("server closed idle TLS", || sh.connection_count() == 0).await;
+    eventually("client saw the close", || ch.connection_count() == 0).await;
+    assert!(sh.counters().snapshot().idle_closed >= 1);
+    client2.shutdown(WAIT).await;
+    client.shutdown(WAIT).await;
+    server.shutdown(WAIT).await;
+}
+
+#[tokio::test]
+async fn a_message_trickled_slower_than_the_message_timeout_closes_the_connection() {
+    let mut cfg = udp_tcp_config();
+    cfg.limits.message_timeout = Duration::from_millis(400);
+    let (t, mut rx) = start(cfg).await;
+    let h = t.handle();
+    let mut s = connect(h.local_addr(TransportKind::Tcp).unwrap()).await;
+    // A whole message in time is fine, even when split.
+    let ok = options(&tcp_via("in-time"), "in-time");
+    let (a, b) = ok.split_at(40);
+    s.write_all(a.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    s.write_all(b.as_bytes()).await.unwrap();
+    assert_eq!(next(&mut rx).await.message.call_id().unwrap(), "in-time");
+    // One byte every 100 ms keeps the idle timer fresh but never completes within 400 ms.
+    let slow = options(&tcp_via("slow"), "slow");
+    let t0 = tokio::time::Instant::now();
+    let mut closed = false;
+    for byte in slow.as_bytes().iter().take(40) {
+        if s.write_all(&[*byte]).await.is_err() {
+            closed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if h.connection_count() == 0 {
+            closed = true;
+            break;
+        }
+    }
+    assert!(
+        closed,
+        "connection was closed while the message trickled in"
+    );
+    let waited = t0.elapsed();
+    assert!(
+        waited >= Duration::from_millis(350),
+        "closed too early: {waited:?}"
+    );
+    assert!(
+        waited < Duration::from_secs(3),
+        "closed too late: {waited:?}"
+    );
+    nothing(&mut rx, Duration::from_millis(50)).await;
+    assert_eq!(h.counters().snapshot().idle_closed, 0, "not an idle close");
+    t.shutdown(WAIT).await;
+}
+
+#[tokio::test]
+async fn start_errors_name_what_is_wrong() {
+    let mut cfg = TransportConfig::empty();
+    cfg.tls = vec![local0()];
+    let err = Transport::start(cfg, 8)
+        .await
+        .err()
+        .expect("no certificate");
+    assert!(err.to_string().contains("tls_cert"), "{err}");
+    let (t, _rx) = start(udp_tcp_config()).await;
+    let taken = t.handle().local_addr(TransportKind::Tcp).unwrap();
+    let mut cfg = TransportConfig::empty();
+    cfg.tcp = vec![taken];
+    let err = Transport::start(cfg, 8).await.err().expect("port in use");
+    assert!(err.to_string().contains(&taken.to_string()), "{err}");
+    t.shutdown(WAIT).await;
+}
+
+#[tokio::test]
+async fn dropping_the_transport_stops_it() {
+    let (t, _rx) = start(udp_tcp_config()).await;
+    let h = t.handle();
+    let mut s = connect(h.local_addr(TransportKind::Tcp).unwrap()).await;
+    eventually("admitted", || h.connection_count() == 1).await;
+    drop(t);
+    assert!(closed_by_peer(&mut s).await);
+    let err = h
+        .send(Outgoing::new(
+            "x".into(),
+            h.local_addr(TransportKind::Udp).unwrap(),
+            TransportKind::Udp,
+        ))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("shutting down"), "{err}");
+}
+
+#[tokio::test]
+async fn request_on_tcp_with_a_udp_via_is_still_answered_on_the_connection() {
+    let (t, mut rx) = start(udp_tcp_config()).await;
+    let h = t.handle();
+    let mut s = connect(h.local_addr(TransportKind::Tcp).unwrap()).await;
+    s.write_all(options("SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKmis", "mis-1").as_bytes())
+        .await
+        .unwrap();
+    let inc = next(&mut rx).await;
+    let resp = SipMessage::response_to(&inc.message, 200, "OK", Some("m"));
+    assert_eq!(
+        h.send_response(&resp, Some(inc.connection)).await.unwrap(),
+        inc.connection
+    );
+    let text = read_until(&mut s, "\r\n\r\n").await;
+    assert!(text.starts_with("SIP/2.0 200 OK\r\n"), "{text:?}");
+    assert_eq!(h.counters().snapshot().datagrams_out, 0);
+    t.shutdown(WAIT).await;
+}

@@ -226,3 +226,145 @@ async fn shutdown_stops_receiving_and_rejects_sends() {
         .unwrap_err();
     assert!(err.to_string().contains("shutting down"), "{err}");
 }
+
+#[tokio::test]
+async fn stun_binding_keepalive_is_answered_with_the_mapped_address() {
+    let (t, mut rx) = start(udp_tcp_config()).await;
+    let h = t.handle();
+    let server = h.local_addr(TransportKind::Udp).unwrap();
+    let c = client().await;
+    let me = c.local_addr().unwrap();
+    let mut req = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42];
+    req.extend_from_slice(b"tx-id-012345");
+    c.send_to(&req, server).await.unwrap();
+    let mut buf = [0u8; 128];
+    let (n, _) = tokio::time::timeout(WAIT, c.recv_from(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let r = &buf[..n];
+    assert_eq!(&r[0..2], &[0x01, 0x01], "Binding success response");
+    assert_eq!(&r[8..20], b"tx-id-012345");
+    assert_eq!(u16::from_be_bytes([r[26], r[27]]) ^ 0x2112, me.port());
+    nothing(&mut rx, Duration::from_millis(50)).await;
+    assert_eq!(h.counters().snapshot().keepalives, 1);
+    t.shutdown(WAIT).await;
+}
+
+#[tokio::test]
+async fn shutdown_releases_the_udp_port() {
+    let (t, _rx) = start(udp_tcp_config()).await;
+    let server = t.handle().local_addr(TransportKind::Udp).unwrap();
+    assert!(
+        UdpSocket::bind(server).await.is_err(),
+        "port is held while running"
+    );
+    assert_eq!(t.shutdown(WAIT).await, 0);
+    UdpSocket::bind(server)
+        .await
+        .expect("port is free after shutdown");
+}
+
+#[tokio::test]
+async fn ipv6_request_is_stamped_and_answered_over_ipv6() {
+    let mut cfg = hotline::sip::transport::TransportConfig::empty();
+    cfg.udp = vec!["[::1]:0".parse().unwrap(), local0()];
+    let (t, mut rx) = start(cfg).await;
+    let h = t.handle();
+    let server6 = h.local_addrs(TransportKind::Udp)[0];
+    assert!(server6.is_ipv6());
+    let c = UdpSocket::bind("[::1]:0").await.unwrap();
+    let me = c.local_addr().unwrap();
+    let req = options(
+        "SIP/2.0/UDP [2001:db8::7]:5060;rport;branch=z9hG4bKv6",
+        "v6-1",
+    );
+    c.send_to(req.as_bytes(), server6).await.unwrap();
+    let inc = next(&mut rx).await;
+    let via = inc.message.top_via().unwrap();
+    assert_eq!(via.received(), Some("::1"));
+    assert_eq!(via.rport(), Some(Some(me.port())));
+    let resp = SipMessage::response_to(&inc.message, 200, "OK", Some("v6"));
+    // No connection hint: the IPv6 socket is picked by address family.
+    h.send_response(&resp, None).await.unwrap();
+    let text = recv_text(&c, WAIT).await.expect("response over IPv6");
+    assert!(text.starts_with("SIP/2.0 200 OK\r\n"), "{text}");
+    t.shutdown(WAIT).await;
+}
+
+#[tokio::test]
+async fn datagram_over_the_configured_size_is_answered_513() {
+    let mut cfg = udp_tcp_config();
+    cfg.limits.max_message_size = 1500;
+    let (t, mut rx) = start(cfg).await;
+    let h = t.handle();
+    let c = client().await;
+    let req = message_with_body(
+        "SIP/2.0/UDP 127.0.0.1:5099;branch=z9hG4bKbig",
+        "big-udp",
+        3000,
+    );
+    c.send_to(req.as_bytes(), h.local_addr(TransportKind::Udp).unwrap())
+        .await
+        .unwrap();
+    let text = recv_text(&c, WAIT).await.expect("a 513 comes back");
+    assert!(text.starts_with("SIP/2.0 513 Message Too Large"), "{text}");
+    assert!(text.contains("Call-ID: big-udp\r\n"));
+    nothing(&mut rx, Duration::from_millis(50)).await;
+    t.shutdown(WAIT).await;
+}
+
+#[tokio::test]
+async fn mutated_datagrams_are_all_accounted_for_and_the_socket_keeps_working() {
+    use rand::{Rng, SeedableRng};
+    let (t, mut rx) = start(udp_tcp_config()).await;
+    let h = t.handle();
+    let server = h.local_addr(TransportKind::Udp).unwrap();
+    let c = client().await;
+    let base = options("SIP/2.0/UDP 127.0.0.1:5099;rport;branch=z9hG4bKfz", "fuzz");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed);
+    const N: u64 = 300;
+    let mut delivered = 0u64;
+    for _ in 0..N {
+        let mut d = base.clone().into_bytes();
+        for _ in 0..rng.gen_range(1..8) {
+            let i = rng.gen_range(0..d.len());
+            match rng.gen_range(0..3) {
+                0 => d[i] = rng.gen(),
+                1 => {
+                    d.remove(i);
+                }
+                _ => {
+                    let pick = b"\r\n:;<>\"[]0 ";
+                    d.insert(i, pick[rng.gen_range(0..pick.len())])
+                }
+            }
+        }
+        c.send_to(&d, server).await.unwrap();
+        // Drain as we go so the core queue never overflows.
+        while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(2), rx.recv()).await {
+            delivered += 1;
+        }
+    }
+    c.send_to(base.as_bytes(), server).await.unwrap();
+    loop {
+        let m = next(&mut rx).await;
+        if m.message.call_id().ok() == Some("fuzz") && m.message.source() == base.as_bytes() {
+            break;
+        }
+        delivered += 1;
+    }
+    let s = h.counters().snapshot();
+    assert_eq!(s.datagrams_in, N + 1);
+    assert_eq!(
+        delivered + 1 + s.keepalives + s.parse_errors,
+        s.datagrams_in,
+        "{s:?}"
+    );
+    assert_eq!(s.dropped + s.error_responses, s.parse_errors, "{s:?}");
+    assert!(
+        s.parse_errors > 0 && delivered > 0,
+        "both outcomes exercised: {s:?}"
+    );
+    t.shutdown(WAIT).await;
+}

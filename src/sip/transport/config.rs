@@ -18,11 +18,14 @@ pub const DEFAULT_SIPS_PORT: u16 = 5061;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TransportConfig {
-    /// UDP listen addresses; one socket each.
+    /// UDP listen addresses; one socket each. A bare IP listens on 5060.
+    #[serde(deserialize_with = "listen::sip")]
     pub udp: Vec<SocketAddr>,
-    /// TCP listen addresses.
+    /// TCP listen addresses. A bare IP listens on 5060.
+    #[serde(deserialize_with = "listen::sip")]
     pub tcp: Vec<SocketAddr>,
-    /// TLS listen addresses (usually port 5061).
+    /// TLS listen addresses. A bare IP listens on 5061.
+    #[serde(deserialize_with = "listen::sips")]
     pub tls: Vec<SocketAddr>,
     /// PEM certificate chain for the TLS listeners (leaf first).
     pub tls_cert: Option<PathBuf>,
@@ -87,6 +90,9 @@ pub struct Limits {
     /// A TLS connection with no traffic for this long is closed.
     #[serde(with = "secs")]
     pub tls_idle_timeout: Duration,
+    /// A stream message must arrive completely within this long of its first byte (anti-slowloris).
+    #[serde(with = "secs")]
+    pub message_timeout: Duration,
     /// Time allowed for an outbound connect or a TLS handshake.
     #[serde(with = "secs")]
     pub connect_timeout: Duration,
@@ -103,8 +109,45 @@ impl Default for Limits {
             write_timeout: Duration::from_secs(5),
             tcp_idle_timeout: Duration::from_secs(600),
             tls_idle_timeout: Duration::from_secs(600),
+            message_timeout: Duration::from_secs(32),
             connect_timeout: Duration::from_secs(5),
         }
+    }
+}
+
+/// Listen addresses: `ip:port`, `[v6]:port`, or a bare IP (`0.0.0.0`, `::`, `[::1]`) taking the
+/// transport's default port.
+mod listen {
+    use serde::{Deserialize, Deserializer};
+    use std::net::{IpAddr, SocketAddr};
+
+    pub fn parse(s: &str, default_port: u16) -> Result<SocketAddr, String> {
+        let s = s.trim();
+        if let Ok(a) = s.parse::<SocketAddr>() {
+            return Ok(a);
+        }
+        let bare = s
+            .strip_prefix('[')
+            .and_then(|x| x.strip_suffix(']'))
+            .unwrap_or(s);
+        bare.parse::<IpAddr>()
+            .map(|ip| SocketAddr::new(ip, default_port))
+            .map_err(|_| format!("`{s}` is not an IP address with an optional port"))
+    }
+
+    fn list<'de, D: Deserializer<'de>>(d: D, port: u16) -> Result<Vec<SocketAddr>, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .map(|s| parse(s, port).map_err(serde::de::Error::custom))
+            .collect()
+    }
+
+    pub fn sip<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<SocketAddr>, D::Error> {
+        list(d, super::DEFAULT_SIP_PORT)
+    }
+
+    pub fn sips<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<SocketAddr>, D::Error> {
+        list(d, super::DEFAULT_SIPS_PORT)
     }
 }
 
@@ -150,6 +193,25 @@ mod tests {
         assert_eq!(c.limits.tcp_idle_timeout, Duration::from_millis(1500));
         assert_eq!(c.limits.max_connections_per_ip, 4);
         assert_eq!(c.limits.max_message_size, 64 * 1024);
+    }
+
+    #[test]
+    fn bare_ips_take_the_default_port_of_their_transport() {
+        let c: TransportConfig = toml::from_str(
+            r#"udp = ["10.0.0.1"]
+tcp = ["::"]
+tls = ["0.0.0.0", "[::1]", "127.0.0.1:15061"]"#,
+        )
+        .unwrap();
+        assert_eq!(c.udp, vec!["10.0.0.1:5060".parse::<SocketAddr>().unwrap()]);
+        assert_eq!(c.tcp, vec!["[::]:5060".parse::<SocketAddr>().unwrap()]);
+        let tls: Vec<SocketAddr> = ["0.0.0.0:5061", "[::1]:5061", "127.0.0.1:15061"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        assert_eq!(c.tls, tls);
+        let err = toml::from_str::<TransportConfig>(r#"tls = ["sip.example.com"]"#).unwrap_err();
+        assert!(err.to_string().contains("sip.example.com"), "{err}");
     }
 
     #[test]

@@ -1,12 +1,28 @@
 //! SIP transports: UDP, TCP and TLS, with Content-Length framing on streams and RFC 3581 rport.
 //!
-//! The async shell (`service`) owns the sockets; the decisions it makes are pure functions beside it:
-//! `route` (RFC 3261 §18.2.2 response routing, RFC 3581 Via stamping), `table` (connection reuse and
-//! limits), `keepalive` (CRLF ping/pong), `config`, `tls` (PEM loading, rustls configs), `counters`.
+//! The async shell (`service`, `udp`, `stream`) owns the sockets; the decisions it makes are pure
+//! values beside it: `route` (RFC 3261 §18.2.2 response routing, RFC 3581 Via stamping), `stamp` (the
+//! same over parsed messages), `framer` (Content-Length framing of streams), `table` (connection reuse
+//! and limits), `keepalive` (CRLF ping/pong, STUN Binding), `errors` (stateless 400/505/513),
+//! `config`, `tls` (PEM loading, rustls configs), `counters` (atomics for /metrics).
+//!
+//! # Use
+//! ```ignore
+//! let (transport, mut incoming) = Transport::start(config, 4096).await?;
+//! let net = transport.handle();                      // Clone + Send: give one to each task
+//! while let Some(inc) = incoming.recv().await {      // Incoming { message, source, transport, connection, local }
+//!     // requests already carry received=/rport= in the top Via
+//!     let resp = SipMessage::response_to(&inc.message, 200, "OK", Some("tag"));
+//!     net.send_response(&resp, Some(inc.connection)).await?; // §18.2.2: same connection, else Via
+//! }
+//! net.send(Outgoing::new(bytes, dest, TransportKind::Tcp)).await?; // reuses or opens a connection
+//! transport.shutdown(Duration::from_secs(2)).await;  // stop accepting, flush queues, close
+//! ```
 
 pub mod config;
 pub mod counters;
 pub mod errors;
+pub mod framer;
 pub mod keepalive;
 pub mod ratelog;
 pub mod route;

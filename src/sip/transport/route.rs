@@ -36,6 +36,15 @@ impl ResponseRoute {
     }
 }
 
+/// RFC 3261 §18.1.1: a request larger than this (path MTU unknown) must go over a congestion-controlled
+/// transport (TCP/TLS) instead of UDP.
+pub const UDP_REQUEST_LIMIT: usize = 1300;
+
+/// Whether a request of `len` bytes to be sent over UDP must switch to TCP (RFC 3261 §18.1.1).
+pub fn request_too_big_for_udp(len: usize) -> bool {
+    len > UDP_REQUEST_LIMIT
+}
+
 /// Parses an IP literal, accepting IPv6 with or without brackets.
 pub fn parse_ip(host: &str) -> Option<IpAddr> {
     let bare = host
@@ -120,11 +129,17 @@ impl ViaStamp {
 ///
 /// `received` is added when sent-by differs from the source IP, and always when `rport` is present
 /// (RFC 3581 §4: "even if it is identical"). `rport` is filled with the source port when present.
+///
+/// A `received` the sender wrote itself that is not its source IP is overwritten too: left alone it
+/// would steer our responses (UDP) to an address of the sender's choosing.
 pub fn via_stamp(via: &ViaFields<'_>, source: SocketAddr) -> ViaStamp {
     let wants_rport = via.rport.is_some();
     let same_ip = parse_ip(via.host) == Some(source.ip());
+    let forged = via
+        .received
+        .is_some_and(|r| parse_ip(r) != Some(source.ip()));
     ViaStamp {
-        received: (wants_rport || !same_ip).then(|| source.ip().to_string()),
+        received: (wants_rport || !same_ip || forged).then(|| source.ip().to_string()),
         rport: wants_rport.then_some(source.port()),
     }
 }
@@ -191,6 +206,12 @@ mod tests {
     }
 
     #[test]
+    fn requests_over_1300_bytes_leave_udp() {
+        assert!(!request_too_big_for_udp(1300));
+        assert!(request_too_big_for_udp(1301));
+    }
+
+    #[test]
     fn unknown_transport_has_no_route() {
         assert!(response_route(&via("SCTP", "a", None), None).is_none());
     }
@@ -202,6 +223,16 @@ mod tests {
         let s = via_stamp(&via("UDP", "phone.example.com", None), src);
         assert_eq!(s.received.as_deref(), Some("192.0.2.1"));
         assert_eq!(s.rport, None);
+    }
+
+    #[test]
+    fn stamp_overwrites_a_received_that_is_not_the_source() {
+        let src: SocketAddr = "192.0.2.1:5060".parse().unwrap();
+        let mut v = via("UDP", "192.0.2.1", Some(5060));
+        v.received = Some("203.0.113.66");
+        assert_eq!(via_stamp(&v, src).received.as_deref(), Some("192.0.2.1"));
+        v.received = Some("192.0.2.1");
+        assert!(via_stamp(&v, src).is_empty());
     }
 
     #[test]

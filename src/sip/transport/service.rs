@@ -1,9 +1,10 @@
 //! The transport service: starts the listeners, owns the shared state, sends `Outgoing` messages and
 //! stops gracefully. The per-socket loops live in `udp` and `stream`.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -113,6 +114,7 @@ pub(crate) struct ConnHandle {
     pub(crate) close: Arc<Notify>,
 }
 
+#[derive(Clone)]
 pub(crate) struct UdpEntry {
     pub(crate) id: ConnectionId,
     pub(crate) socket: Arc<UdpSocket>,
@@ -144,12 +146,17 @@ impl Drop for TaskGuard {
     }
 }
 
+/// Held while connecting to one destination.
+pub(crate) type ConnectLock = Arc<tokio::sync::Mutex<()>>;
+
 /// State shared by the handle and every transport task.
 pub(crate) struct Shared {
     pub(crate) config: TransportConfig,
     pub(crate) counters: Arc<TransportCounters>,
     pub(crate) table: Mutex<ConnectionTable<ConnHandle>>,
-    pub(crate) udp: Vec<UdpEntry>,
+    /// UDP sockets; emptied at shutdown so the ports are released.
+    pub(crate) udp: RwLock<Vec<UdpEntry>>,
+    pub(crate) udp_local: Vec<SocketAddr>,
     pub(crate) tcp_local: Vec<SocketAddr>,
     pub(crate) tls_local: Vec<SocketAddr>,
     pub(crate) tls_server: Option<Arc<rustls::ServerConfig>>,
@@ -158,6 +165,8 @@ pub(crate) struct Shared {
     pub(crate) shutdown: watch::Receiver<bool>,
     pub(crate) tasks: Arc<Tasks>,
     pub(crate) drop_log: Mutex<RateLimitedLog>,
+    /// One lock per destination being connected to, so concurrent sends share one new connection.
+    pub(crate) connecting: Mutex<HashMap<(SocketAddr, TransportKind), ConnectLock>>,
 }
 
 impl Shared {
@@ -165,6 +174,26 @@ impl Shared {
         // A panic while holding the lock cannot leave the table half-updated in a way that matters
         // more than stopping all SIP traffic would, so recover the guard.
         self.table.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The lock that serialises connecting to `key`.
+    pub(crate) fn connect_lock(
+        &self,
+        key: (SocketAddr, TransportKind),
+    ) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self.connecting.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(key).or_default().clone()
+    }
+
+    /// Forgets the connect lock for `key` (waiters keep their clone and re-check the table).
+    pub(crate) fn connect_done(&self, key: (SocketAddr, TransportKind)) {
+        let mut map = self.connecting.lock().unwrap_or_else(|p| p.into_inner());
+        map.remove(&key);
+    }
+
+    /// The UDP sockets (cloned handles; empty after shutdown).
+    pub(crate) fn udp_sockets(&self) -> Vec<UdpEntry> {
+        self.udp.read().map(|v| v.clone()).unwrap_or_default()
     }
 
     pub(crate) fn is_shutting_down(&self) -> bool {
@@ -185,7 +214,8 @@ impl Shared {
     }
 }
 
-/// The running transport service. Dropping it does not stop the tasks; call [`Transport::shutdown`].
+/// The running transport service. [`Transport::shutdown`] stops it and waits for the drain; dropping
+/// it stops it too, without waiting.
 pub struct Transport {
     handle: TransportHandle,
     stop: watch::Sender<bool>,
@@ -279,11 +309,14 @@ impl Transport {
         }
         let (in_tx, in_rx) = mpsc::channel(incoming_queue.max(1));
         let (stop, shutdown) = watch::channel(false);
+        let udp_local = udp.iter().map(|u| u.local).collect();
+        let udp_count = udp.len();
         let shared = Arc::new(Shared {
             config,
             counters: Arc::new(TransportCounters::default()),
             table: Mutex::new(table),
-            udp,
+            udp: RwLock::new(udp),
+            udp_local,
             tcp_local,
             tls_local,
             tls_server,
@@ -292,8 +325,9 @@ impl Transport {
             shutdown,
             tasks: Arc::new(Tasks::default()),
             drop_log: Mutex::new(RateLimitedLog::new(Duration::from_secs(10))),
+            connecting: Mutex::new(HashMap::new()),
         });
-        for i in 0..shared.udp.len() {
+        for i in 0..udp_count {
             let guard = shared.tasks.guard();
             tokio::spawn(udp::recv_loop(shared.clone(), i, guard));
         }
@@ -302,7 +336,7 @@ impl Transport {
             tokio::spawn(stream::accept_loop(shared.clone(), kind, listener, guard));
         }
         tracing::info!(
-            udp = ?shared.udp.iter().map(|u| u.local).collect::<Vec<_>>(),
+            udp = ?shared.udp_local,
             tcp = ?shared.tcp_local,
             tls = ?shared.tls_local,
             "SIP transport started"
@@ -320,15 +354,23 @@ impl Transport {
         self.handle.clone()
     }
 
-    /// Stops accepting and receiving, lets each connection flush what is queued, then closes it.
-    /// Waits at most `drain` for the tasks to finish; returns how many were still running.
-    pub async fn shutdown(self, drain: Duration) -> usize {
+    /// Signals every task to stop and releases the UDP sockets (shared by `shutdown` and `Drop`).
+    fn signal_stop(&self) {
         let _ = self.stop.send(true);
         let shared = &self.handle.shared;
+        if let Ok(mut udp) = shared.udp.write() {
+            udp.clear(); // the receive loops drop their clones as they stop
+        }
         for h in shared.table().handles() {
             h.close.notify_one();
         }
-        let tasks = &shared.tasks;
+    }
+
+    /// Stops accepting and receiving, lets each connection flush what is queued, then closes it.
+    /// Waits at most `drain` for the tasks to finish; returns how many were still running.
+    pub async fn shutdown(self, drain: Duration) -> usize {
+        self.signal_stop();
+        let tasks = &self.handle.shared.tasks;
         let wait = async {
             loop {
                 let notified = tasks.idle.notified();
@@ -343,15 +385,26 @@ impl Transport {
     }
 }
 
+impl Drop for Transport {
+    fn drop(&mut self) {
+        self.signal_stop();
+    }
+}
+
 impl TransportHandle {
     pub fn counters(&self) -> Arc<TransportCounters> {
         self.shared.counters.clone()
     }
 
+    /// The counters in Prometheus text format, for `/metrics`.
+    pub fn metrics_text(&self) -> String {
+        self.shared.counters.snapshot().to_prometheus()
+    }
+
     /// The bound addresses for a transport (ephemeral ports resolved).
     pub fn local_addrs(&self, kind: TransportKind) -> Vec<SocketAddr> {
         match kind {
-            TransportKind::Udp => self.shared.udp.iter().map(|u| u.local).collect(),
+            TransportKind::Udp => self.shared.udp_local.clone(),
             TransportKind::Tcp => self.shared.tcp_local.clone(),
             TransportKind::Tls => self.shared.tls_local.clone(),
         }
@@ -405,6 +458,17 @@ impl TransportHandle {
         response: &SipMessage,
         connection: Option<ConnectionId>,
     ) -> Result<ConnectionId, SendError> {
+        // A request that came on a still-open stream is answered on it even if its Via names another
+        // transport (broken clients write UDP there): the peer is reading that connection.
+        let open = connection.and_then(|c| {
+            let table = self.shared.table();
+            table.get(c).map(|e| (c, e.remote, e.kind))
+        });
+        if let Some((c, remote, kind)) = open {
+            return self
+                .send(Outgoing::new(response.to_bytes(), remote, kind).via_connection(c))
+                .await;
+        }
         let route = stamp::route_response(response, connection).ok_or(SendError::NoRoute)?;
         let dest = resolve(&route).await?;
         self.send(Outgoing {

@@ -144,4 +144,74 @@ mod tests {
         let r = route_response(&resp, None).unwrap();
         assert_eq!(r.socket_addr(), Some("198.51.100.20:6000".parse().unwrap()));
     }
+
+    mod prop {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn host() -> impl Strategy<Value = (String, Option<std::net::IpAddr>)> {
+            prop_oneof![
+                any::<[u8; 4]>().prop_map(|o| {
+                    let ip = std::net::IpAddr::from(o);
+                    (ip.to_string(), Some(ip))
+                }),
+                any::<[u16; 8]>().prop_map(|s| {
+                    let ip = std::net::IpAddr::from(s);
+                    (format!("[{ip}]"), Some(ip))
+                }),
+                "[a-z]{1,10}(\\.[a-z]{2,5}){0,2}".prop_map(|h| (h, None)),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn stamping_keeps_the_via_valid_and_follows_rfc_3581(
+                (host, host_ip) in host(),
+                port in proptest::option::of(1u16..),
+                rport in 0u8..3,
+                stale_received in any::<bool>(),
+                src_ip in prop_oneof![Just(None), any::<[u8; 4]>().prop_map(Some)],
+                src_port in 1u16..,
+            ) {
+                let mut via = format!("SIP/2.0/UDP {host}");
+                if let Some(p) = port { via.push_str(&format!(":{p}")); }
+                via.push_str(";branch=z9hG4bKprop");
+                match rport { 1 => via.push_str(";rport"), 2 => via.push_str(";rport=1"), _ => {} }
+                if stale_received { via.push_str(";received=198.51.100.99"); }
+                via.push_str(";x-extra=1");
+                // Source: the Via host itself when it is an IP (and no random one), else random.
+                let ip = match (src_ip, host_ip) {
+                    (Some(o), _) => std::net::IpAddr::from(o),
+                    (None, Some(h)) => h,
+                    (None, None) => std::net::IpAddr::from([192, 0, 2, 1]),
+                };
+                let src = SocketAddr::new(ip, src_port);
+                let mut m = req(&format!("{via}, SIP/2.0/UDP second.example;branch=z9hG4bK2"));
+                stamp_request(&mut m, src).unwrap();
+                let vias = m.vias().unwrap();
+                prop_assert_eq!(vias.len(), 2);
+                let top = vias[0];
+                prop_assert_eq!(top.branch(), Some("z9hG4bKprop"));
+                prop_assert_eq!(top.port, port);
+                prop_assert_eq!(top.params.get("x-extra"), Some("1"));
+                prop_assert!(top.params.iter().filter(|(n, _)| *n == "received").count() <= 1);
+                let src_ip_text = ip.to_string();
+                if rport > 0 {
+                    prop_assert_eq!(top.rport(), Some(Some(src_port)));
+                }
+                if rport > 0 || host_ip != Some(ip) || stale_received {
+                    // A received that is not the source IP never survives.
+                    prop_assert_eq!(top.received(), Some(src_ip_text.as_str()));
+                } else {
+                    prop_assert_eq!(top.received(), None);
+                }
+                // The response routes to the source when the stamp says so.
+                let resp = SipMessage::response_to(&m, 200, "OK", None);
+                let r = route_response(&resp, None).unwrap();
+                if rport > 0 {
+                    prop_assert_eq!(r.socket_addr(), Some(src));
+                }
+            }
+        }
+    }
 }

@@ -6,17 +6,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, Notify};
 use tokio::time::{sleep_until, timeout, Instant};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
-use crate::sip::message::{frame_stream, parse_stream, Frame};
-
 use super::counters::TransportCounters;
-use super::keepalive::{scan_stream, PONG};
+use super::framer::{FrameEvent, StreamFramer};
+use super::keepalive::PONG;
 use super::service::{ConnHandle, Incoming, Outgoing, SendError, Shared, TaskGuard};
 use super::{errors, stamp, ConnectionId, TransportKind};
 
@@ -44,6 +43,8 @@ pub(crate) async fn accept_loop(
                 continue;
             }
         };
+        // Signalling is small and latency-bound: no Nagle delay.
+        let _ = tcp.set_nodelay(true);
         let (handle, rx) = new_handle(&shared, &tcp);
         let admitted = shared.table().insert(remote, kind, true, handle.clone());
         let id = match admitted {
@@ -126,6 +127,7 @@ fn millis_since(base: Instant) -> u64 {
 enum End {
     PeerClosed,
     Idle,
+    Incomplete,
     Closed,
     Error,
 }
@@ -146,14 +148,17 @@ async fn run_connection<S>(
     let base = Instant::now();
     let activity = Arc::new(AtomicU64::new(0));
     let stop_writer = Arc::new(Notify::new());
-    let writer = tokio::spawn(write_loop(
+    let mut writer = tokio::spawn(write_loop(
         wr,
         rx,
-        activity.clone(),
-        base,
-        stop_writer.clone(),
-        shared.counters.clone(),
-        shared.tasks.guard(),
+        Writer {
+            activity: activity.clone(),
+            base,
+            stop: stop_writer.clone(),
+            failed: handle.close.clone(),
+            counters: shared.counters.clone(),
+            _guard: shared.tasks.guard(),
+        },
     ));
     let limits = &shared.config.limits;
     let idle = match kind {
@@ -161,16 +166,24 @@ async fn run_connection<S>(
         _ => limits.tcp_idle_timeout,
     };
     let mut shutdown = shared.shutdown.clone();
-    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let mut framer = StreamFramer::new(limits.max_message_size, limits.max_pending_bytes);
     let tx = handle.tx.clone();
+    // When the oldest unframed byte arrived: a message must complete within `message_timeout`
+    // (a peer trickling one byte a minute would otherwise hold a slot until the idle timeout).
+    let mut partial_since: Option<Instant> = None;
     let end = loop {
         let last = Duration::from_millis(activity.load(Ordering::Relaxed));
-        let deadline = base + last + idle;
+        let idle_at = base + last + idle;
+        let deadline = match partial_since {
+            Some(t) => idle_at.min(t + limits.message_timeout),
+            None => idle_at,
+        };
+        let buf = framer.buffer_mut();
         if buf.capacity() - buf.len() < READ_CHUNK {
             buf.reserve(READ_CHUNK);
         }
         let n = tokio::select! {
-            r = rd.read_buf(&mut buf) => match r {
+            r = rd.read_buf(buf) => match r {
                 Ok(0) => break End::PeerClosed,
                 Ok(n) => n,
                 Err(e) => {
@@ -179,7 +192,12 @@ async fn run_connection<S>(
                 }
             },
             _ = sleep_until(deadline) => {
-                if base.elapsed() >= Duration::from_millis(activity.load(Ordering::Relaxed)) + idle {
+                let now = Instant::now();
+                if partial_since.is_some_and(|t| now >= t + limits.message_timeout) {
+                    TransportCounters::inc(&shared.counters.dropped);
+                    break End::Incomplete;
+                }
+                if now >= base + Duration::from_millis(activity.load(Ordering::Relaxed)) + idle {
                     TransportCounters::inc(&shared.counters.idle_closed);
                     break End::Idle;
                 }
@@ -190,8 +208,16 @@ async fn run_connection<S>(
         };
         activity.store(millis_since(base), Ordering::Relaxed);
         tracing::trace!(n, "read");
-        if !drain_frames(shared, &mut buf, &tx, id, remote, &handle, kind).await {
+        let before = framer.pending();
+        if !drain_frames(shared, &mut framer, &tx, id, remote, &handle, kind).await {
             break End::Error;
+        }
+        let after = framer.pending();
+        if !framer.has_partial_message() {
+            partial_since = None;
+        } else if after < before || partial_since.is_none() {
+            // Something was consumed (the leftover starts a new message), or this is the first byte.
+            partial_since = Some(Instant::now());
         }
     };
     tracing::debug!(?end, "connection closing");
@@ -200,124 +226,74 @@ async fn run_connection<S>(
     drop(tx);
     drop(handle);
     stop_writer.notify_one();
-    let _ = timeout(limits.write_timeout, writer).await;
+    if timeout(limits.write_timeout, &mut writer).await.is_err() {
+        // The peer stopped reading: do not let its queue hold the task (and shutdown) hostage.
+        writer.abort();
+    }
 }
 
-/// Frames and delivers every complete message in `buf`. Returns false when the connection must close.
+/// Delivers every event the framer has. Returns false when the connection must close.
 async fn drain_frames(
     shared: &Shared,
-    buf: &mut BytesMut,
+    framer: &mut StreamFramer,
     tx: &mpsc::Sender<Bytes>,
     id: ConnectionId,
     remote: SocketAddr,
     handle: &ConnHandle,
     kind: TransportKind,
 ) -> bool {
-    let limits = &shared.config.limits;
-    // Each pass consumes bytes or returns, so this ends within buf.len() passes.
-    loop {
-        let lead = scan_stream(buf);
-        if lead.skip > 0 {
-            buf.advance(lead.skip);
-            for _ in 0..lead.pings {
+    while let Some(event) = framer.next_event() {
+        let mut message = match event {
+            FrameEvent::Ping => {
                 TransportCounters::inc(&shared.counters.keepalives);
                 // A pong that does not fit the queue is dropped: the peer pings again.
                 let _ = tx.try_send(Bytes::from_static(PONG));
+                continue;
             }
-        }
-        if buf.is_empty() || matches!(buf.first(), Some(b'\r' | b'\n')) {
-            return true; // empty, or a partial keepalive: wait for more bytes
-        }
-        match frame_stream(buf) {
-            Frame::NeedMore => {
-                if buf.len() > limits.max_pending_bytes {
-                    TransportCounters::inc(&shared.counters.parse_errors);
-                    answer(
-                        shared,
-                        tx,
-                        buf,
-                        513,
-                        "Message Too Large",
-                        "pending bytes over limit",
-                    );
-                    return false;
-                }
-                return true;
-            }
-            Frame::KeepAlive(n) => buf.advance(n.clamp(1, buf.len())),
-            Frame::Error(e) => {
+            FrameEvent::Invalid { error, response } => {
+                // Framed correctly, so the stream stays in sync: answer and go on.
                 TransportCounters::inc(&shared.counters.parse_errors);
-                tracing::debug!("cannot frame stream: {e}");
-                if let Some(resp) = errors::error_response(buf, &e) {
+                match response {
+                    Some(resp) => queue_error(shared, tx, resp),
+                    None => shared.note_drop("unparseable stream message", remote, &error),
+                }
+                continue;
+            }
+            FrameEvent::Fatal { reason, response } => {
+                TransportCounters::inc(&shared.counters.parse_errors);
+                tracing::debug!("closing: {reason}");
+                if let Some(resp) = response {
                     queue_error(shared, tx, resp);
                 }
                 return false;
             }
-            Frame::Message(n) if n > limits.max_message_size => {
+            FrameEvent::Message(m) => m,
+        };
+        TransportCounters::inc(&shared.counters.stream_messages_in);
+        if message.is_request() {
+            if let Err(e) = stamp::stamp_request(&mut message, remote) {
                 TransportCounters::inc(&shared.counters.parse_errors);
-                answer(
-                    shared,
-                    tx,
-                    buf,
-                    513,
-                    "Message Too Large",
-                    "message over size limit",
-                );
-                return false;
-            }
-            Frame::Message(n) => {
-                let data = buf.split_to(n.min(buf.len())).freeze();
-                TransportCounters::inc(&shared.counters.stream_messages_in);
-                let mut message = match parse_stream(data.clone()) {
-                    Ok(m) => m,
-                    Err(e) => {
-                        // Framed correctly, so the stream stays in sync: answer and go on.
-                        TransportCounters::inc(&shared.counters.parse_errors);
-                        match errors::error_response(&data, &e) {
-                            Some(resp) => queue_error(shared, tx, resp),
-                            None => shared.note_drop("unparseable stream message", remote, &e),
-                        }
-                        continue;
-                    }
-                };
-                if message.is_request() {
-                    if let Err(e) = stamp::stamp_request(&mut message, remote) {
-                        TransportCounters::inc(&shared.counters.parse_errors);
-                        if let Some(resp) = errors::error_response(&data, &e) {
-                            queue_error(shared, tx, resp);
-                        }
-                        continue;
-                    }
+                if let Some(resp) = errors::error_response(message.source(), &e) {
+                    queue_error(shared, tx, resp);
                 }
-                let incoming = Incoming {
-                    message,
-                    source: remote,
-                    transport: kind,
-                    connection: id,
-                    local: handle.local,
-                };
-                // Streams push back: a slow core slows this peer's reads, not others'.
-                let mut shutdown = shared.shutdown.clone();
-                tokio::select! {
-                    r = shared.incoming.send(incoming) => if r.is_err() { return false },
-                    _ = shutdown.changed() => return false,
-                }
+                continue;
             }
         }
+        let incoming = Incoming {
+            message,
+            source: remote,
+            transport: kind,
+            connection: id,
+            local: handle.local,
+        };
+        // Streams push back: a slow core slows this peer's reads, not others'.
+        let mut shutdown = shared.shutdown.clone();
+        tokio::select! {
+            r = shared.incoming.send(incoming) => if r.is_err() { return false },
+            _ = shutdown.changed() => return false,
+        }
     }
-}
-
-fn answer(
-    shared: &Shared,
-    tx: &mpsc::Sender<Bytes>,
-    buf: &[u8],
-    code: u16,
-    phrase: &str,
-    why: &str,
-) {
-    if let Some(resp) = errors::error_response_with(buf, code, phrase, why) {
-        queue_error(shared, tx, resp);
-    }
+    true
 }
 
 fn queue_error(shared: &Shared, tx: &mpsc::Sender<Bytes>, resp: Bytes) {
@@ -326,25 +302,36 @@ fn queue_error(shared: &Shared, tx: &mpsc::Sender<Bytes>, resp: Bytes) {
     }
 }
 
-/// Writes queued messages in order; on stop, writes what is already queued, then shuts down.
-async fn write_loop<W: AsyncWrite>(
-    wr: W,
-    mut rx: mpsc::Receiver<Bytes>,
+/// What the writer task shares with its connection.
+struct Writer {
     activity: Arc<AtomicU64>,
     base: Instant,
+    /// Notified by the reader: write what is queued, then shut the stream down.
     stop: Arc<Notify>,
+    /// Notified by the writer on a write error, so the reader closes the connection too.
+    failed: Arc<Notify>,
     counters: Arc<TransportCounters>,
     _guard: TaskGuard,
-) {
+}
+
+/// Writes queued messages in order; on stop, writes what is already queued, then shuts down.
+async fn write_loop<W: AsyncWrite>(wr: W, mut rx: mpsc::Receiver<Bytes>, w: Writer) {
     tokio::pin!(wr);
+    let count = |b: &Bytes| {
+        if b.as_ref() != PONG {
+            TransportCounters::inc(&w.counters.stream_messages_out);
+        }
+    };
     loop {
         let next = tokio::select! {
             m = rx.recv() => m,
-            _ = stop.notified() => {
+            _ = w.stop.notified() => {
                 // Drain without waiting for senders that may never drop.
                 while let Ok(b) = rx.try_recv() {
-                    if wr.write_all(&b).await.is_err() { break; }
-                    TransportCounters::inc(&counters.stream_messages_out);
+                    if wr.write_all(&b).await.is_err() {
+                        break;
+                    }
+                    count(&b);
                 }
                 break;
             }
@@ -352,12 +339,11 @@ async fn write_loop<W: AsyncWrite>(
         let Some(b) = next else { break };
         if let Err(e) = wr.write_all(&b).await {
             tracing::debug!("write error: {e}");
+            w.failed.notify_one();
             return;
         }
-        if b.as_ref() != PONG {
-            TransportCounters::inc(&counters.stream_messages_out);
-        }
-        activity.store(millis_since(base), Ordering::Relaxed);
+        count(&b);
+        w.activity.store(millis_since(w.base), Ordering::Relaxed);
     }
     let _ = wr.flush().await;
     let _ = wr.shutdown().await;
@@ -369,17 +355,27 @@ pub(crate) async fn send(shared: &Arc<Shared>, out: Outgoing) -> Result<Connecti
     if out.bytes.len() > limits.max_message_size {
         return Err(SendError::TooLarge(out.bytes.len()));
     }
-    let existing = {
+    let lookup = |hint: Option<ConnectionId>| {
         let table = shared.table();
-        out.connection
-            .and_then(|c| table.get(c).map(|e| (c, e)))
+        hint.and_then(|c| table.get(c).map(|e| (c, e)))
             .filter(|(_, e)| e.kind == out.transport)
             .or_else(|| table.find(out.dest, out.transport))
             .map(|(c, e)| (c, e.handle.tx.clone()))
     };
-    let (id, tx) = match existing {
+    let (id, tx) = match lookup(out.connection) {
         Some(x) => x,
-        None => connect(shared, &out).await?,
+        None => {
+            // One connect per destination at a time; whoever waited finds the new connection.
+            let key = (out.dest, out.transport);
+            let lock = shared.connect_lock(key);
+            let _connecting = lock.lock().await;
+            let r = match lookup(None) {
+                Some(x) => Ok(x),
+                None => connect(shared, &out).await,
+            };
+            shared.connect_done(key);
+            r?
+        }
     };
     match timeout(limits.write_timeout, tx.send(out.bytes)).await {
         Ok(Ok(())) => Ok(id),
