@@ -61,6 +61,8 @@ pub async fn start(
         .await
         .context("starting SIP transport")?;
     let udp = transport.handle().local_addrs(TransportKind::Udp);
+    let counters = transport.handle();
+    metrics.add_exporter(Box::new(move || counters.metrics_text()));
     let sip_port = udp
         .first()
         .or(resolved.tcp.first())

@@ -16,7 +16,7 @@ pub struct TrunkGauge {
     pub up: AtomicI64,
 }
 
-#[derive(Default, Debug)]
+#[derive(Default)]
 pub struct Metrics {
     pub active_calls: AtomicI64,
     pub calls_total: AtomicU64,
@@ -30,7 +30,18 @@ pub struct Metrics {
     pub rtp_a_to_b: AtomicU64,
     pub rtp_b_to_a: AtomicU64,
     trunks: RwLock<BTreeMap<String, Arc<TrunkGauge>>>,
+    /// Other exporters (the SIP transport's counters) appended to the page.
+    extra: RwLock<Vec<Exporter>>,
 }
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").field("active_calls", &self.active_calls).finish_non_exhaustive()
+    }
+}
+
+/// A source of more Prometheus text.
+pub type Exporter = Box<dyn Fn() -> String + Send + Sync>;
 
 impl Metrics {
     pub fn new() -> Arc<Metrics> {
@@ -47,6 +58,14 @@ impl Metrics {
             Err(poisoned) => poisoned.into_inner(),
         };
         m.entry(name.to_string()).or_default().clone()
+    }
+
+    /// Adds a source whose text is appended to every rendering.
+    pub fn add_exporter(&self, f: Exporter) {
+        match self.extra.write() {
+            Ok(mut v) => v.push(f),
+            Err(poisoned) => poisoned.into_inner().push(f),
+        }
     }
 
     /// The Prometheus text exposition (version 0.0.4).
@@ -134,6 +153,16 @@ impl Metrics {
                 g.up.load(Ordering::Relaxed)
             );
         }
+        let extra = match self.extra.read() {
+            Ok(v) => v.iter().map(|f| f()).collect::<Vec<_>>(),
+            Err(poisoned) => poisoned.into_inner().iter().map(|f| f()).collect(),
+        };
+        for text in extra {
+            out.push_str(&text);
+            if !text.ends_with('\n') {
+                out.push('\n');
+            }
+        }
         out
     }
 }
@@ -162,5 +191,7 @@ mod tests {
             "{text}"
         );
         assert!(Arc::ptr_eq(&t, &m.trunk("carrier-sample")));
+        m.add_exporter(Box::new(|| "sip_extra_total 7".to_string()));
+        assert!(m.render().ends_with("sip_extra_total 7\n"));
     }
 }
