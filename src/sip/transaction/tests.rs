@@ -822,3 +822,105 @@ fn many_transactions_share_one_timer_heap() {
     assert!(n.layer.is_empty());
     assert_eq!(n.layer.poll_timeout(), None);
 }
+
+// ---------- random operation sequences ----------
+
+mod random_ops {
+    use super::*;
+    use proptest::prelude::*;
+
+    const METHODS: [&str; 6] = ["INVITE", "OPTIONS", "BYE", "ACK", "CANCEL", "REGISTER"];
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Send(usize, u8, bool),
+        Response(u8, usize, u16),
+        Request(usize, u8, bool),
+        Respond(usize, u16),
+        Cancel(usize),
+        TransportError(usize),
+        Advance(u32),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0..6usize, 0..4u8, any::<bool>()).prop_map(|(m, b, r)| Op::Send(m, b, r)),
+            (0..4u8, 0..6usize, 100..700u16).prop_map(|(b, m, c)| Op::Response(b, m, c)),
+            (0..6usize, 0..4u8, any::<bool>()).prop_map(|(m, b, r)| Op::Request(m, b, r)),
+            (0..8usize, 100..700u16).prop_map(|(i, c)| Op::Respond(i, c)),
+            (0..8usize).prop_map(Op::Cancel),
+            (0..8usize).prop_map(Op::TransportError),
+            (0..40_000u32).prop_map(Op::Advance),
+        ]
+    }
+
+    fn response_for(branch: u8, method: &str, code: u16) -> SipMessage {
+        // Nobody answers an ACK: use INVITE for that slot.
+        let m = if method == "ACK" { "INVITE" } else { method };
+        response_to(&request(m, &format!("z9hG4bKp{branch}"), 1), code)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn never_panics_and_always_goes_quiet(ops in proptest::collection::vec(op(), 1..60)) {
+            let mut n = Net::new(TimerConfig::default());
+            let mut clients: Vec<TxKey> = Vec::new();
+            let mut servers: Vec<TxKey> = Vec::new();
+            for op in ops {
+                match op {
+                    Op::Send(m, b, reliable) => {
+                        let peer = if reliable { tcp() } else { udp() };
+                        if let Ok(k) = n.layer.send_request(request(METHODS[m], &format!("z9hG4bKp{b}"), 1), peer, n.now) {
+                            clients.push(k);
+                        }
+                    }
+                    Op::Response(b, m, code) => {
+                        let _ = n.layer.handle_incoming(response_for(b, METHODS[m], code), udp(), n.now);
+                    }
+                    Op::Request(m, b, reliable) => {
+                        let peer = if reliable { tcp() } else { udp() };
+                        let _ = n.layer.handle_incoming(request(METHODS[m], &format!("z9hG4bKq{b}"), 1), peer, n.now);
+                    }
+                    Op::Respond(i, code) => {
+                        if let Some(k) = servers.get(i).cloned() {
+                            if let Some(req) = n.layer.request(&k).cloned() {
+                                let _ = n.layer.send_response(&k, &response_to(&req, code), n.now);
+                            }
+                        }
+                    }
+                    Op::Cancel(i) => {
+                        if let Some(k) = clients.get(i).cloned() {
+                            let _ = n.layer.cancel(&k, n.now);
+                        }
+                    }
+                    Op::TransportError(i) => {
+                        if let Some(k) = clients.get(i).or(servers.get(i)).cloned() {
+                            n.layer.handle_transport_error(&k);
+                        }
+                    }
+                    Op::Advance(ms_) => {
+                        let until = n.now - n.start + ms(u64::from(ms_));
+                        n.run_until(until);
+                    }
+                }
+                n.drain();
+                for (_, e) in &n.events {
+                    match e {
+                        TxEvent::Request { key, .. } => servers.push(key.clone()),
+                        TxEvent::Cancel { cancel, .. } => servers.push(cancel.clone()),
+                        _ => {}
+                    }
+                }
+            }
+            // With no more input, everything that can time out does, and the wire goes quiet.
+            let t = n.now - n.start;
+            n.run_until(t + Duration::from_secs(200));
+            let sent_before = n.sent.len();
+            n.run_until(t + Duration::from_secs(400));
+            prop_assert_eq!(n.sent.len(), sent_before, "retransmissions never stopped");
+            prop_assert!(n.layer.poll_timeout().is_none_or(|d| d > n.now));
+        }
+    }
+}
