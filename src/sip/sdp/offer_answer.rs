@@ -137,6 +137,9 @@ pub fn anchor(
         sdp.lines.insert(pos, SdpLine::Connection(conn));
     }
     for (i, m) in sdp.media.iter_mut().enumerate() {
+        if m.is_rejected() {
+            continue; // a rejected stream stays port 0 (RFC 3264 §6)
+        }
         let Some(port) = port_for(i) else { continue };
         m.port = port;
         m.port_count = None;
@@ -301,6 +304,30 @@ pub fn with_direction(previous: &SessionDescription, dir: Direction) -> SessionD
     }
     next.bump_version();
     next
+}
+
+/// How a new remote description changes the hold state relative to the previous one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HoldTransition {
+    /// No change (still active, or still held).
+    Unchanged,
+    /// The peer put the call on hold (sendonly/inactive or `c=0.0.0.0`).
+    Hold,
+    /// The peer took the call off hold.
+    Unhold,
+}
+
+/// Compares the previous and new remote descriptions of a session (re-INVITE/UPDATE offers).
+pub fn hold_transition(
+    previous: Option<&SessionDescription>,
+    next: &SessionDescription,
+) -> HoldTransition {
+    let was = previous.is_some_and(SessionDescription::is_hold);
+    match (was, next.is_hold()) {
+        (false, true) => HoldTransition::Hold,
+        (true, false) => HoldTransition::Unhold,
+        _ => HoldTransition::Unchanged,
+    }
 }
 
 /// The media line of `answer` matching offer line `i` is accepted.
@@ -514,6 +541,43 @@ m=video 0 RTP/AVP 96\r\n"
             1,
             "one direction attribute"
         );
+    }
+
+    #[test]
+    fn hold_transitions_between_offers() {
+        let active = offer();
+        let held = with_direction(&active, Direction::SendOnly);
+        let mut old_style = active.clone();
+        old_style
+            .lines
+            .retain(|l| !matches!(l, SdpLine::Connection(_)));
+        old_style.lines.push(SdpLine::Connection(Connection::for_ip(
+            "0.0.0.0".parse().unwrap(),
+        )));
+        assert_eq!(hold_transition(None, &active), HoldTransition::Unchanged);
+        assert_eq!(hold_transition(Some(&active), &held), HoldTransition::Hold);
+        assert_eq!(
+            hold_transition(Some(&held), &held),
+            HoldTransition::Unchanged
+        );
+        assert_eq!(
+            hold_transition(Some(&held), &active),
+            HoldTransition::Unhold
+        );
+        assert_eq!(
+            hold_transition(Some(&active), &old_style),
+            HoldTransition::Hold
+        );
+        assert_eq!(hold_transition(None, &held), HoldTransition::Hold);
+    }
+
+    #[test]
+    fn anchor_leaves_rejected_streams_rejected() {
+        let mut o = offer();
+        o.media[1].port = 0;
+        anchor(&mut o, HOTLINE, |_| Some(6000));
+        assert_eq!(o.media[0].port, 6000);
+        assert_eq!(o.media[1].port, 0);
     }
 
     #[test]

@@ -116,7 +116,9 @@ impl TimerConfig {
 pub struct Transmit {
     pub bytes: Bytes,
     pub peer: Peer,
-    /// The transaction this belongs to (`None` for nothing today; kept for logging).
+    /// The transaction this belongs to; `None` for [`TransactionLayer::send_stateless`].
+    /// For a response, `peer` is the request's source and connection: the transport still
+    /// applies RFC 3261 §18.2.2 / RFC 3581 (received, rport, maddr) when it sends.
     pub key: Option<TxKey>,
 }
 
