@@ -306,6 +306,59 @@ pub fn with_direction(previous: &SessionDescription, dir: Direction) -> SessionD
     next
 }
 
+/// A fresh offer for a call hotline originates: one audio stream on `addr:port` with `codecs` in
+/// order (static payload types as-is, dynamic ones numbered from 101), ptime 20, sendrecv.
+pub fn make_offer(addr: IpAddr, port: u16, codecs: &[Codec], origin: Origin) -> SessionDescription {
+    let mut formats = Vec::new();
+    let mut lines = Vec::new();
+    let mut next_dynamic = 101u8;
+    for c in codecs {
+        let pt = match c.static_pt {
+            Some(pt) => pt,
+            None => {
+                let pt = next_dynamic;
+                next_dynamic = next_dynamic.saturating_add(1).min(127);
+                pt
+            }
+        };
+        if formats.contains(&pt.to_string()) {
+            continue;
+        }
+        formats.push(pt.to_string());
+        let map = RtpMap {
+            payload_type: pt,
+            encoding: c.name.into(),
+            clock_rate: c.clock_rate,
+            channels: None,
+        };
+        lines.push(SdpLine::Attribute(Attribute::new("rtpmap", map.to_value())));
+        if c.is_event() {
+            lines.push(SdpLine::Attribute(Attribute::new(
+                "fmtp",
+                format!("{pt} 0-16"),
+            )));
+        }
+    }
+    lines.push(SdpLine::Attribute(Attribute::new("ptime", "20")));
+    lines.push(SdpLine::Attribute(Attribute::flag("sendrecv")));
+    SessionDescription {
+        origin,
+        session_name: "hotline".into(),
+        lines: vec![
+            SdpLine::Connection(Connection::for_ip(addr)),
+            SdpLine::Other('t', "0 0".into()),
+        ],
+        media: vec![Media {
+            media: "audio".into(),
+            port,
+            port_count: None,
+            proto: "RTP/AVP".into(),
+            formats,
+            lines,
+        }],
+    }
+}
+
 /// How a new remote description changes the hold state relative to the previous one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HoldTransition {
@@ -541,6 +594,27 @@ m=video 0 RTP/AVP 96\r\n"
             1,
             "one direction attribute"
         );
+    }
+
+    #[test]
+    fn make_offer_then_answer_round_trip() {
+        let o = make_offer(HOTLINE, 31000, &DEFAULT_CODECS, origin());
+        assert_eq!(
+            o.to_sdp_string(),
+            "v=0\r\no=hotline 42 1 IN IP4 203.0.113.10\r\ns=hotline\r\nc=IN IP4 203.0.113.10\r\n\
+t=0 0\r\nm=audio 31000 RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n\
+a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\na=sendrecv\r\n"
+        );
+        // An agent phone that only does PCMA answers our offer.
+        let a = answer(
+            &o,
+            &AnswerParams {
+                allowed: &[PCMA, TELEPHONE_EVENT],
+                ..params(&[Some(40000)])
+            },
+        )
+        .unwrap();
+        assert_eq!(a.media[0].formats, ["8", "101"]);
     }
 
     #[test]
