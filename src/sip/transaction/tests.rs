@@ -805,6 +805,25 @@ fn bad_input_and_api_misuse_are_errors() {
 }
 
 #[test]
+fn retransmission_flood_does_not_grow_the_timer_heap() {
+    let mut n = Net::new(TimerConfig::default());
+    let inv = request("INVITE", "z9hG4bKflood", 1);
+    n.incoming(inv.clone(), udp());
+    let key = server_key_of(&mut n);
+    n.respond(&key, &response_to(&inv, 486));
+    let before = n.layer.timer_entries();
+    for _ in 0..10_000 {
+        n.layer.handle_incoming(inv.clone(), udp(), n.now).unwrap();
+    }
+    assert!(
+        n.layer.timer_entries() <= before + 1,
+        "{} entries",
+        n.layer.timer_entries()
+    );
+    while n.layer.poll_output().is_some() {}
+}
+
+#[test]
 fn many_transactions_share_one_timer_heap() {
     let mut n = Net::new(TimerConfig::default());
     for i in 0..200 {
