@@ -176,6 +176,45 @@ fn uas_dialog_keeps_record_route_order() {
 }
 
 #[test]
+fn uas_early_dialog_confirmed_or_ended_by_our_final() {
+    let inv = their_invite("");
+    let ringing = SipMessage::response_to(&inv, 180, "Ringing", Some("ourtag"));
+    let mut d = Dialog::uas(&inv, &ringing, "<sip:hotline@203.0.113.10>").unwrap();
+    assert_eq!(d.state, DialogState::Early);
+    d.on_sent_response(&SipMessage::response_to(&inv, 200, "OK", Some("ourtag")));
+    assert_eq!(d.state, DialogState::Confirmed);
+    let mut e = Dialog::uas(&inv, &ringing, "<sip:hotline@203.0.113.10>").unwrap();
+    e.on_sent_response(&SipMessage::response_to(
+        &inv,
+        487,
+        "Request Terminated",
+        Some("ourtag"),
+    ));
+    assert_eq!(e.state, DialogState::Terminated);
+    // A final after confirmation changes nothing.
+    d.on_sent_response(&SipMessage::response_to(&inv, 500, "x", Some("ourtag")));
+    assert_eq!(d.state, DialogState::Confirmed);
+}
+
+#[test]
+fn responses_481_and_408_end_the_dialog() {
+    for code in [481, 408] {
+        let mut d = Dialog::uac(&our_invite(""), &their_response(200, "")).unwrap();
+        let info = d.request(Method::Info, VIA).unwrap();
+        d.on_response(&SipMessage::response_to(&info, 200, "OK", None));
+        assert_eq!(d.state, DialogState::Confirmed);
+        d.on_response(&SipMessage::response_to(&info, 486, "Busy", None));
+        assert_eq!(
+            d.state,
+            DialogState::Confirmed,
+            "other errors keep the dialog"
+        );
+        d.on_response(&SipMessage::response_to(&info, code, "Gone", None));
+        assert_eq!(d.state, DialogState::Terminated, "{code}");
+    }
+}
+
+#[test]
 fn in_dialog_request_validation() {
     let mut d = uas_dialog();
     d.on_request(&in_dialog_request("INFO", 101, "")).unwrap();
