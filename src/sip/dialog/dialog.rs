@@ -275,10 +275,8 @@ impl Dialog {
     pub fn on_response(&mut self, response: &SipMessage) {
         let code = response.status_code().unwrap_or(0);
         match code {
-            200..=299 => {
-                if response.cseq().is_ok_and(|c| is_target_refresh(&c.method)) {
-                    self.on_refresh_response(response);
-                }
+            200..=299 if response.cseq().is_ok_and(|c| is_target_refresh(&c.method)) => {
+                self.on_refresh_response(response)
             }
             408 | 481 => self.state = DialogState::Terminated,
             _ => {}
