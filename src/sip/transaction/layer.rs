@@ -250,15 +250,14 @@ impl TransactionLayer {
                 method: Method::Invite,
                 ..key.clone()
             };
-            let invite = self
-                .servers
-                .get(&invite_key)
-                .filter(|tx| tx.state == ServerState::Proceeding)
-                .map(|_| invite_key);
-            debug!(tx = %key, matched = invite.is_some(), "CANCEL received");
+            let matched = self.servers.get(&invite_key);
+            let cancellable = matched.is_some_and(|tx| tx.state == ServerState::Proceeding);
+            let invite = matched.map(|_| invite_key);
+            debug!(tx = %key, matched = invite.is_some(), cancellable, "CANCEL received");
             self.out.push_back(Output::Event(TxEvent::Cancel {
                 cancel: key.clone(),
                 invite,
+                cancellable,
                 request: req,
                 source,
             }));

@@ -132,11 +132,13 @@ pub enum TxEvent {
         source: Peer,
     },
     /// A CANCEL created its own server transaction `cancel`; `invite` is the INVITE server
-    /// transaction it matches (still able to take a final response), if any. The TU answers the
-    /// CANCEL (200, or 481 when `invite` is `None`) and the INVITE (487) per §9.2.
+    /// transaction it matches, if one exists, and `cancellable` says whether that INVITE can
+    /// still take a final response. Per §9.2 the TU answers the CANCEL 200 when `invite` is
+    /// `Some` (and then the INVITE 487 if `cancellable`), or 481 when it is `None`.
     Cancel {
         cancel: TxKey,
         invite: Option<TxKey>,
+        cancellable: bool,
         request: SipMessage,
         source: Peer,
     },

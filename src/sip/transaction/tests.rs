@@ -615,6 +615,7 @@ fn cancel_matches_invite_server_transaction() {
         [TxEvent::Cancel {
             cancel,
             invite: Some(i),
+            cancellable: true,
             ..
         }] => {
             assert_eq!(*i, inv_key);
@@ -647,9 +648,13 @@ fn cancel_without_matching_or_live_invite() {
     n.incoming(request("CANCEL", "z9hG4bKe2", 1), udp());
     assert!(matches!(
         &n.take_events()[..],
-        [TxEvent::Cancel { invite: None, .. }]
+        [TxEvent::Cancel {
+            invite: None,
+            cancellable: false,
+            ..
+        }]
     ));
-    // INVITE already answered with a final: CANCEL matches nothing cancellable.
+    // INVITE already answered with a final: matched (CANCEL gets 200) but not cancellable.
     let inv = request("INVITE", "z9hG4bKe3", 1);
     n.incoming(inv.clone(), udp());
     let k = server_key_of(&mut n);
@@ -657,8 +662,12 @@ fn cancel_without_matching_or_live_invite() {
     n.incoming(request("CANCEL", "z9hG4bKe3", 1), udp());
     assert!(matches!(
         &n.take_events()[..],
-        [TxEvent::Cancel { invite: None, .. }]
+        [TxEvent::Cancel { invite: Some(i), cancellable: false, .. }] if *i == k
     ));
+    assert_eq!(
+        n.layer.send_response(&k, &response_to(&inv, 487), n.now),
+        Err(TxError::State("final response already sent"))
+    );
 }
 
 #[test]
