@@ -607,3 +607,30 @@ fn session_timer_refresh_restarts_and_non_refresher_only_expires() {
     s.stop();
     assert_eq!(s.poll_timeout(), None);
 }
+
+#[test]
+fn record_route_header_params_are_kept() {
+    let inv = parse(
+        &String::from_utf8_lossy(&their_invite("").to_bytes()).replace(
+            "Record-Route: <sip:p1.example.com;lr>\r\n",
+            "Record-Route: \"edge\" <sip:p1.example.com;lr;transport=tcp>;ftag=abc\r\n",
+        ),
+    );
+    let ok = SipMessage::response_to(&inv, 200, "OK", Some("ourtag"));
+    let mut d = Dialog::uas(&inv, &ok, "<sip:hotline@203.0.113.10>").unwrap();
+    assert_eq!(
+        d.route_set,
+        [
+            "<sip:p1.example.com;lr;transport=tcp>;ftag=abc",
+            "<sip:p2.example.com;lr>"
+        ]
+    );
+    let bye = d.request(Method::Bye, VIA).unwrap();
+    let routes = bye.routes().unwrap();
+    assert_eq!(
+        routes[0].uri.as_str(),
+        "sip:p1.example.com;lr;transport=tcp"
+    );
+    assert_eq!(routes[0].params.get("ftag"), Some("abc"));
+    assert_eq!(d.next_hop(), "sip:p1.example.com;lr;transport=tcp");
+}
