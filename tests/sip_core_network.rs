@@ -352,8 +352,8 @@ fn outbound_call_with_auth_loss_answer_and_bye() {
 
 #[test]
 fn retransmitted_2xx_is_reacked_by_the_tu_when_the_ack_is_lost() {
-    // #0 INVITE, #1 200 OK, #2 ACK (lost) → the UAS TU retransmits the 2xx; the UA's INVITE
-    // transaction (Accepted) passes it up again and the TU sends the same ACK again.
+    // #0 INVITE, #1 200 OK, #2 ACK (lost) → the UAS TU retransmits the 2xx; the UA sees a stray
+    // 200 and sends the same ACK again.
     let mut w = World::new(vec![2]);
     let (ua, gw) = (0usize, 1usize);
     let inv = invite(1, None);
@@ -383,7 +383,7 @@ fn retransmitted_2xx_is_reacked_by_the_tu_when_the_ack_is_lost() {
     w.now = limit;
     w.layers[gw].send_response(&skey, &ok, w.now).unwrap();
     w.until(ua, |e| {
-        matches!(e, TxEvent::Response { response, .. } if response.status_code() == Some(200))
+        matches!(e, TxEvent::StrayResponse { response, .. } if response.status_code() == Some(200))
             .then_some(())
     });
     w.layers[ua].send_stateless(&ack, peer_b);

@@ -15,9 +15,6 @@ pub(crate) enum ClientState {
     Calling,
     Proceeding,
     Completed,
-    /// INVITE only (RFC 6026): a 2xx arrived; more 2xx (retransmissions, other forks) still go to
-    /// the TU with this key until Timer M.
-    Accepted,
     Terminated,
 }
 
@@ -143,10 +140,9 @@ impl ClientTx {
                 );
             }
             (ClientState::Calling | ClientState::Proceeding, 200..=299) if self.invite => {
-                self.state = ClientState::Accepted;
+                self.state = ClientState::Terminated;
                 self.retransmit_at = None;
                 self.timeout_at = None;
-                self.linger_until = Some(now + cfg.timeout_64t1()); // Timer M
                 self.event(
                     TxEvent::Response {
                         key: self.key.clone(),
@@ -162,16 +158,6 @@ impl ClientTx {
                     self.ack = Some(ack);
                 }
                 self.complete(now, cfg);
-                self.event(
-                    TxEvent::Response {
-                        key: self.key.clone(),
-                        response: resp,
-                    },
-                    out,
-                );
-            }
-            (ClientState::Accepted, 200..=299) => {
-                // The TU ACKs every 2xx (a lost ACK, or a 2xx from another fork).
                 self.event(
                     TxEvent::Response {
                         key: self.key.clone(),

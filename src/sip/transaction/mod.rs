@@ -8,9 +8,8 @@
 //! send, [`TxEvent`]s for the transaction user) and arm a timer for
 //! [`TransactionLayer::poll_timeout`].
 //!
-//! - INVITE client (Timers A, B, D, plus RFC 6026 "Accepted" with Timer M): the ACK for a non-2xx
-//!   final is generated here; every 2xx (first, retransmitted, or from another fork) reaches the
-//!   TU as [`TxEvent::Response`] with the INVITE's key until Timer M, and the TU ACKs each one.
+//! - INVITE client (Timers A, B, D): the ACK for a non-2xx final is generated here; a 2xx ends the
+//!   transaction and its retransmissions reach the TU as [`TxEvent::StrayResponse`] (it re-ACKs).
 //! - Non-INVITE client (E, F, K). INVITE server (G, H, I, plus RFC 6026 "Accepted" with Timer L so
 //!   INVITE retransmissions after a 2xx are absorbed and ACKs for the 2xx reach the TU as
 //!   [`TxEvent::Ack`]); 100 Trying after [`TimerConfig::trying`]. Non-INVITE server (J).
@@ -154,8 +153,8 @@ pub enum TxEvent {
     },
     /// A response for one of our client transactions (provisional or final, once each).
     Response { key: TxKey, response: SipMessage },
-    /// A response matching no transaction (e.g. a 2xx retransmitted after Timer M): the dialog
-    /// layer may still answer a 2xx with its ACK.
+    /// A response matching no transaction: typically a retransmitted 2xx to an INVITE, which the
+    /// dialog layer answers with the same ACK again.
     StrayResponse { response: SipMessage, source: Peer },
     /// Timer B or F (no final response), or H (no ACK for our non-2xx final).
     Timeout { key: TxKey },
