@@ -433,7 +433,7 @@ fn caller_cancels_while_ringing_and_lost_487_is_retransmitted() {
         TxEvent::Cancel {
             cancel,
             invite,
-            cancellable: true,
+            answered: false,
             request,
             ..
         } => Some((cancel.clone(), invite.clone(), request.clone())),

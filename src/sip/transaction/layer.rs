@@ -252,12 +252,13 @@ impl TransactionLayer {
             };
             let matched = self.servers.get(&invite_key);
             let cancellable = matched.is_some_and(|tx| tx.state == ServerState::Proceeding);
-            let invite = matched.map(|_| invite_key);
-            debug!(tx = %key, matched = invite.is_some(), cancellable, "CANCEL received");
+            let answered = matched.is_some() && !cancellable;
+            let invite = cancellable.then_some(invite_key);
+            debug!(tx = %key, cancellable, answered, "CANCEL received");
             self.out.push_back(Output::Event(TxEvent::Cancel {
                 cancel: key.clone(),
                 invite,
-                cancellable,
+                answered,
                 request: req,
                 source,
             }));

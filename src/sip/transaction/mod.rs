@@ -132,13 +132,14 @@ pub enum TxEvent {
         source: Peer,
     },
     /// A CANCEL created its own server transaction `cancel`; `invite` is the INVITE server
-    /// transaction it matches, if one exists, and `cancellable` says whether that INVITE can
-    /// still take a final response. Per §9.2 the TU answers the CANCEL 200 when `invite` is
-    /// `Some` (and then the INVITE 487 if `cancellable`), or 481 when it is `None`.
+    /// transaction it matches while that INVITE can still take a final response. The TU answers
+    /// the CANCEL 200 and the INVITE 487 (§9.2). When `invite` is `None`, `answered` says whether
+    /// a matching INVITE exists but already sent its final response (§9.2: the CANCEL still gets
+    /// 200 and changes nothing) or no INVITE matches at all (answer 481).
     Cancel {
         cancel: TxKey,
         invite: Option<TxKey>,
-        cancellable: bool,
+        answered: bool,
         request: SipMessage,
         source: Peer,
     },

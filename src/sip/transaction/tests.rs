@@ -615,7 +615,7 @@ fn cancel_matches_invite_server_transaction() {
         [TxEvent::Cancel {
             cancel,
             invite: Some(i),
-            cancellable: true,
+            answered: false,
             ..
         }] => {
             assert_eq!(*i, inv_key);
@@ -650,11 +650,11 @@ fn cancel_without_matching_or_live_invite() {
         &n.take_events()[..],
         [TxEvent::Cancel {
             invite: None,
-            cancellable: false,
+            answered: false,
             ..
         }]
     ));
-    // INVITE already answered with a final: matched (CANCEL gets 200) but not cancellable.
+    // INVITE already answered with a final: nothing to cancel, but the CANCEL gets 200.
     let inv = request("INVITE", "z9hG4bKe3", 1);
     n.incoming(inv.clone(), udp());
     let k = server_key_of(&mut n);
@@ -662,7 +662,11 @@ fn cancel_without_matching_or_live_invite() {
     n.incoming(request("CANCEL", "z9hG4bKe3", 1), udp());
     assert!(matches!(
         &n.take_events()[..],
-        [TxEvent::Cancel { invite: Some(i), cancellable: false, .. }] if *i == k
+        [TxEvent::Cancel {
+            invite: None,
+            answered: true,
+            ..
+        }]
     ));
     assert_eq!(
         n.layer.send_response(&k, &response_to(&inv, 487), n.now),
