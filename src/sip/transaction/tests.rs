@@ -956,3 +956,20 @@ mod random_ops {
         }
     }
 }
+
+#[test]
+fn rfc2543_ack_for_2xx_is_matched_while_accepted() {
+    let mut n = Net::new(TimerConfig::default());
+    let inv = request("INVITE", "old9", 1);
+    n.incoming(inv.clone(), udp());
+    let key = server_key_of(&mut n);
+    n.respond(&key, &response_to(&inv, 200));
+    let ack = parse(
+        &String::from_utf8_lossy(&request("ACK", "old9", 1).to_bytes()).replace(
+            "To: <sip:bob@example.com>",
+            "To: <sip:bob@example.com>;tag=tb",
+        ),
+    );
+    n.incoming(ack, udp());
+    assert!(matches!(&n.take_events()[..], [TxEvent::Ack { key: Some(k), .. }] if *k == key));
+}
