@@ -47,7 +47,7 @@ pub(crate) enum Start {
 
 /// A SIP request or response. Parsed messages borrow from the received `Bytes` (no copies);
 /// the builder methods (see `builder.rs`) add owned pieces. Header order and unknown headers are kept.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SipMessage {
     pub(crate) buf: Bytes,
     pub(crate) start: Start,
@@ -333,5 +333,30 @@ impl SipMessage {
     /// The buffer the message was parsed from (empty for built messages).
     pub fn source(&self) -> &Bytes {
         &self.buf
+    }
+}
+
+impl std::fmt::Debug for SipMessage {
+    /// Readable form for test failures and debugging: start line, headers (lossy), body size.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let start = match &self.start {
+            Start::Request { method, uri } => {
+                format!("{} {}", method, String::from_utf8_lossy(uri.get(&self.buf)))
+            }
+            Start::Response { code, reason } => format!(
+                "{} {}",
+                code,
+                String::from_utf8_lossy(reason.get(&self.buf))
+            ),
+        };
+        let headers: Vec<String> = self
+            .iter_headers()
+            .map(|h| format!("{}: {}", h.name, h.value_lossy()))
+            .collect();
+        f.debug_struct("SipMessage")
+            .field("start", &start)
+            .field("headers", &headers)
+            .field("body_len", &self.body.len())
+            .finish()
     }
 }

@@ -21,9 +21,11 @@ pub struct RawRequest<'a> {
 }
 
 impl RawRequest<'_> {
-    /// Can a response be built? Requests other than ACK with all five headers present.
+    /// Can a response be built? Requests (with a token method) other than ACK, with all five
+    /// headers present.
     pub fn addressable(&self) -> bool {
         !self.is_response
+            && !self.method.is_empty()
             && self.method != b"ACK"
             && !self.vias.is_empty()
             && self.from.is_some()

@@ -403,3 +403,31 @@ fn start_line_variants() {
     assert_eq!(resp("SIP/2.0 699 Top").unwrap().status_code(), Some(699));
     assert_eq!(resp("SIP/3.0 200 OK").unwrap_err().status_code(), 505);
 }
+
+#[test]
+fn raw_extractor_edge_cases() {
+    let base = options_with("").replace("CSeq: 1 OPTIONS", "CSeq: 1 INVITE");
+    let raw = extract_raw(base.as_bytes());
+    assert!(raw.addressable());
+    assert_eq!(raw.method, b"OPTIONS");
+    // ACKs and responses are never answered; garbage start lines neither.
+    assert!(!extract_raw(base.replacen("OPTIONS", "ACK", 1).as_bytes()).addressable());
+    assert!(!extract_raw(
+        base.replacen("OPTIONS sip:x@example.com SIP/2.0", "SIP/2.0 200 OK", 1)
+            .as_bytes()
+    )
+    .addressable());
+    assert!(!extract_raw(base.replacen("OPTIONS", "\u{1}\u{2}", 1).as_bytes()).addressable());
+    // Missing Call-ID: no response.
+    assert!(!extract_raw(base.replace("Call-ID: c\r\n", "").as_bytes()).addressable());
+    // An existing To tag is not doubled.
+    let tagged = base.replace("To: <sip:x@h>", "To: <sip:x@h>;tag=9");
+    let r = response_from_raw(
+        &extract_raw(tagged.as_bytes()),
+        400,
+        "Bad Request",
+        Some("new"),
+    )
+    .unwrap();
+    assert_eq!(SipMessage::parse(r).unwrap().to().unwrap().tag(), Some("9"));
+}
