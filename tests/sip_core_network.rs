@@ -394,3 +394,85 @@ fn retransmitted_2xx_is_reacked_by_the_tu_when_the_ack_is_lost() {
     assert_eq!(key, None, "matched by dialog, not by transaction");
     assert_ne!(skey.branch, ack.top_via().unwrap().branch().unwrap());
 }
+
+#[test]
+fn caller_cancels_while_ringing_and_lost_487_is_retransmitted() {
+    // Side 1 (carrier) calls side 0 (hotline), then cancels. Packet order:
+    // #0 INVITE, #1 180, #2 CANCEL, #3 200 (CANCEL), #4 487 (lost), then G resends 487, the
+    // carrier's INVITE transaction ACKs it by itself.
+    let mut w = World::new(vec![4]);
+    let (hotline, carrier) = (0usize, 1usize);
+    let mut inv = SipMessage::request(Method::Invite, "sip:12345@10.0.0.1").unwrap();
+    inv.push_header("Via", via(B))
+        .push_header("Max-Forwards", "70")
+        .push_header("From", "<sip:13800000000@10.0.0.2>;tag=c1")
+        .push_header("To", "<sip:12345@10.0.0.1>")
+        .push_header("Call-ID", "net-call-2")
+        .push_header("CSeq", "1 INVITE")
+        .push_header("Contact", "<sip:13800000000@10.0.0.2>");
+    let peer_a = w.peer_of(hotline);
+    let ckey = w.layers[carrier].send_request(inv, peer_a, w.now).unwrap();
+    let (skey, req) = w.until(hotline, |e| match e {
+        TxEvent::Request { key, request, .. } => Some((key.clone(), request.clone())),
+        _ => None,
+    });
+    let ringing = SipMessage::response_to(&req, 180, "Ringing", Some("h1"));
+    w.layers[hotline]
+        .send_response(&skey, &ringing, w.now)
+        .unwrap();
+    w.until(carrier, |e| {
+        matches!(e, TxEvent::Response { response, .. } if response.status_code() == Some(180))
+            .then_some(())
+    });
+    let out = w.layers[carrier].cancel(&ckey, w.now).unwrap();
+    assert!(matches!(
+        out,
+        hotline::sip::transaction::CancelOutcome::Sent(_)
+    ));
+    let (cancel_key, invite_key, cancel_req) = w.until(hotline, |e| match e {
+        TxEvent::Cancel {
+            cancel,
+            invite,
+            answered: false,
+            request,
+            ..
+        } => Some((cancel.clone(), invite.clone(), request.clone())),
+        _ => None,
+    });
+    assert_eq!(invite_key.as_ref(), Some(&skey));
+    let ok = SipMessage::response_to(&cancel_req, 200, "OK", Some("h1"));
+    w.layers[hotline]
+        .send_response(&cancel_key, &ok, w.now)
+        .unwrap();
+    let terminated = SipMessage::response_to(&req, 487, "Request Terminated", Some("h1"));
+    w.layers[hotline]
+        .send_response(&skey, &terminated, w.now)
+        .unwrap();
+    // The carrier hears 487 once (from the retransmission) and its transaction sends the ACK.
+    w.until(carrier, |e| {
+        matches!(e, TxEvent::Response { key, response } if *key == ckey && response.status_code() == Some(487))
+            .then_some(())
+    });
+    let limit = w.now + Duration::from_secs(40);
+    while w.step(limit) {}
+    assert!(w.layers[0].is_empty() && w.layers[1].is_empty());
+    let acks = w
+        .log
+        .iter()
+        .filter(|l| l.contains("0->") && l.contains("487"))
+        .count();
+    assert!(
+        acks >= 2,
+        "487 sent and retransmitted:\n{}",
+        w.log.join("\n")
+    );
+    assert!(
+        w.log.iter().any(|l| l.contains("1->0 ACK")),
+        "{}",
+        w.log.join("\n")
+    );
+    // Nothing reached the hotline TU after the CANCEL: the ACK for 487 is absorbed.
+    assert!(w.events[hotline]
+        .iter()
+        .all(|e| matches!(e, TxEvent::Terminated { .. })));
+}

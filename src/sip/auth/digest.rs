@@ -102,6 +102,14 @@ pub fn ha1(algorithm: Algorithm, username: &str, realm: &str, password: &str) ->
         .hash_hex(format!("{username}:{realm}:{password}").as_bytes())
 }
 
+/// RFC 7616 §3.4.4 `userhash`: the username a client sends when it hides the real one,
+/// H(username:realm). A server keeps this next to HA1 to look the account up.
+pub fn userhash(algorithm: Algorithm, username: &str, realm: &str) -> String {
+    algorithm
+        .base()
+        .hash_hex(format!("{username}:{realm}").as_bytes())
+}
+
 /// The inputs of one response computation besides HA1.
 #[derive(Clone, Copy, Debug)]
 pub struct ResponseInput<'a> {
@@ -591,6 +599,35 @@ mod tests {
         assert_eq!(compute_response(&ha1, &input), expected);
         input.algorithm = Algorithm::Sha512_256;
         assert_eq!(compute_response(&ha1, &input).len(), 64);
+    }
+
+    #[test]
+    fn userhash_matches_rfc7616_example() {
+        // RFC 7616 §3.9.2 as corrected by erratum 4897: user "J\u{e4}s\u{f8}n Doe",
+        // realm "api@example.org", password "Secret, or not?", SHA-512-256.
+        let (user, realm) = ("J\u{e4}s\u{f8}n Doe", "api@example.org");
+        assert_eq!(
+            userhash(Algorithm::Sha512_256, user, realm),
+            "793263caabb707a56211940d90411ea4a575adeccb7e360aeb624ed06ece9b0b"
+        );
+        let h = ha1(Algorithm::Sha512_256, user, realm, "Secret, or not?");
+        let response = compute_response(
+            &h,
+            &ResponseInput {
+                algorithm: Algorithm::Sha512_256,
+                nonce: "5TsQWLVdgBdmrQ0XsxbDODV+57QdFR34I9HAbC/RVvkK",
+                method: "GET",
+                uri: "/doe.json",
+                qop: Some(Qop::Auth),
+                nc: 1,
+                cnonce: "NTg6RKcb9boFIAS3KrFK9BGeh+iDa/sm6jUMp2wds69v",
+                body: b"",
+            },
+        );
+        assert_eq!(
+            response,
+            "3798d4131c277846293534c3edc11bd8a5e4cdcbff78b05db9d95eeb1cec68a5"
+        );
     }
 
     #[test]

@@ -14,7 +14,9 @@ pub mod params;
 pub mod server;
 
 pub use client::{AuthHeader, DigestClient};
-pub use digest::{compute_response, ha1, Algorithm, Challenge, Credentials, Qop, ResponseInput};
+pub use digest::{
+    compute_response, ha1, userhash, Algorithm, Challenge, Credentials, Qop, ResponseInput,
+};
 pub use server::{DigestServer, DigestServerConfig, Verified, VerifyError};
 
 /// A header value that could not be used; messages are short and never echo the whole input.

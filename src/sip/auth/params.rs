@@ -242,3 +242,46 @@ mod tests {
         assert_eq!(parse_auth_value(&s).unwrap().get("realm"), Some("x\"y\\z"));
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::super::digest::{Challenge, Credentials};
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn arbitrary_text_never_panics(s in "\\PC{0,300}") {
+            let _ = parse_auth_value(&s);
+            let _ = Challenge::parse(&s);
+            let _ = Credentials::parse(&s);
+        }
+
+        #[test]
+        fn digest_like_text_never_panics(
+            parts in proptest::collection::vec(
+                prop_oneof![
+                    Just("Digest ".to_owned()), Just("realm=".to_owned()), Just("\"".to_owned()),
+                    Just("\\".to_owned()), Just(",".to_owned()), Just("nc=".to_owned()),
+                    Just("qop=auth".to_owned()), Just("algorithm=".to_owned()), Just(" ".to_owned()),
+                    "[a-zA-Z0-9\\-]{0,8}",
+                ],
+                0..40,
+            )
+        ) {
+            let s = parts.concat();
+            let _ = Challenge::parse(&s);
+            let _ = Credentials::parse(&s);
+        }
+
+        #[test]
+        fn quoted_values_round_trip(v in "\\PC{0,40}") {
+            let mut s = String::from("Digest ");
+            push_param(&mut s, "realm", &v, true);
+            let parsed = parse_auth_value(&s).unwrap();
+            prop_assert_eq!(parsed.get("realm"), Some(v.as_str()));
+        }
+    }
+}

@@ -551,6 +551,55 @@ mod tests {
     }
 
     #[test]
+    fn stale_rechallenge_lets_the_client_retry_without_rejection() {
+        let mut s = server();
+        let mut client = DigestClient::new("1001", "pw");
+        let h = stored_ha1(Algorithm::Sha256);
+        let headers = s.challenge_headers(T0, false);
+        client
+            .handle_challenge(401, headers.iter().map(String::as_str), false)
+            .unwrap();
+        let (_, c1) = client
+            .credentials("REGISTER", "sip:hotline.example", b"", "a")
+            .unwrap();
+        assert!(s.verify(&c1, "REGISTER", None, &h, T0).is_ok());
+        // An hour later the registration refresh reuses the nonce: stale.
+        let later = T0 + 3_600_000;
+        let (_, c2) = client
+            .credentials("REGISTER", "sip:hotline.example", b"", "b")
+            .unwrap();
+        assert_eq!(c2.nc, Some(2));
+        let err = s.verify(&c2, "REGISTER", None, &h, later).unwrap_err();
+        assert!(err.is_stale());
+        let headers = s.challenge_headers(later, err.is_stale());
+        // The request carried credentials, but stale=true means "retry", not "wrong password".
+        client
+            .handle_challenge(401, headers.iter().map(String::as_str), true)
+            .unwrap();
+        let (_, c3) = client
+            .credentials("REGISTER", "sip:hotline.example", b"", "c")
+            .unwrap();
+        assert_eq!(c3.nc, Some(1));
+        assert!(s.verify(&c3, "REGISTER", None, &h, later).is_ok());
+        // Whereas a wrong password gets a non-stale challenge and the client gives up.
+        let mut wrong = DigestClient::new("1001", "nope");
+        let headers = s.challenge_headers(later, false);
+        wrong
+            .handle_challenge(401, headers.iter().map(String::as_str), false)
+            .unwrap();
+        let (_, bad) = wrong
+            .credentials("REGISTER", "sip:hotline.example", b"", "d")
+            .unwrap();
+        let err = s.verify(&bad, "REGISTER", None, &h, later).unwrap_err();
+        assert!(!err.is_stale());
+        let headers = s.challenge_headers(later, err.is_stale());
+        assert_eq!(
+            wrong.handle_challenge(401, headers.iter().map(String::as_str), true),
+            Err(crate::sip::auth::AuthError::Rejected)
+        );
+    }
+
+    #[test]
     fn purge_drops_expired_nonces() {
         let mut s = server();
         let c = &s.challenge(T0, false)[0];

@@ -270,6 +270,29 @@ impl Dialog {
         }
     }
 
+    /// A final response to any request we sent inside the dialog: a 2xx to a target refresh
+    /// adopts its Contact; 481 or 408 means the peer lost the dialog, so it ends (§12.2.1.2).
+    pub fn on_response(&mut self, response: &SipMessage) {
+        let code = response.status_code().unwrap_or(0);
+        match code {
+            200..=299 if response.cseq().is_ok_and(|c| is_target_refresh(&c.method)) => {
+                self.on_refresh_response(response)
+            }
+            408 | 481 => self.state = DialogState::Terminated,
+            _ => {}
+        }
+    }
+
+    /// UAS: a response we send to the dialog-creating INVITE. A 2xx confirms an early dialog,
+    /// a non-2xx final ends it.
+    pub fn on_sent_response(&mut self, response: &SipMessage) {
+        match (self.state, response.status_code().unwrap_or(0)) {
+            (DialogState::Early, 200..=299) => self.state = DialogState::Confirmed,
+            (DialogState::Early, 300..=699) => self.state = DialogState::Terminated,
+            _ => {}
+        }
+    }
+
     /// Validates a request received in this dialog (§12.2.2) and records its CSeq. ACK and CANCEL
     /// reuse the INVITE's number and are not checked. Errors carry the status to answer with.
     pub fn on_request(&mut self, req: &SipMessage) -> Result<(), DialogError> {

@@ -176,6 +176,45 @@ fn uas_dialog_keeps_record_route_order() {
 }
 
 #[test]
+fn uas_early_dialog_confirmed_or_ended_by_our_final() {
+    let inv = their_invite("");
+    let ringing = SipMessage::response_to(&inv, 180, "Ringing", Some("ourtag"));
+    let mut d = Dialog::uas(&inv, &ringing, "<sip:hotline@203.0.113.10>").unwrap();
+    assert_eq!(d.state, DialogState::Early);
+    d.on_sent_response(&SipMessage::response_to(&inv, 200, "OK", Some("ourtag")));
+    assert_eq!(d.state, DialogState::Confirmed);
+    let mut e = Dialog::uas(&inv, &ringing, "<sip:hotline@203.0.113.10>").unwrap();
+    e.on_sent_response(&SipMessage::response_to(
+        &inv,
+        487,
+        "Request Terminated",
+        Some("ourtag"),
+    ));
+    assert_eq!(e.state, DialogState::Terminated);
+    // A final after confirmation changes nothing.
+    d.on_sent_response(&SipMessage::response_to(&inv, 500, "x", Some("ourtag")));
+    assert_eq!(d.state, DialogState::Confirmed);
+}
+
+#[test]
+fn responses_481_and_408_end_the_dialog() {
+    for code in [481, 408] {
+        let mut d = Dialog::uac(&our_invite(""), &their_response(200, "")).unwrap();
+        let info = d.request(Method::Info, VIA).unwrap();
+        d.on_response(&SipMessage::response_to(&info, 200, "OK", None));
+        assert_eq!(d.state, DialogState::Confirmed);
+        d.on_response(&SipMessage::response_to(&info, 486, "Busy", None));
+        assert_eq!(
+            d.state,
+            DialogState::Confirmed,
+            "other errors keep the dialog"
+        );
+        d.on_response(&SipMessage::response_to(&info, code, "Gone", None));
+        assert_eq!(d.state, DialogState::Terminated, "{code}");
+    }
+}
+
+#[test]
 fn in_dialog_request_validation() {
     let mut d = uas_dialog();
     d.on_request(&in_dialog_request("INFO", 101, "")).unwrap();
@@ -567,4 +606,31 @@ fn session_timer_refresh_restarts_and_non_refresher_only_expires() {
     );
     s.stop();
     assert_eq!(s.poll_timeout(), None);
+}
+
+#[test]
+fn record_route_header_params_are_kept() {
+    let inv = parse(
+        &String::from_utf8_lossy(&their_invite("").to_bytes()).replace(
+            "Record-Route: <sip:p1.example.com;lr>\r\n",
+            "Record-Route: \"edge\" <sip:p1.example.com;lr;transport=tcp>;ftag=abc\r\n",
+        ),
+    );
+    let ok = SipMessage::response_to(&inv, 200, "OK", Some("ourtag"));
+    let mut d = Dialog::uas(&inv, &ok, "<sip:hotline@203.0.113.10>").unwrap();
+    assert_eq!(
+        d.route_set,
+        [
+            "<sip:p1.example.com;lr;transport=tcp>;ftag=abc",
+            "<sip:p2.example.com;lr>"
+        ]
+    );
+    let bye = d.request(Method::Bye, VIA).unwrap();
+    let routes = bye.routes().unwrap();
+    assert_eq!(
+        routes[0].uri.as_str(),
+        "sip:p1.example.com;lr;transport=tcp"
+    );
+    assert_eq!(routes[0].params.get("ftag"), Some("abc"));
+    assert_eq!(d.next_hop(), "sip:p1.example.com;lr;transport=tcp");
 }

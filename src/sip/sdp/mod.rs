@@ -15,7 +15,8 @@ pub use model::{
     Attribute, Connection, Direction, Media, Origin, RtpMap, SdpLine, SessionDescription,
 };
 pub use offer_answer::{
-    accepted, anchor, answer, negotiate_formats, restrict_offer, with_direction, AnswerParams,
-    Codec, DEFAULT_CODECS, PCMA, PCMU, TELEPHONE_EVENT,
+    accepted, anchor, answer, hold_transition, make_offer, negotiate_formats, restrict_offer,
+    with_direction, AnswerParams, Codec, HoldTransition, DEFAULT_CODECS, PCMA, PCMU,
+    TELEPHONE_EVENT,
 };
 pub use parse::SdpError;

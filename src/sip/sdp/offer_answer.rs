@@ -137,6 +137,9 @@ pub fn anchor(
         sdp.lines.insert(pos, SdpLine::Connection(conn));
     }
     for (i, m) in sdp.media.iter_mut().enumerate() {
+        if m.is_rejected() {
+            continue; // a rejected stream stays port 0 (RFC 3264 §6)
+        }
         let Some(port) = port_for(i) else { continue };
         m.port = port;
         m.port_count = None;
@@ -301,6 +304,83 @@ pub fn with_direction(previous: &SessionDescription, dir: Direction) -> SessionD
     }
     next.bump_version();
     next
+}
+
+/// A fresh offer for a call hotline originates: one audio stream on `addr:port` with `codecs` in
+/// order (static payload types as-is, dynamic ones numbered from 101), ptime 20, sendrecv.
+pub fn make_offer(addr: IpAddr, port: u16, codecs: &[Codec], origin: Origin) -> SessionDescription {
+    let mut formats = Vec::new();
+    let mut lines = Vec::new();
+    let mut next_dynamic = 101u8;
+    for c in codecs {
+        let pt = match c.static_pt {
+            Some(pt) => pt,
+            None => {
+                let pt = next_dynamic;
+                next_dynamic = next_dynamic.saturating_add(1).min(127);
+                pt
+            }
+        };
+        if formats.contains(&pt.to_string()) {
+            continue;
+        }
+        formats.push(pt.to_string());
+        let map = RtpMap {
+            payload_type: pt,
+            encoding: c.name.into(),
+            clock_rate: c.clock_rate,
+            channels: None,
+        };
+        lines.push(SdpLine::Attribute(Attribute::new("rtpmap", map.to_value())));
+        if c.is_event() {
+            lines.push(SdpLine::Attribute(Attribute::new(
+                "fmtp",
+                format!("{pt} 0-16"),
+            )));
+        }
+    }
+    lines.push(SdpLine::Attribute(Attribute::new("ptime", "20")));
+    lines.push(SdpLine::Attribute(Attribute::flag("sendrecv")));
+    SessionDescription {
+        origin,
+        session_name: "hotline".into(),
+        lines: vec![
+            SdpLine::Connection(Connection::for_ip(addr)),
+            SdpLine::Other('t', "0 0".into()),
+        ],
+        media: vec![Media {
+            media: "audio".into(),
+            port,
+            port_count: None,
+            proto: "RTP/AVP".into(),
+            formats,
+            lines,
+        }],
+    }
+}
+
+/// How a new remote description changes the hold state relative to the previous one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HoldTransition {
+    /// No change (still active, or still held).
+    Unchanged,
+    /// The peer put the call on hold (sendonly/inactive or `c=0.0.0.0`).
+    Hold,
+    /// The peer took the call off hold.
+    Unhold,
+}
+
+/// Compares the previous and new remote descriptions of a session (re-INVITE/UPDATE offers).
+pub fn hold_transition(
+    previous: Option<&SessionDescription>,
+    next: &SessionDescription,
+) -> HoldTransition {
+    let was = previous.is_some_and(SessionDescription::is_hold);
+    match (was, next.is_hold()) {
+        (false, true) => HoldTransition::Hold,
+        (true, false) => HoldTransition::Unhold,
+        _ => HoldTransition::Unchanged,
+    }
 }
 
 /// The media line of `answer` matching offer line `i` is accepted.
@@ -514,6 +594,64 @@ m=video 0 RTP/AVP 96\r\n"
             1,
             "one direction attribute"
         );
+    }
+
+    #[test]
+    fn make_offer_then_answer_round_trip() {
+        let o = make_offer(HOTLINE, 31000, &DEFAULT_CODECS, origin());
+        assert_eq!(
+            o.to_sdp_string(),
+            "v=0\r\no=hotline 42 1 IN IP4 203.0.113.10\r\ns=hotline\r\nc=IN IP4 203.0.113.10\r\n\
+t=0 0\r\nm=audio 31000 RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n\
+a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\na=sendrecv\r\n"
+        );
+        // An agent phone that only does PCMA answers our offer.
+        let a = answer(
+            &o,
+            &AnswerParams {
+                allowed: &[PCMA, TELEPHONE_EVENT],
+                ..params(&[Some(40000)])
+            },
+        )
+        .unwrap();
+        assert_eq!(a.media[0].formats, ["8", "101"]);
+    }
+
+    #[test]
+    fn hold_transitions_between_offers() {
+        let active = offer();
+        let held = with_direction(&active, Direction::SendOnly);
+        let mut old_style = active.clone();
+        old_style
+            .lines
+            .retain(|l| !matches!(l, SdpLine::Connection(_)));
+        old_style.lines.push(SdpLine::Connection(Connection::for_ip(
+            "0.0.0.0".parse().unwrap(),
+        )));
+        assert_eq!(hold_transition(None, &active), HoldTransition::Unchanged);
+        assert_eq!(hold_transition(Some(&active), &held), HoldTransition::Hold);
+        assert_eq!(
+            hold_transition(Some(&held), &held),
+            HoldTransition::Unchanged
+        );
+        assert_eq!(
+            hold_transition(Some(&held), &active),
+            HoldTransition::Unhold
+        );
+        assert_eq!(
+            hold_transition(Some(&active), &old_style),
+            HoldTransition::Hold
+        );
+        assert_eq!(hold_transition(None, &held), HoldTransition::Hold);
+    }
+
+    #[test]
+    fn anchor_leaves_rejected_streams_rejected() {
+        let mut o = offer();
+        o.media[1].port = 0;
+        anchor(&mut o, HOTLINE, |_| Some(6000));
+        assert_eq!(o.media[0].port, 6000);
+        assert_eq!(o.media[1].port, 0);
     }
 
     #[test]

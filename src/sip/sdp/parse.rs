@@ -312,3 +312,44 @@ m=audio 4000/2 RTP/AVP 0\r\nc=IN IP4 media.example.com\r\nm=video 0 RTP/AVP 96\r
         assert!(sdp.media[1].is_rejected());
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const BASE: &str = "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n\
+m=audio 4000 RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n";
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn arbitrary_bytes_never_panic(b in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let _ = SessionDescription::parse(&b);
+        }
+
+        #[test]
+        fn mutated_sdp_never_panics_and_reparses_stably(
+            pos in 0usize..BASE.len(), byte in any::<u8>(), cut in 0usize..BASE.len()
+        ) {
+            let mut b = BASE.as_bytes().to_vec();
+            b[pos] = byte;
+            b.truncate(cut.max(pos + 1));
+            if let Ok(sdp) = SessionDescription::parse(&b) {
+                // Whatever we accept, we write out in a form we read back identically.
+                let text = sdp.to_sdp_string();
+                let again = SessionDescription::parse(text.as_bytes());
+                prop_assert_eq!(again.as_ref(), Ok(&sdp));
+                let _ = super::super::offer_answer::negotiate_formats(
+                    sdp.media.first().unwrap_or(&super::super::model::Media {
+                        media: "audio".into(), port: 0, port_count: None,
+                        proto: "RTP/AVP".into(), formats: vec![], lines: vec![],
+                    }),
+                    &super::super::offer_answer::DEFAULT_CODECS,
+                );
+                let _ = sdp.is_hold();
+            }
+        }
+    }
+}

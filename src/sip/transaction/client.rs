@@ -4,6 +4,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use tracing::debug;
 
 use super::{Output, Peer, TimerConfig, Transmit, TxEvent, TxKey};
 use crate::sip::message::{Method, SipMessage};
@@ -179,6 +180,12 @@ impl ClientTx {
     pub fn on_timer(&mut self, now: Instant, cfg: &TimerConfig, out: &mut VecDeque<Output>) {
         if self.timeout_at.is_some_and(|t| t <= now) {
             // Timer B / F.
+            debug!(
+                tx = %self.key,
+                call_id = self.request.call_id().unwrap_or("?"),
+                "client transaction timed out (Timer {})",
+                if self.invite { "B" } else { "F" }
+            );
             self.timeout_at = None;
             self.retransmit_at = None;
             self.state = ClientState::Terminated;
@@ -210,6 +217,7 @@ impl ClientTx {
     }
 
     pub fn on_transport_error(&mut self, out: &mut VecDeque<Output>) {
+        debug!(tx = %self.key, call_id = self.request.call_id().unwrap_or("?"), "transport error");
         self.state = ClientState::Terminated;
         self.retransmit_at = None;
         self.timeout_at = None;

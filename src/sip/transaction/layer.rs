@@ -30,6 +30,8 @@ pub struct TransactionLayer {
     servers: HashMap<TxKey, ServerTx>,
     /// (deadline, id) with lazy deletion: an entry is live only if the tx's deadline still equals it.
     timers: BinaryHeap<Reverse<(Instant, u64)>>,
+    /// The deadline already in the heap per id, so a flood of retransmissions adds no entries.
+    scheduled: HashMap<u64, Instant>,
     ids: HashMap<u64, TxKey>,
     id_of: HashMap<TxKey, u64>,
     next_id: u64,
@@ -43,6 +45,7 @@ impl TransactionLayer {
             clients: HashMap::new(),
             servers: HashMap::new(),
             timers: BinaryHeap::new(),
+            scheduled: HashMap::new(),
             ids: HashMap::new(),
             id_of: HashMap::new(),
             next_id: 0,
@@ -57,6 +60,11 @@ impl TransactionLayer {
     /// Live transactions (client, server).
     pub fn len(&self) -> (usize, usize) {
         (self.clients.len(), self.servers.len())
+    }
+
+    /// Entries in the timer heap (live and stale); bounded by transactions × deadline changes.
+    pub fn timer_entries(&self) -> usize {
+        self.timers.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -75,6 +83,9 @@ impl TransactionLayer {
                 return Some(at);
             }
             self.timers.pop();
+            if self.scheduled.get(&id) == Some(&at) {
+                self.scheduled.remove(&id);
+            }
         }
         None
     }
@@ -100,6 +111,9 @@ impl TransactionLayer {
                 break;
             }
             self.timers.pop();
+            if self.scheduled.get(&id) == Some(&at) {
+                self.scheduled.remove(&id);
+            }
             if self.deadline_of(id) != Some(at) {
                 continue;
             }
@@ -141,6 +155,7 @@ impl TransactionLayer {
             }
             if let Some(id) = self.id_of.remove(key) {
                 self.ids.remove(&id);
+                self.scheduled.remove(&id);
             }
             trace!(tx = %key, "transaction terminated");
             self.out
@@ -158,7 +173,10 @@ impl TransactionLayer {
             }
         };
         if let Some(at) = deadline {
-            self.timers.push(Reverse((at, id)));
+            if self.scheduled.get(&id) != Some(&at) {
+                self.scheduled.insert(id, at);
+                self.timers.push(Reverse((at, id)));
+            }
         }
     }
 
@@ -232,15 +250,15 @@ impl TransactionLayer {
                 method: Method::Invite,
                 ..key.clone()
             };
-            let invite = self
-                .servers
-                .get(&invite_key)
-                .filter(|tx| tx.state == ServerState::Proceeding)
-                .map(|_| invite_key);
-            debug!(tx = %key, matched = invite.is_some(), "CANCEL received");
+            let matched = self.servers.get(&invite_key);
+            let cancellable = matched.is_some_and(|tx| tx.state == ServerState::Proceeding);
+            let answered = matched.is_some() && !cancellable;
+            let invite = cancellable.then_some(invite_key);
+            debug!(tx = %key, cancellable, answered, "CANCEL received");
             self.out.push_back(Output::Event(TxEvent::Cancel {
                 cancel: key.clone(),
                 invite,
+                answered,
                 request: req,
                 source,
             }));

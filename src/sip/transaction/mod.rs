@@ -116,7 +116,9 @@ impl TimerConfig {
 pub struct Transmit {
     pub bytes: Bytes,
     pub peer: Peer,
-    /// The transaction this belongs to (`None` for nothing today; kept for logging).
+    /// The transaction this belongs to; `None` for [`TransactionLayer::send_stateless`].
+    /// For a response, `peer` is the request's source and connection: the transport still
+    /// applies RFC 3261 §18.2.2 / RFC 3581 (received, rport, maddr) when it sends.
     pub key: Option<TxKey>,
 }
 
@@ -130,11 +132,14 @@ pub enum TxEvent {
         source: Peer,
     },
     /// A CANCEL created its own server transaction `cancel`; `invite` is the INVITE server
-    /// transaction it matches (still able to take a final response), if any. The TU answers the
-    /// CANCEL (200, or 481 when `invite` is `None`) and the INVITE (487) per §9.2.
+    /// transaction it matches while that INVITE can still take a final response. The TU answers
+    /// the CANCEL 200 and the INVITE 487 (§9.2). When `invite` is `None`, `answered` says whether
+    /// a matching INVITE exists but already sent its final response (§9.2: the CANCEL still gets
+    /// 200 and changes nothing) or no INVITE matches at all (answer 481).
     Cancel {
         cancel: TxKey,
         invite: Option<TxKey>,
+        answered: bool,
         request: SipMessage,
         source: Peer,
     },

@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use tracing::debug;
 
 use super::client::next_after;
 use super::{Output, Peer, TimerConfig, Transmit, TryingPolicy, TxEvent, TxKey};
@@ -209,6 +210,11 @@ impl ServerTx {
         }
         if self.timeout_at.is_some_and(|t| t <= now) {
             // Timer H: the ACK never came.
+            debug!(
+                tx = %self.key,
+                call_id = self.request.call_id().unwrap_or("?"),
+                "no ACK for our final response (Timer H)"
+            );
             self.timeout_at = None;
             self.retransmit_at = None;
             self.state = ServerState::Terminated;
@@ -231,6 +237,7 @@ impl ServerTx {
     }
 
     pub fn on_transport_error(&mut self, out: &mut VecDeque<Output>) {
+        debug!(tx = %self.key, call_id = self.request.call_id().unwrap_or("?"), "transport error");
         self.state = ServerState::Terminated;
         self.trying_at = None;
         self.retransmit_at = None;

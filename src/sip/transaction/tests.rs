@@ -615,6 +615,7 @@ fn cancel_matches_invite_server_transaction() {
         [TxEvent::Cancel {
             cancel,
             invite: Some(i),
+            answered: false,
             ..
         }] => {
             assert_eq!(*i, inv_key);
@@ -647,9 +648,13 @@ fn cancel_without_matching_or_live_invite() {
     n.incoming(request("CANCEL", "z9hG4bKe2", 1), udp());
     assert!(matches!(
         &n.take_events()[..],
-        [TxEvent::Cancel { invite: None, .. }]
+        [TxEvent::Cancel {
+            invite: None,
+            answered: false,
+            ..
+        }]
     ));
-    // INVITE already answered with a final: CANCEL matches nothing cancellable.
+    // INVITE already answered with a final: nothing to cancel, but the CANCEL gets 200.
     let inv = request("INVITE", "z9hG4bKe3", 1);
     n.incoming(inv.clone(), udp());
     let k = server_key_of(&mut n);
@@ -657,8 +662,16 @@ fn cancel_without_matching_or_live_invite() {
     n.incoming(request("CANCEL", "z9hG4bKe3", 1), udp());
     assert!(matches!(
         &n.take_events()[..],
-        [TxEvent::Cancel { invite: None, .. }]
+        [TxEvent::Cancel {
+            invite: None,
+            answered: true,
+            ..
+        }]
     ));
+    assert_eq!(
+        n.layer.send_response(&k, &response_to(&inv, 487), n.now),
+        Err(TxError::State("final response already sent"))
+    );
 }
 
 #[test]
@@ -805,6 +818,25 @@ fn bad_input_and_api_misuse_are_errors() {
 }
 
 #[test]
+fn retransmission_flood_does_not_grow_the_timer_heap() {
+    let mut n = Net::new(TimerConfig::default());
+    let inv = request("INVITE", "z9hG4bKflood", 1);
+    n.incoming(inv.clone(), udp());
+    let key = server_key_of(&mut n);
+    n.respond(&key, &response_to(&inv, 486));
+    let before = n.layer.timer_entries();
+    for _ in 0..10_000 {
+        n.layer.handle_incoming(inv.clone(), udp(), n.now).unwrap();
+    }
+    assert!(
+        n.layer.timer_entries() <= before + 1,
+        "{} entries",
+        n.layer.timer_entries()
+    );
+    while n.layer.poll_output().is_some() {}
+}
+
+#[test]
 fn many_transactions_share_one_timer_heap() {
     let mut n = Net::new(TimerConfig::default());
     for i in 0..200 {
@@ -821,4 +853,123 @@ fn many_transactions_share_one_timer_heap() {
     );
     assert!(n.layer.is_empty());
     assert_eq!(n.layer.poll_timeout(), None);
+}
+
+// ---------- random operation sequences ----------
+
+mod random_ops {
+    use super::*;
+    use proptest::prelude::*;
+
+    const METHODS: [&str; 6] = ["INVITE", "OPTIONS", "BYE", "ACK", "CANCEL", "REGISTER"];
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Send(usize, u8, bool),
+        Response(u8, usize, u16),
+        Request(usize, u8, bool),
+        Respond(usize, u16),
+        Cancel(usize),
+        TransportError(usize),
+        Advance(u32),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0..6usize, 0..4u8, any::<bool>()).prop_map(|(m, b, r)| Op::Send(m, b, r)),
+            (0..4u8, 0..6usize, 100..700u16).prop_map(|(b, m, c)| Op::Response(b, m, c)),
+            (0..6usize, 0..4u8, any::<bool>()).prop_map(|(m, b, r)| Op::Request(m, b, r)),
+            (0..8usize, 100..700u16).prop_map(|(i, c)| Op::Respond(i, c)),
+            (0..8usize).prop_map(Op::Cancel),
+            (0..8usize).prop_map(Op::TransportError),
+            (0..40_000u32).prop_map(Op::Advance),
+        ]
+    }
+
+    fn response_for(branch: u8, method: &str, code: u16) -> SipMessage {
+        // Nobody answers an ACK: use INVITE for that slot.
+        let m = if method == "ACK" { "INVITE" } else { method };
+        response_to(&request(m, &format!("z9hG4bKp{branch}"), 1), code)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn never_panics_and_always_goes_quiet(ops in proptest::collection::vec(op(), 1..60)) {
+            let mut n = Net::new(TimerConfig::default());
+            let mut clients: Vec<TxKey> = Vec::new();
+            let mut servers: Vec<TxKey> = Vec::new();
+            for op in ops {
+                match op {
+                    Op::Send(m, b, reliable) => {
+                        let peer = if reliable { tcp() } else { udp() };
+                        if let Ok(k) = n.layer.send_request(request(METHODS[m], &format!("z9hG4bKp{b}"), 1), peer, n.now) {
+                            clients.push(k);
+                        }
+                    }
+                    Op::Response(b, m, code) => {
+                        let _ = n.layer.handle_incoming(response_for(b, METHODS[m], code), udp(), n.now);
+                    }
+                    Op::Request(m, b, reliable) => {
+                        let peer = if reliable { tcp() } else { udp() };
+                        let _ = n.layer.handle_incoming(request(METHODS[m], &format!("z9hG4bKq{b}"), 1), peer, n.now);
+                    }
+                    Op::Respond(i, code) => {
+                        if let Some(k) = servers.get(i).cloned() {
+                            if let Some(req) = n.layer.request(&k).cloned() {
+                                let _ = n.layer.send_response(&k, &response_to(&req, code), n.now);
+                            }
+                        }
+                    }
+                    Op::Cancel(i) => {
+                        if let Some(k) = clients.get(i).cloned() {
+                            let _ = n.layer.cancel(&k, n.now);
+                        }
+                    }
+                    Op::TransportError(i) => {
+                        if let Some(k) = clients.get(i).or(servers.get(i)).cloned() {
+                            n.layer.handle_transport_error(&k);
+                        }
+                    }
+                    Op::Advance(ms_) => {
+                        let until = n.now - n.start + ms(u64::from(ms_));
+                        n.run_until(until);
+                    }
+                }
+                n.drain();
+                for (_, e) in &n.events {
+                    match e {
+                        TxEvent::Request { key, .. } => servers.push(key.clone()),
+                        TxEvent::Cancel { cancel, .. } => servers.push(cancel.clone()),
+                        _ => {}
+                    }
+                }
+            }
+            // With no more input, everything that can time out does, and the wire goes quiet.
+            let t = n.now - n.start;
+            n.run_until(t + Duration::from_secs(200));
+            let sent_before = n.sent.len();
+            n.run_until(t + Duration::from_secs(400));
+            prop_assert_eq!(n.sent.len(), sent_before, "retransmissions never stopped");
+            prop_assert!(n.layer.poll_timeout().is_none_or(|d| d > n.now));
+        }
+    }
+}
+
+#[test]
+fn rfc2543_ack_for_2xx_is_matched_while_accepted() {
+    let mut n = Net::new(TimerConfig::default());
+    let inv = request("INVITE", "old9", 1);
+    n.incoming(inv.clone(), udp());
+    let key = server_key_of(&mut n);
+    n.respond(&key, &response_to(&inv, 200));
+    let ack = parse(
+        &String::from_utf8_lossy(&request("ACK", "old9", 1).to_bytes()).replace(
+            "To: <sip:bob@example.com>",
+            "To: <sip:bob@example.com>;tag=tb",
+        ),
+    );
+    n.incoming(ack, udp());
+    assert!(matches!(&n.take_events()[..], [TxEvent::Ack { key: Some(k), .. }] if *k == key));
 }
