@@ -12,8 +12,17 @@ use common::{free_port, sipp_available, Hotline, HotlineSetup, SippRun};
 fn config_error_names_file_line_column_and_refuses_to_start() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("hotline.toml");
-    std::fs::write(&cfg, "[sip]\nudp = [\"127.0.0.1:5060\"]\n\n[rtp]\nport_min = \"low\"\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_hotline")).arg("--config").arg(&cfg).arg("serve").output().unwrap();
+    std::fs::write(
+        &cfg,
+        "[sip]\nudp = [\"127.0.0.1:5060\"]\n\n[rtp]\nport_min = \"low\"\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hotline"))
+        .arg("--config")
+        .arg(&cfg)
+        .arg("serve")
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains(&format!("{}:5:12:", cfg.display())), "{err}");
@@ -21,19 +30,39 @@ fn config_error_names_file_line_column_and_refuses_to_start() {
     // A broken profile is named the same way, in its own file.
     std::fs::write(&cfg, "[sip]\nudp = [\"127.0.0.1:5060\"]\n").unwrap();
     std::fs::create_dir_all(dir.path().join("sip-profiles")).unwrap();
-    std::fs::write(dir.path().join("sip-profiles/trunks.toml"), "[[trunk]]\nname = \"c\"\npeer = \"nowhere\"\nchannels = 1\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_hotline")).arg("--config").arg(&cfg).arg("check").output().unwrap();
+    std::fs::write(
+        dir.path().join("sip-profiles/trunks.toml"),
+        "[[trunk]]\nname = \"c\"\npeer = \"nowhere\"\nchannels = 1\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hotline"))
+        .arg("--config")
+        .arg(&cfg)
+        .arg("check")
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("trunks.toml:3:8:") && err.contains("`nowhere`"), "{err}");
+    assert!(
+        err.contains("trunks.toml:3:8:") && err.contains("`nowhere`"),
+        "{err}"
+    );
 }
 
 #[test]
 fn metrics_are_served_in_prometheus_text() {
     let h = Hotline::start(HotlineSetup::default());
     let text = common::http_get(h.http, "/metrics").unwrap();
-    for name in ["hotline_active_calls", "hotline_calls_total", "hotline_registrations", "hotline_trunk_channels_in_use"] {
-        assert!(text.contains(&format!("# TYPE {name} ")), "{name} missing:\n{text}");
+    for name in [
+        "hotline_active_calls",
+        "hotline_calls_total",
+        "hotline_registrations",
+        "hotline_trunk_channels_in_use",
+    ] {
+        assert!(
+            text.contains(&format!("# TYPE {name} ")),
+            "{name} missing:\n{text}"
+        );
     }
 }
 
@@ -57,12 +86,21 @@ fn sigterm_refuses_new_calls_and_lets_active_ones_finish() {
     });
     let agent = SippRun::new("agent_answer.xml", agent_port).spawn(h.path());
     std::thread::sleep(Duration::from_millis(200));
-    let call = SippRun { remote: Some(h.sip), hold_ms: 1_500, ..SippRun::new("carrier_call.xml", free_port()) }.spawn(h.path());
+    let call = SippRun {
+        remote: Some(h.sip),
+        hold_ms: 1_500,
+        ..SippRun::new("carrier_call.xml", free_port())
+    }
+    .spawn(h.path());
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(h.metric("hotline_active_calls"), Some(1.0));
 
     let pid = h.child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
     std::thread::sleep(Duration::from_millis(200));
     // A new call during the drain is refused with 503.
     let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -76,7 +114,11 @@ fn sigterm_refuses_new_calls_and_lets_active_ones_finish() {
     let mut buf = [0u8; 2048];
     let mut final_line = String::new();
     while let Ok((n, _)) = sock.recv_from(&mut buf) {
-        let line = String::from_utf8_lossy(&buf[..n]).lines().next().unwrap_or_default().to_string();
+        let line = String::from_utf8_lossy(&buf[..n])
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string();
         if !line.starts_with("SIP/2.0 1") {
             final_line = line;
             break;
@@ -89,10 +131,18 @@ fn sigterm_refuses_new_calls_and_lets_active_ones_finish() {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         if let Some(status) = h.child.try_wait().unwrap() {
-            assert!(status.success(), "hotline exited with {status}\n{}", h.log());
+            assert!(
+                status.success(),
+                "hotline exited with {status}\n{}",
+                h.log()
+            );
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "hotline did not exit after draining\n{}", h.log());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "hotline did not exit after draining\n{}",
+            h.log()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }

@@ -21,11 +21,14 @@ pub fn free_port() -> u16 {
     panic!("no free port pair on 127.0.0.1");
 }
 
-/// A range of even RTP ports no other test of this run uses (tests run in parallel threads).
+/// A range of RTP ports no other test of this process uses (tests run in parallel threads):
+/// consecutive ranges from a cursor, in a band chosen by the process id so that two test
+/// binaries running at once are unlikely to meet.
 pub fn rtp_range(size: u16) -> (u16, u16) {
-    static NEXT: AtomicU16 = AtomicU16::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let base = 30_000 + (std::process::id() as u16 % 20) * 1_000 + n * size;
+    static CURSOR: AtomicU16 = AtomicU16::new(0);
+    let size = size + size % 2;
+    let offset = CURSOR.fetch_add(size, Ordering::Relaxed);
+    let base = 30_000 + (std::process::id() % 8) as u16 * 3_000 + offset % 3_000;
     (base, base + size - 1)
 }
 

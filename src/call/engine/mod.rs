@@ -373,8 +373,13 @@ impl<M: MediaControl> Engine<M> {
                 cancel,
                 invite,
                 request,
+                answered,
                 ..
             } => {
+                if answered {
+                    // RFC 3261 §9.2: the INVITE already has its final answer; CANCEL changes nothing.
+                    return self.reply(&cancel, &request, 200, "OK", now);
+                }
                 let call =
                     invite
                         .as_ref()
