@@ -123,10 +123,11 @@ pub async fn run(
     }
     let metrics = Metrics::new();
     for t in &config.profiles.trunks {
-        metrics
-            .trunk(&t.name)
-            .channels
+        let g = metrics.trunk(&t.name);
+        g.channels
             .store(i64::from(t.channels), std::sync::atomic::Ordering::Relaxed);
+        // Trunks start up; keepalives mark them down when the carrier stops answering.
+        g.up.store(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     let listener = TcpListener::bind(resolved.http)

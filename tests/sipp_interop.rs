@@ -337,3 +337,36 @@ fn malformed_burst_is_answered_or_dropped_while_a_call_goes_on() {
     call.wait().unwrap();
     agent.wait().unwrap();
 }
+
+#[test]
+fn hotline_registers_to_a_carrier_that_challenges() {
+    if !sipp_available("hotline_registers_to_a_carrier_that_challenges") {
+        return;
+    }
+    let carrier_port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    // The carrier's registrar listens before hotline starts, as a carrier's would.
+    let registrar = SippRun::new("carrier_registrar.xml", carrier_port).spawn(dir.path());
+    std::thread::sleep(Duration::from_millis(200));
+    let h = Hotline::start(HotlineSetup {
+        profiles: vec![(
+            "test.toml".into(),
+            format!(
+                "[[trunk]]\nname = \"carrier\"\npeer = \"127.0.0.1:{carrier_port}\"\nchannels = 10\n\
+                 [trunk.auth]\nusername = \"hotline-trunk\"\npassword = \"secret\"\nregister = true\nexpires_secs = 600\n\
+                 [trunk.keepalive]\ninterval_secs = 0\n"
+            ),
+        )],
+        ..HotlineSetup::default()
+    });
+    registrar.wait().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while h.metric("hotline_trunk_registered{trunk=\"carrier\"}") != Some(1.0) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not registered\n{}",
+            h.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -14,6 +14,8 @@ pub struct TrunkGauge {
     pub channels: AtomicI64,
     /// 1 when the last keepalive answered, 0 when the trunk is marked down.
     pub up: AtomicI64,
+    /// 1 while hotline's registration to the carrier stands (trunks that register).
+    pub registered: AtomicI64,
 }
 
 #[derive(Default)]
@@ -153,6 +155,14 @@ impl Metrics {
                 out,
                 "hotline_trunk_up{{trunk=\"{name}\"}} {}",
                 g.up.load(Ordering::Relaxed)
+            );
+        }
+        let _ = writeln!(out, "# HELP hotline_trunk_registered 1 while hotline is registered to the carrier.\n# TYPE hotline_trunk_registered gauge");
+        for (name, g) in &trunks {
+            let _ = writeln!(
+                out,
+                "hotline_trunk_registered{{trunk=\"{name}\"}} {}",
+                g.registered.load(Ordering::Relaxed)
             );
         }
         let extra = match self.extra.read() {

@@ -736,6 +736,7 @@ impl<M: MediaControl> Engine<M> {
                 self.run_call(id, now);
             }
             TxRole::Keepalive(i) => self.keepalive_answered(i, code, now),
+            TxRole::TrunkRegister(i) => self.trunk_register_answered(i, &resp, now),
             _ => {}
         }
     }
@@ -947,6 +948,7 @@ impl<M: MediaControl> Engine<M> {
                 self.run_call(id, now);
             }
             TxRole::Keepalive(i) => self.keepalive_failed(i, now),
+            TxRole::TrunkRegister(i) => self.trunk_register_failed(i, now),
             _ => {}
         }
     }

@@ -13,6 +13,7 @@ mod invite;
 mod keepalive;
 mod media;
 mod register;
+mod trunk_register;
 
 #[cfg(test)]
 mod tests;
@@ -84,6 +85,8 @@ enum Timer {
     Forget(u64),
     /// Send the next OPTIONS keepalive to trunk `i`.
     Keepalive(usize),
+    /// (Re-)register to the carrier of outbound registration `i`.
+    TrunkRegister(usize),
     /// Drop expired registrations.
     ExpireBindings,
     /// The drain time after shutdown is over: end every call.
@@ -103,6 +106,8 @@ enum TxRole {
     Fire,
     /// An OPTIONS keepalive to trunk `i` (client).
     Keepalive(usize),
+    /// A REGISTER to a carrier (client).
+    TrunkRegister(usize),
 }
 
 /// One call in the engine: its core, its legs' dialogs and its media bridge.
@@ -163,6 +168,7 @@ pub struct Engine<M: MediaControl> {
     next_id: u64,
     shutting_down: bool,
     keepalive: Vec<keepalive::TrunkHealth>,
+    trunk_regs: Vec<trunk_register::TrunkRegistration>,
     /// The time of the input being handled, for events the transaction layer emits later.
     now_hint: Option<Instant>,
 }
@@ -207,6 +213,7 @@ impl<M: MediaControl> Engine<M> {
             next_id: 1,
             shutting_down: false,
             keepalive: Vec::new(),
+            trunk_regs: Vec::new(),
             now_hint: Some(now),
             cfg,
         };
@@ -219,6 +226,11 @@ impl<M: MediaControl> Engine<M> {
             .collect();
         for (i, every) in first {
             e.arm(now + every.min(Duration::from_secs(1)), Timer::Keepalive(i));
+        }
+        e.trunk_regs =
+            trunk_register::TrunkRegistration::for_profiles(&e.cfg.profiles, e.cfg.advertise);
+        for i in 0..e.trunk_regs.len() {
+            e.arm(now, Timer::TrunkRegister(i));
         }
         e.arm(now + Duration::from_secs(30), Timer::ExpireBindings);
         e
@@ -331,6 +343,7 @@ impl<M: MediaControl> Engine<M> {
             Timer::Retransmit2xx(id, seq) => self.retransmit_2xx(id, seq, now),
             Timer::Forget(id) => self.forget(id),
             Timer::Keepalive(i) => self.send_keepalive(i, now),
+            Timer::TrunkRegister(i) => self.send_trunk_register(i, now),
             Timer::ExpireBindings => {
                 let changes = self.registrar.expire(crate::store::now_ms());
                 if !changes.is_empty() {
