@@ -12,7 +12,9 @@ use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use hotline::sip::message::SipMessage;
-use hotline::sip::transaction::{new_branch, Output, Peer, TimerConfig, TransactionLayer, TryingPolicy, TxEvent};
+use hotline::sip::transaction::{
+    new_branch, Output, Peer, TimerConfig, TransactionLayer, TryingPolicy, TxEvent,
+};
 
 fn invite(branch: &str, call: u64) -> SipMessage {
     SipMessage::parse(format!(
@@ -32,7 +34,10 @@ fn drain(tx: &mut TransactionLayer) -> usize {
 
 fn bench(c: &mut Criterion) {
     let peer = Peer::udp("10.0.0.9:5060".parse::<SocketAddr>().unwrap());
-    let cfg = TimerConfig { trying: TryingPolicy::Immediate, ..TimerConfig::default() };
+    let cfg = TimerConfig {
+        trying: TryingPolicy::Immediate,
+        ..TimerConfig::default()
+    };
     let start = Instant::now();
 
     c.bench_function("server INVITE: INVITE in, 100 + 200 out", |b| {
@@ -42,10 +47,14 @@ fn bench(c: &mut Criterion) {
             call += 1;
             let now = start + std::time::Duration::from_millis(call);
             tx.handle_timeout(now);
-            tx.handle_incoming(invite(&new_branch(), call), peer, now).unwrap();
+            tx.handle_incoming(invite(&new_branch(), call), peer, now)
+                .unwrap();
             let mut key = None;
             while let Some(o) = tx.poll_output() {
-                if let Output::Event(TxEvent::Request { key: k, request, .. }) = o {
+                if let Output::Event(TxEvent::Request {
+                    key: k, request, ..
+                }) = o
+                {
                     key = Some((k, request));
                 }
             }
@@ -80,8 +89,10 @@ fn bench(c: &mut Criterion) {
             let ok = SipMessage::response_to(&req, 200, "OK", Some("b")).to_bytes();
             tx.send_request(req, peer, now).unwrap();
             drain(&mut tx);
-            tx.handle_incoming(SipMessage::parse(ringing).unwrap(), peer, now).unwrap();
-            tx.handle_incoming(SipMessage::parse(ok).unwrap(), peer, now).unwrap();
+            tx.handle_incoming(SipMessage::parse(ringing).unwrap(), peer, now)
+                .unwrap();
+            tx.handle_incoming(SipMessage::parse(ok).unwrap(), peer, now)
+                .unwrap();
             drain(&mut tx)
         })
     });

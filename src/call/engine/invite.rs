@@ -508,15 +508,29 @@ impl<M: MediaControl> Engine<M> {
             }
             return;
         };
-        let transport = match trunk.as_ref().map(|t| t.transport) {
-            Some(crate::config::TrunkTransport::Tcp) => TransportKind::Tcp,
-            Some(crate::config::TrunkTransport::Tls) => TransportKind::Tls,
-            _ => TransportKind::Udp,
-        };
-        let peer = Peer {
-            addr: dest,
-            transport,
-            connection: None,
+        let peer = match trunk.as_ref().map(|t| t.transport) {
+            Some(t) => Peer {
+                addr: dest,
+                transport: match t {
+                    crate::config::TrunkTransport::Udp => TransportKind::Udp,
+                    crate::config::TrunkTransport::Tcp => TransportKind::Tcp,
+                    crate::config::TrunkTransport::Tls => TransportKind::Tls,
+                },
+                connection: None,
+            },
+            None => match self.contact_routes.get(&target.uri) {
+                // A registered device: the way its REGISTER came in.
+                Some(&(transport, connection)) => Peer {
+                    addr: dest,
+                    transport,
+                    connection: connection.filter(|_| transport.is_reliable()),
+                },
+                None => Peer {
+                    addr: dest,
+                    transport: uri_transport(&target.uri),
+                    connection: None,
+                },
+            },
         };
         let host_port = self.host_port();
         let Some(c) = self.calls.get(&id) else { return };
@@ -1229,6 +1243,18 @@ fn uri_addr(uri: &str) -> Option<SocketAddr> {
     Some(SocketAddr::new(ip, s.port.unwrap_or(5060)))
 }
 
+/// The transport a URI asks for (`;transport=tcp`), UDP by default.
+fn uri_transport(uri: &str) -> TransportKind {
+    let lower = uri.to_ascii_lowercase();
+    if lower.starts_with("sips:") || lower.contains(";transport=tls") {
+        TransportKind::Tls
+    } else if lower.contains(";transport=tcp") {
+        TransportKind::Tcp
+    } else {
+        TransportKind::Udp
+    }
+}
+
 fn strip_uri_params(uri: &str) -> &str {
     uri.split(';').next().unwrap_or(uri)
 }
@@ -1382,6 +1408,20 @@ mod tests {
             reach("sip:1001@10.0.0.1", None),
             Some("10.0.0.1:5060".parse().unwrap())
         );
+    }
+
+    #[test]
+    fn uri_transport_follows_the_uri() {
+        assert_eq!(
+            uri_transport("sip:1001@10.0.0.1;transport=TCP"),
+            TransportKind::Tcp
+        );
+        assert_eq!(uri_transport("sips:1001@10.0.0.1"), TransportKind::Tls);
+        assert_eq!(
+            uri_transport("sip:1001@10.0.0.1;transport=tls"),
+            TransportKind::Tls
+        );
+        assert_eq!(uri_transport("sip:1001@10.0.0.1:5060"), TransportKind::Udp);
     }
 
     #[test]

@@ -169,6 +169,9 @@ pub struct Engine<M: MediaControl> {
     shutting_down: bool,
     keepalive: Vec<keepalive::TrunkHealth>,
     trunk_regs: Vec<trunk_register::TrunkRegistration>,
+    /// How each registered contact is reached: the transport and stream connection its REGISTER
+    /// came on (an agent behind NAT on TCP/TLS can only be called back on that connection).
+    contact_routes: HashMap<String, (transaction::TransportKind, Option<u64>)>,
     /// The time of the input being handled, for events the transaction layer emits later.
     now_hint: Option<Instant>,
 }
@@ -214,6 +217,7 @@ impl<M: MediaControl> Engine<M> {
             shutting_down: false,
             keepalive: Vec::new(),
             trunk_regs: Vec::new(),
+            contact_routes: HashMap::new(),
             now_hint: Some(now),
             cfg,
         };

@@ -79,6 +79,19 @@ impl<M: MediaControl> Engine<M> {
                     r.push_header("Contact", format!("<{}>;expires={secs}", b.contact_uri));
                 }
                 self.respond(&key, r, now);
+                for c in &changes {
+                    match c {
+                        crate::sip::registrar::Change::Upsert { binding, .. } => {
+                            self.contact_routes.insert(
+                                binding.contact_uri.clone(),
+                                (source.transport, source.connection),
+                            );
+                        }
+                        crate::sip::registrar::Change::Remove { contact_uri, .. } => {
+                            self.contact_routes.remove(contact_uri);
+                        }
+                    }
+                }
                 if !changes.is_empty() {
                     info!(%extension, from = %source.addr, bindings = bindings.len(), "registered");
                     self.out.push_back(Output::Bindings(changes));
