@@ -67,7 +67,7 @@ impl PortPool {
         if first >= max {
             return Err(PortPoolError::EmptyRange { min, max });
         }
-        let pairs = ((max - first) as usize + 1) / 2;
+        let pairs = ((max - first) as usize).div_ceil(2);
         Ok(PortPool {
             first,
             in_use: vec![false; pairs],

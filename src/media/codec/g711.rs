@@ -13,7 +13,8 @@ pub const ULAW_SILENCE: u8 = 0xff;
 pub const ALAW_SILENCE: u8 = 0xd5;
 
 const ULAW_BIAS: i32 = 0x84;
-const ULAW_CLIP: i32 = 32635;
+/// Clip level in 14-bit units.
+const ULAW_CLIP14: i32 = 8159;
 
 const fn ulaw_decode_calc(u: u8) -> i16 {
     let u = !u;
@@ -41,20 +42,23 @@ const fn alaw_decode_calc(a: u8) -> i16 {
     (if a & 0x80 != 0 { t } else { -t }) as i16
 }
 
-/// Encodes one linear sample to μ-law.
+/// Encodes one linear sample to μ-law (14-bit magnitude path of the reference g711.c).
 #[inline]
 pub fn ulaw_encode(sample: i16) -> u8 {
-    let mut v = sample as i32;
+    let mut v = (sample as i32) >> 2;
     let mask: u8 = if v < 0 {
         v = -v;
         0x7f
     } else {
         0xff
     };
-    v = v.min(ULAW_CLIP) + ULAW_BIAS;
-    // Segment = position of the highest set bit above bit 7 (v is in 0x84..=0x7fff).
-    let seg = (31 - (v as u32 | 0xff).leading_zeros()) - 7;
-    let code = ((seg << 4) as u8) | (((v >> (seg + 3)) & 0x0f) as u8);
+    v = v.min(ULAW_CLIP14) + (ULAW_BIAS >> 2);
+    // Segment = position of the highest set bit above bit 5 (v is in 0x21..=0x2000).
+    let seg = (31 - (v as u32 | 0x3f).leading_zeros()) - 5;
+    if seg >= 8 {
+        return 0x7f ^ mask;
+    }
+    let code = ((seg << 4) as u8) | (((v >> (seg + 1)) & 0x0f) as u8);
     code ^ mask
 }
 
@@ -254,7 +258,8 @@ mod tests {
         assert_eq!(ulaw_encode(0), ULAW_SILENCE);
         assert_eq!(ulaw_encode(i16::MAX), 0x80);
         assert_eq!(ulaw_encode(i16::MIN), 0x00);
-        assert_eq!(ulaw_encode(-1), 0x7f);
+        assert_eq!(ulaw_encode(3), ULAW_SILENCE);
+        assert_eq!(ulaw_encode(-8), 0x7e); // -2 in 14-bit units: the first negative step
     }
 
     #[test]
@@ -307,7 +312,8 @@ mod tests {
         ulaw_to_alaw_in_place(&mut b);
         assert_eq!(b, [ALAW_SILENCE, 0xaa, 0x2a]);
         alaw_to_ulaw_in_place(&mut b);
-        assert_eq!(b, [0xff, 0x80, 0x00]);
+        // A-law's smallest level (+8) is exactly μ-law's first step (0xFE), not μ-law's zero.
+        assert_eq!(b, [0xfe, 0x80, 0x00]);
         // Every μ code maps to an A code within one A-law step of the same level.
         for c in 0..=255u8 {
             let mut x = [c];

@@ -270,13 +270,15 @@ impl BridgeCore {
         } else {
             st.stats.rtcp_packets += 1;
         }
-        if !st.direction.endpoint_sends() {
+        // Hold stops RTP only: RTCP keeps flowing in every direction (RFC 3264 §5.1).
+        let is_rtp = kind == PacketKind::Rtp;
+        if is_rtp && !st.direction.endpoint_sends() {
             st.stats.dropped_held += 1;
             return Verdict::Drop(DropReason::Held);
         }
         let clock_rate = self.cfg.clock_rate;
         let dst = self.leg_mut(leg.other());
-        if !dst.direction.endpoint_receives() {
+        if is_rtp && !dst.direction.endpoint_receives() {
             self.leg_mut(leg).stats.dropped_held += 1;
             return Verdict::Drop(DropReason::Held);
         }
@@ -570,6 +572,14 @@ mod tests {
         assert_eq!(
             b.on_packet(Leg::B, addr(2000), &mut pkt(2, 2, 0), t0),
             Verdict::Drop(DropReason::Held)
+        );
+        let mut rr = [0x80, 201, 0, 1, 0, 0, 0, 2];
+        assert!(
+            matches!(
+                b.on_packet(Leg::B, addr(2000), &mut rr, t0),
+                Verdict::Forward { .. }
+            ),
+            "RTCP still flows while inactive"
         );
         b.set_direction(Leg::B, MediaDirection::SendRecv, t0);
         assert!(matches!(

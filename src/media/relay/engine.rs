@@ -481,11 +481,8 @@ impl Worker {
         let rx_fd = slot.socks[leg.index()].as_raw_fd();
         let tx_fd = slot.socks[leg.other().index()].as_raw_fd();
         for _ in 0..MAX_ROUNDS {
-            let n = match batch.recv(rx_fd) {
-                Ok(n) => n,
-                // ICMP errors (e.g. port unreachable from a gone peer) surface here; nothing to do.
-                Err(_) => 0,
-            };
+            // ICMP errors (e.g. port unreachable from a gone peer) surface here; nothing to do.
+            let n = batch.recv(rx_fd).unwrap_or_default();
             for i in 0..n {
                 let Some((buf, src)) = batch.packet(i) else {
                     continue;

@@ -1,0 +1,442 @@
+//! The media relay over real UDP sockets on 127.0.0.1: two fake endpoints talk RTP through a bridge.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use hotline::media::relay::{
+    BridgeConfig, BridgeEvent, Leg, MediaDirection, MediaRelay, RelayConfig, RelayError, RelayEvent,
+};
+use hotline::media::rtp::{RtpHeader, RtpPacket};
+use tokio::sync::mpsc;
+
+const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+/// Each test gets its own port range so tests can run in parallel.
+fn relay(base: u16, pairs: u16, timeout: Duration) -> MediaRelay {
+    MediaRelay::start(RelayConfig {
+        bind_ip: LOCALHOST,
+        port_min: base,
+        port_max: base + 2 * pairs - 1,
+        workers: 1,
+        bridge: BridgeConfig {
+            rtp_timeout: timeout,
+            relatch_after_silence: Duration::from_secs(2),
+            clock_rate: 8000,
+        },
+        coalesce: Duration::ZERO,
+    })
+    .expect("relay starts")
+}
+
+fn endpoint() -> UdpSocket {
+    let s = UdpSocket::bind((LOCALHOST, 0)).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    s
+}
+
+fn rtp(ssrc: u32, seq: u16, ts: u32, payload: &[u8]) -> Vec<u8> {
+    RtpHeader {
+        marker: false,
+        payload_type: 0,
+        sequence: seq,
+        timestamp: ts,
+        ssrc,
+    }
+    .to_vec(payload)
+}
+
+fn relay_addr(port: u16) -> SocketAddr {
+    SocketAddr::new(LOCALHOST, port)
+}
+
+/// Receives up to `n` datagrams within `within`; returns (bytes, sender) pairs.
+fn recv_n(s: &UdpSocket, n: usize, within: Duration) -> Vec<(Vec<u8>, SocketAddr)> {
+    let deadline = Instant::now() + within;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 2048];
+    while out.len() < n && Instant::now() < deadline {
+        if let Ok((len, from)) = s.recv_from(&mut buf) {
+            out.push((buf[..len].to_vec(), from));
+        }
+    }
+    out
+}
+
+async fn next_event(
+    rx: &mut mpsc::UnboundedReceiver<RelayEvent>,
+    within: Duration,
+) -> Option<BridgeEvent> {
+    tokio::time::timeout(within, rx.recv())
+        .await
+        .ok()
+        .flatten()
+        .map(|e| e.event)
+}
+
+#[tokio::test]
+async fn relays_both_ways_with_payload_and_counts() {
+    let r = relay(24000, 8, Duration::from_secs(30));
+    let (ea, eb) = (endpoint(), endpoint());
+    let info = r
+        .create_bridge(
+            Some(ea.local_addr().unwrap()),
+            Some(eb.local_addr().unwrap()),
+            None,
+        )
+        .unwrap();
+    assert_ne!(info.port_a, info.port_b);
+    assert!(info.port_a % 2 == 0 && info.port_b % 2 == 0);
+
+    for i in 0..10u16 {
+        ea.send_to(
+            &rtp(0xa, i, 160 * i as u32, &[i as u8; 160]),
+            relay_addr(info.port_a),
+        )
+        .unwrap();
+        eb.send_to(
+            &rtp(0xb, 500 + i, 0, &[0x80 | i as u8; 160]),
+            relay_addr(info.port_b),
+        )
+        .unwrap();
+    }
+    let at_b = recv_n(&eb, 10, Duration::from_secs(3));
+    let at_a = recv_n(&ea, 10, Duration::from_secs(3));
+    assert_eq!(at_b.len(), 10);
+    assert_eq!(at_a.len(), 10);
+    for (i, (bytes, from)) in at_b.iter().enumerate() {
+        assert_eq!(
+            *from,
+            relay_addr(info.port_b),
+            "B hears A from the relay's B port"
+        );
+        let p = RtpPacket::parse(bytes).unwrap();
+        assert_eq!((p.ssrc(), p.sequence()), (0xa, i as u16));
+        assert_eq!(p.payload(), &[i as u8; 160][..]);
+    }
+    for (i, (bytes, from)) in at_a.iter().enumerate() {
+        assert_eq!(*from, relay_addr(info.port_a));
+        let p = RtpPacket::parse(bytes).unwrap();
+        assert_eq!((p.ssrc(), p.sequence()), (0xb, 500 + i as u16));
+        assert_eq!(p.payload(), &[0x80 | i as u8; 160][..]);
+    }
+    let s = r.stats(info.id).await.unwrap().unwrap();
+    assert_eq!(
+        (s.a.rx_packets, s.a.rx_bytes, s.a.tx_packets),
+        (10, 1720, 10)
+    );
+    assert_eq!(
+        (s.b.rx_packets, s.b.rx_bytes, s.b.tx_packets),
+        (10, 1720, 10)
+    );
+    assert_eq!((s.a.lost, s.b.lost), (0, 0));
+    assert_eq!(s.a.latched, Some(ea.local_addr().unwrap()));
+    assert!(s.a.last_rx.is_some());
+    let fin = r.destroy(info.id).await.unwrap().unwrap();
+    assert_eq!(fin.a.rx_packets, 10);
+    assert!(
+        r.stats(info.id).await.unwrap().is_none(),
+        "destroyed bridge is gone"
+    );
+}
+
+#[tokio::test]
+async fn latches_to_the_real_source_port_behind_nat() {
+    let r = relay(24100, 8, Duration::from_secs(30));
+    let (ea, eb) = (endpoint(), endpoint());
+    // The SDP says B is at a port nobody reads (a NATed private address in real life).
+    let decoy = endpoint();
+    let (tx, mut events) = mpsc::unbounded_channel();
+    let info = r
+        .create_bridge(
+            Some(ea.local_addr().unwrap()),
+            Some(decoy.local_addr().unwrap()),
+            Some(tx),
+        )
+        .unwrap();
+    ea.send_to(&rtp(1, 1, 0, b"early"), relay_addr(info.port_a))
+        .unwrap();
+    let at_decoy = recv_n(&decoy, 1, Duration::from_secs(2));
+    assert_eq!(
+        at_decoy.len(),
+        1,
+        "before latching, media goes to the SDP hint"
+    );
+    assert_eq!(
+        next_event(&mut events, Duration::from_secs(2)).await,
+        Some(BridgeEvent::Latched {
+            leg: Leg::A,
+            addr: ea.local_addr().unwrap()
+        })
+    );
+    // B's first packet comes from its real port; from then on B's media goes there.
+    eb.send_to(&rtp(2, 1, 0, b"hello"), relay_addr(info.port_b))
+        .unwrap();
+    assert_eq!(recv_n(&ea, 1, Duration::from_secs(2)).len(), 1);
+    assert_eq!(
+        next_event(&mut events, Duration::from_secs(2)).await,
+        Some(BridgeEvent::Latched {
+            leg: Leg::B,
+            addr: eb.local_addr().unwrap()
+        })
+    );
+    ea.send_to(&rtp(1, 2, 160, b"after"), relay_addr(info.port_a))
+        .unwrap();
+    let got = recv_n(&eb, 1, Duration::from_secs(2));
+    assert_eq!(got.len(), 1);
+    assert_eq!(RtpPacket::parse(&got[0].0).unwrap().payload(), b"after");
+    assert!(recv_n(&decoy, 1, Duration::from_millis(200)).is_empty());
+    r.destroy(info.id).await.unwrap();
+}
+
+#[tokio::test]
+async fn hijack_from_another_port_is_refused() {
+    let r = relay(24200, 8, Duration::from_secs(30));
+    let (ea, eb, attacker) = (endpoint(), endpoint(), endpoint());
+    let info = r
+        .create_bridge(
+            Some(ea.local_addr().unwrap()),
+            Some(eb.local_addr().unwrap()),
+            None,
+        )
+        .unwrap();
+    ea.send_to(&rtp(1, 1, 0, b"legit"), relay_addr(info.port_a))
+        .unwrap();
+    assert_eq!(recv_n(&eb, 1, Duration::from_secs(2)).len(), 1);
+    for i in 0..5u16 {
+        attacker
+            .send_to(&rtp(666, i, 0, b"evil!"), relay_addr(info.port_a))
+            .unwrap();
+    }
+    ea.send_to(&rtp(1, 2, 160, b"legit"), relay_addr(info.port_a))
+        .unwrap();
+    let got = recv_n(&eb, 6, Duration::from_millis(500));
+    assert_eq!(got.len(), 1, "only the legitimate packet is relayed");
+    assert_eq!(RtpPacket::parse(&got[0].0).unwrap().payload(), b"legit");
+    // B's media still goes to the latched A, not to the attacker.
+    eb.send_to(&rtp(2, 1, 0, b"reply"), relay_addr(info.port_b))
+        .unwrap();
+    assert_eq!(recv_n(&ea, 1, Duration::from_secs(2)).len(), 1);
+    assert!(recv_n(&attacker, 1, Duration::from_millis(200)).is_empty());
+    let s = r.stats(info.id).await.unwrap().unwrap();
+    assert_eq!((s.a.dropped_hijack, s.a.rx_packets), (5, 2));
+    r.destroy(info.id).await.unwrap();
+}
+
+#[tokio::test]
+async fn reinvite_moves_a_leg_and_the_far_side_sees_one_stream() {
+    let r = relay(24300, 8, Duration::from_secs(30));
+    let (ea, eb, ea2) = (endpoint(), endpoint(), endpoint());
+    let info = r
+        .create_bridge(
+            Some(ea.local_addr().unwrap()),
+            Some(eb.local_addr().unwrap()),
+            None,
+        )
+        .unwrap();
+    for i in 0..5u16 {
+        ea.send_to(
+            &rtp(0x1111, 100 + i, 16000 + 160 * i as u32, b"first"),
+            relay_addr(info.port_a),
+        )
+        .unwrap();
+    }
+    let first = recv_n(&eb, 5, Duration::from_secs(2));
+    assert_eq!(first.len(), 5);
+    let last = RtpPacket::parse(&first[4].0).unwrap();
+    let (last_seq, last_ts) = (last.sequence(), last.timestamp());
+
+    // A transfer/re-INVITE: A's media now comes from another endpoint with its own SSRC and numbering.
+    r.update_remote(info.id, Leg::A, ea2.local_addr().unwrap())
+        .unwrap();
+    // B's media goes to the new address at once.
+    eb.send_to(&rtp(0xb, 1, 0, b"to-new"), relay_addr(info.port_b))
+        .unwrap();
+    assert_eq!(recv_n(&ea2, 1, Duration::from_secs(2)).len(), 1);
+    for i in 0..3u16 {
+        ea2.send_to(
+            &rtp(0x2222, 7 + i, 999 + 160 * i as u32, b"second"),
+            relay_addr(info.port_a),
+        )
+        .unwrap();
+    }
+    let second = recv_n(&eb, 3, Duration::from_secs(2));
+    assert_eq!(second.len(), 3);
+    for (k, (bytes, _)) in second.iter().enumerate() {
+        let p = RtpPacket::parse(bytes).unwrap();
+        assert_eq!(p.ssrc(), 0x1111, "SSRC kept");
+        assert_eq!(
+            p.sequence(),
+            last_seq.wrapping_add(1 + k as u16),
+            "sequence continues"
+        );
+        assert_eq!(p.payload(), b"second");
+        if k == 0 {
+            assert!(p.marker(), "marker flags the new talkspurt");
+            assert!(p.timestamp().wrapping_sub(last_ts) >= 1);
+        } else {
+            let prev = RtpPacket::parse(&second[k - 1].0).unwrap();
+            assert_eq!(
+                p.timestamp().wrapping_sub(prev.timestamp()),
+                160,
+                "timestamp spacing kept"
+            );
+        }
+    }
+    // The old endpoint is now a stranger.
+    ea.send_to(&rtp(0x1111, 105, 0, b"stale"), relay_addr(info.port_a))
+        .unwrap();
+    assert!(recv_n(&eb, 1, Duration::from_millis(300)).is_empty());
+    let s = r.destroy(info.id).await.unwrap().unwrap();
+    assert_eq!(s.b.source_switches, 1);
+    assert_eq!(s.a.dropped_hijack, 1);
+}
+
+#[tokio::test]
+async fn hold_stops_one_direction() {
+    let r = relay(24400, 8, Duration::from_secs(30));
+    let (ea, eb) = (endpoint(), endpoint());
+    let info = r
+        .create_bridge(
+            Some(ea.local_addr().unwrap()),
+            Some(eb.local_addr().unwrap()),
+            None,
+        )
+        .unwrap();
+    // B puts the call on hold (a=sendonly): B may still send (music), but gets nothing.
+    r.set_direction(info.id, Leg::B, MediaDirection::SendOnly)
+        .unwrap();
+    // Commands and packets travel separately; give the command a moment before media flows.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    ea.send_to(&rtp(1, 1, 0, b"a"), relay_addr(info.port_a))
+        .unwrap();
+    eb.send_to(&rtp(2, 1, 0, b"moh"), relay_addr(info.port_b))
+        .unwrap();
+    assert_eq!(recv_n(&ea, 1, Duration::from_secs(2)).len(), 1);
+    assert!(recv_n(&eb, 1, Duration::from_millis(300)).is_empty());
+    r.set_direction(info.id, Leg::B, MediaDirection::SendRecv)
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    ea.send_to(&rtp(1, 2, 160, b"a"), relay_addr(info.port_a))
+        .unwrap();
+    assert_eq!(recv_n(&eb, 1, Duration::from_secs(2)).len(), 1);
+    let s = r.destroy(info.id).await.unwrap().unwrap();
+    assert_eq!(s.a.dropped_held, 1);
+}
+
+#[tokio::test]
+async fn rtp_timeout_event_fires_for_silent_legs() {
+    let r = relay(24500, 8, Duration::from_millis(300));
+    let (ea, eb) = (endpoint(), endpoint());
+    let (tx, mut events) = mpsc::unbounded_channel();
+    let info = r
+        .create_bridge(
+            Some(ea.local_addr().unwrap()),
+            Some(eb.local_addr().unwrap()),
+            Some(tx),
+        )
+        .unwrap();
+    // A talks for ~600 ms; B never sends.
+    for i in 0..30u16 {
+        ea.send_to(&rtp(1, i, 160 * i as u32, b"x"), relay_addr(info.port_a))
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut timeouts = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        if let BridgeEvent::RtpTimeout { leg, .. } = e.event {
+            timeouts.push(leg);
+        }
+    }
+    assert_eq!(
+        timeouts,
+        vec![Leg::B],
+        "only silent B timed out while A talked"
+    );
+    // A goes quiet: its timeout follows.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut a_timeout = None;
+    while Instant::now() < deadline && a_timeout.is_none() {
+        if let Some(BridgeEvent::RtpTimeout {
+            leg: Leg::A,
+            silent_for,
+        }) = next_event(&mut events, Duration::from_millis(100)).await
+        {
+            a_timeout = Some(silent_for);
+        }
+    }
+    let silent_for = a_timeout.expect("A's RTP timeout event");
+    assert!(silent_for >= Duration::from_millis(300));
+    r.destroy(info.id).await.unwrap();
+}
+
+#[tokio::test]
+async fn ports_are_exhausted_then_released_on_destroy() {
+    let r = relay(24600, 4, Duration::from_secs(30));
+    assert_eq!(r.ports_available(), 4);
+    let b1 = r.create_bridge(None, None, None).unwrap();
+    let b2 = r.create_bridge(None, None, None).unwrap();
+    assert_eq!(r.ports_available(), 0);
+    match r.create_bridge(None, None, None) {
+        Err(RelayError::Pool(_)) => {}
+        other => panic!("expected pool exhaustion, got {other:?}"),
+    }
+    let mut ports = vec![b1.port_a, b1.port_b, b2.port_a, b2.port_b];
+    ports.sort();
+    ports.dedup();
+    assert_eq!(ports.len(), 4, "no port handed out twice");
+    r.destroy(b1.id).await.unwrap().unwrap();
+    assert_eq!(r.ports_available(), 2);
+    // The socket is really closed: the port can be bound again.
+    drop(UdpSocket::bind((LOCALHOST, b1.port_a)).expect("port free after destroy"));
+    assert!(
+        r.destroy(b1.id).await.unwrap().is_none(),
+        "second destroy is a no-op"
+    );
+    let b3 = r.create_bridge(None, None, None).unwrap();
+    assert!([b1.port_a, b1.port_b].contains(&b3.port_a));
+    r.destroy(b2.id).await.unwrap();
+    r.destroy(b3.id).await.unwrap();
+    assert_eq!(r.ports_available(), 4);
+}
+
+#[tokio::test]
+async fn busy_port_is_skipped() {
+    let base = 24700;
+    // Another program holds the first RTP port of the range.
+    let squatter = UdpSocket::bind((LOCALHOST, base)).unwrap();
+    let r = relay(base, 4, Duration::from_secs(30));
+    let b = r.create_bridge(None, None, None).unwrap();
+    assert_ne!(b.port_a, base);
+    assert_ne!(b.port_b, base);
+    drop(squatter);
+    r.destroy(b.id).await.unwrap();
+}
+
+#[tokio::test]
+async fn rtcp_mux_is_relayed_and_garbage_dropped() {
+    let r = relay(24800, 8, Duration::from_secs(30));
+    let (ea, eb) = (endpoint(), endpoint());
+    let info = r
+        .create_bridge(
+            Some(ea.local_addr().unwrap()),
+            Some(eb.local_addr().unwrap()),
+            None,
+        )
+        .unwrap();
+    ea.send_to(&rtp(1, 1, 0, b"rtp"), relay_addr(info.port_a))
+        .unwrap();
+    let rr = hotline::media::rtcp::ReceiverReport {
+        ssrc: 1,
+        reports: vec![],
+    };
+    let mut buf = [0u8; 64];
+    let n = rr.write(&mut buf).unwrap();
+    ea.send_to(&buf[..n], relay_addr(info.port_a)).unwrap();
+    ea.send_to(b"\x00\x01garbage-not-rtp", relay_addr(info.port_a))
+        .unwrap();
+    let got = recv_n(&eb, 3, Duration::from_millis(800));
+    assert_eq!(got.len(), 2);
+    assert_eq!(&got[1].0[..], &buf[..n]);
+    let s = r.destroy(info.id).await.unwrap().unwrap();
+    assert_eq!((s.a.rtcp_packets, s.a.dropped_malformed), (1, 1));
+}
