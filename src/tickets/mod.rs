@@ -1,1 +1,9 @@
 //! The work-order (工单) core: model, lifecycle, SLA and working calendar, dispatch, knowledge base.
+//!
+//! Sans-IO cores ([`lifecycle`], [`sla`], [`calendar`]) hold the rules; [`store`] persists them
+//! over sqlx (SQLite and PostgreSQL) and [`api`] serves them over HTTP.
+
+pub mod calendar;
+pub mod lifecycle;
+pub mod model;
+pub mod sla;
