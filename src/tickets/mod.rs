@@ -3,7 +3,13 @@
 //! Sans-IO cores ([`lifecycle`], [`sla`], [`calendar`]) hold the rules; [`store`] persists them
 //! over sqlx (SQLite and PostgreSQL) and [`api`] serves them over HTTP.
 
+pub mod api;
 pub mod calendar;
+pub mod catalogue;
+pub mod dispatch;
 pub mod lifecycle;
 pub mod model;
+pub mod problem;
+pub mod screen_pop;
 pub mod sla;
+pub mod store;
