@@ -46,15 +46,12 @@ impl From<TicketError> for Problem {
 }
 
 fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, Problem> {
-    match b {
-        Ok(Json(v)) => Ok(v),
-        Err(JsonRejection::JsonDataError(e)) => Err(Problem::invalid("body", e.body_text())),
-        Err(e) => Err(Problem::bad_request(e.body_text())),
-    }
+    b.map(|Json(v)| v).map_err(Problem::from)
 }
 
 fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, Problem> {
-    q.map(|Query(v)| v).map_err(|e| Problem::bad_request(e.body_text()))
+    q.map(|Query(v)| v)
+        .map_err(|e| Problem::bad_request(e.body_text()))
 }
 
 fn db_err(e: sqlx::Error) -> Problem {
@@ -69,20 +66,47 @@ async fn create(
 ) -> Result<Response, Problem> {
     let input = body(b)?;
     let key = match headers.get("idempotency-key") {
-        Some(v) => Some(v.to_str().map_err(|_| Problem::bad_request("Idempotency-Key must be visible ASCII"))?.to_string()),
+        Some(v) => Some(
+            v.to_str()
+                .map_err(|_| Problem::bad_request("Idempotency-Key must be visible ASCII"))?
+                .to_string(),
+        ),
         None => None,
     };
-    let (view, created) = s.store.create(&who.actor(), input, key.as_deref(), now_ms()).await?;
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, [(axum::http::header::LOCATION, format!("/api/v1/tickets/{}", view.id))], Json(view)).into_response())
+    let (view, created) = s
+        .store
+        .create(&who.actor(), input, key.as_deref(), now_ms())
+        .await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        [(
+            axum::http::header::LOCATION,
+            format!("/api/v1/tickets/{}", view.id),
+        )],
+        Json(view),
+    )
+        .into_response())
 }
 
-async fn list(State(s): State<ApiState>, who: AuthUser, q: Result<Query<ListFilter>, QueryRejection>) -> Result<Response, Problem> {
+async fn list(
+    State(s): State<ApiState>,
+    who: AuthUser,
+    q: Result<Query<ListFilter>, QueryRejection>,
+) -> Result<Response, Problem> {
     let f = query(q)?;
     Ok(Json(s.store.list(&who.actor(), &f, now_ms()).await?).into_response())
 }
 
-async fn read(State(s): State<ApiState>, who: AuthUser, Path(id): Path<String>) -> Result<Response, Problem> {
+async fn read(
+    State(s): State<ApiState>,
+    who: AuthUser,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
     Ok(Json(s.store.get(&id, Some(&who.actor()), now_ms()).await?).into_response())
 }
 
@@ -110,21 +134,39 @@ async fn act(
     Ok(Json(s.store.act(&id, &actor, cmd, now).await?).into_response())
 }
 
-async fn history(State(s): State<ApiState>, who: AuthUser, Path(id): Path<String>) -> Result<Response, Problem> {
+async fn history(
+    State(s): State<ApiState>,
+    who: AuthUser,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
     Ok(Json(s.store.history(&id, &who.actor(), now_ms()).await?).into_response())
 }
 
-async fn suggestions(State(s): State<ApiState>, who: AuthUser, Path(id): Path<String>) -> Result<Response, Problem> {
+async fn suggestions(
+    State(s): State<ApiState>,
+    who: AuthUser,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
     let t = s.store.get(&id, Some(&who.actor()), now_ms()).await?;
     let text = format!("{} {}", t.title, t.content);
-    let list = super::dispatch::suggest(&s.store.db, &t.category_code, &t.region_code, &text).await.map_err(db_err)?;
+    let list = super::dispatch::suggest(&s.store.db, &t.category_code, &t.region_code, &text)
+        .await
+        .map_err(db_err)?;
     Ok(Json(list).into_response())
 }
 
-async fn screen_pop(State(s): State<ApiState>, who: AuthUser, b: Result<Json<AnsweredCall>, JsonRejection>) -> Result<Response, Problem> {
+async fn screen_pop(
+    State(s): State<ApiState>,
+    who: AuthUser,
+    b: Result<Json<AnsweredCall>, JsonRejection>,
+) -> Result<Response, Problem> {
     let call = body(b)?;
     let pop = s.store.screen_pop(&who.actor(), &call, now_ms()).await?;
-    let status = if pop.created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if pop.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(pop)).into_response())
 }
 
@@ -133,26 +175,49 @@ struct ParentQuery {
     parent: Option<String>,
 }
 
-async fn regions(State(s): State<ApiState>, _who: AuthUser, q: Result<Query<ParentQuery>, QueryRejection>) -> Result<Response, Problem> {
+async fn regions(
+    State(s): State<ApiState>,
+    _who: AuthUser,
+    q: Result<Query<ParentQuery>, QueryRejection>,
+) -> Result<Response, Problem> {
     let q = query(q)?;
-    Ok(Json(catalogue::regions(&s.store.db, q.parent.as_deref()).await.map_err(db_err)?).into_response())
+    Ok(Json(
+        catalogue::regions(&s.store.db, q.parent.as_deref())
+            .await
+            .map_err(db_err)?,
+    )
+    .into_response())
 }
 
-async fn categories(State(s): State<ApiState>, _who: AuthUser, q: Result<Query<ParentQuery>, QueryRejection>) -> Result<Response, Problem> {
+async fn categories(
+    State(s): State<ApiState>,
+    _who: AuthUser,
+    q: Result<Query<ParentQuery>, QueryRejection>,
+) -> Result<Response, Problem> {
     let q = query(q)?;
-    Ok(Json(catalogue::categories(&s.store.db, q.parent.as_deref()).await.map_err(db_err)?).into_response())
+    Ok(Json(
+        catalogue::categories(&s.store.db, q.parent.as_deref())
+            .await
+            .map_err(db_err)?,
+    )
+    .into_response())
 }
 
 async fn departments(State(s): State<ApiState>, _who: AuthUser) -> Result<Response, Problem> {
     Ok(Json(catalogue::departments(&s.store.db).await.map_err(db_err)?).into_response())
 }
 
-async fn calendar(State(s): State<ApiState>, _who: AuthUser, Path(year): Path<i32>) -> Result<Response, Problem> {
+async fn calendar(
+    State(s): State<ApiState>,
+    _who: AuthUser,
+    Path(year): Path<i32>,
+) -> Result<Response, Problem> {
     let cal = &s.store.rules.calendar;
     if !(1970..=2200).contains(&year) {
         return Err(Problem::invalid("year", "year out of range"));
     }
-    let start = chrono::NaiveDate::from_ymd_opt(year, 1, 1).ok_or_else(|| Problem::invalid("year", "bad year"))?;
+    let start = chrono::NaiveDate::from_ymd_opt(year, 1, 1)
+        .ok_or_else(|| Problem::invalid("year", "bad year"))?;
     let mut working_days = 0;
     let mut d = start;
     while d.year() == year {
@@ -174,7 +239,11 @@ async fn calendar(State(s): State<ApiState>, _who: AuthUser, Path(year): Path<i3
 use chrono::Datelike;
 
 async fn openapi() -> Response {
-    ([(axum::http::header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        OPENAPI,
+    )
+        .into_response()
 }
 
 /// The ticket routes with their state applied, to mount under `/api/v1`.

@@ -67,40 +67,72 @@ pub enum CatalogueError {
 impl Catalogue {
     /// Parses and checks a catalogue: levels within bounds, parents known and one level up.
     pub fn parse(text: &str) -> Result<Catalogue, CatalogueError> {
-        let c: Catalogue = toml::from_str(text).map_err(|e| CatalogueError::Parse(e.to_string()))?;
+        let c: Catalogue =
+            toml::from_str(text).map_err(|e| CatalogueError::Parse(e.to_string()))?;
         let bad = |s: String| Err(CatalogueError::Invalid(s));
-        let check_tree = |what: &str, items: Vec<(&str, Option<&str>, i64)>, max: i64| -> Result<(), CatalogueError> {
-            let levels: std::collections::HashMap<&str, i64> = items.iter().map(|(c, _, l)| (*c, *l)).collect();
+        let check_tree = |what: &str,
+                          items: Vec<(&str, Option<&str>, i64)>,
+                          max: i64|
+         -> Result<(), CatalogueError> {
+            let levels: std::collections::HashMap<&str, i64> =
+                items.iter().map(|(c, _, l)| (*c, *l)).collect();
             if levels.len() != items.len() {
                 return Err(CatalogueError::Invalid(format!("{what}: duplicate code")));
             }
             for (code, parent, level) in &items {
                 if !(1..=max).contains(level) {
-                    return Err(CatalogueError::Invalid(format!("{what} {code}: level {level} outside 1..={max}")));
+                    return Err(CatalogueError::Invalid(format!(
+                        "{what} {code}: level {level} outside 1..={max}"
+                    )));
                 }
                 match parent {
-                    None if *level != 1 => return Err(CatalogueError::Invalid(format!("{what} {code}: no parent"))),
+                    None if *level != 1 => {
+                        return Err(CatalogueError::Invalid(format!("{what} {code}: no parent")))
+                    }
                     Some(p) if levels.get(p).is_none_or(|pl| *pl >= *level) => {
-                        return Err(CatalogueError::Invalid(format!("{what} {code}: parent {p} unknown or not above it")))
+                        return Err(CatalogueError::Invalid(format!(
+                            "{what} {code}: parent {p} unknown or not above it"
+                        )))
                     }
                     _ => {}
                 }
             }
             Ok(())
         };
-        check_tree("region", c.regions.iter().map(|r| (r.code.as_str(), r.parent.as_deref(), r.level)).collect(), 4)?;
-        check_tree("category", c.categories.iter().map(|r| (r.code.as_str(), r.parent.as_deref(), r.level)).collect(), 5)?;
+        check_tree(
+            "region",
+            c.regions
+                .iter()
+                .map(|r| (r.code.as_str(), r.parent.as_deref(), r.level))
+                .collect(),
+            4,
+        )?;
+        check_tree(
+            "category",
+            c.categories
+                .iter()
+                .map(|r| (r.code.as_str(), r.parent.as_deref(), r.level))
+                .collect(),
+            5,
+        )?;
         for r in c.regions.iter().filter(|r| r.parent.is_some()) {
             if !r.code.starts_with(r.parent.as_deref().unwrap_or("")) {
-                return bad(format!("region {}: a code must extend its parent's", r.code));
+                return bad(format!(
+                    "region {}: a code must extend its parent's",
+                    r.code
+                ));
             }
         }
         for r in c.categories.iter().filter(|r| r.parent.is_some()) {
             if !r.code.starts_with(r.parent.as_deref().unwrap_or("")) {
-                return bad(format!("category {}: a code must extend its parent's", r.code));
+                return bad(format!(
+                    "category {}: a code must extend its parent's",
+                    r.code
+                ));
             }
         }
-        let ids: std::collections::HashSet<&str> = c.departments.iter().map(|d| d.id.as_str()).collect();
+        let ids: std::collections::HashSet<&str> =
+            c.departments.iter().map(|d| d.id.as_str()).collect();
         for d in &c.departments {
             if !(1..=4).contains(&d.level) {
                 return bad(format!("department {}: level outside 1..=4", d.id));
@@ -113,7 +145,10 @@ impl Catalogue {
         }
         for r in &c.rules {
             if !ids.contains(r.department.as_str()) {
-                return bad(format!("rule for {}: unknown department {}", r.category, r.department));
+                return bad(format!(
+                    "rule for {}: unknown department {}",
+                    r.category, r.department
+                ));
             }
         }
         Ok(c)
@@ -182,7 +217,14 @@ pub async fn regions(db: &Db, parent: Option<&str>) -> Result<Vec<Region>, sqlx:
         None => sqlx::query("SELECT code, name, parent_code, level FROM regions ORDER BY code").fetch_all(&db.pool).await?,
     };
     rows.iter()
-        .map(|r| Ok(Region { code: r.try_get("code")?, name: r.try_get("name")?, parent: r.try_get("parent_code")?, level: r.try_get("level")? }))
+        .map(|r| {
+            Ok(Region {
+                code: r.try_get("code")?,
+                name: r.try_get("name")?,
+                parent: r.try_get("parent_code")?,
+                level: r.try_get("level")?,
+            })
+        })
         .collect()
 }
 
@@ -195,7 +237,14 @@ pub async fn categories(db: &Db, parent: Option<&str>) -> Result<Vec<Category>, 
         None => sqlx::query("SELECT code, name, parent_code, level FROM categories WHERE enabled = 1 ORDER BY code").fetch_all(&db.pool).await?,
     };
     rows.iter()
-        .map(|r| Ok(Category { code: r.try_get("code")?, name: r.try_get("name")?, parent: r.try_get("parent_code")?, level: r.try_get("level")? }))
+        .map(|r| {
+            Ok(Category {
+                code: r.try_get("code")?,
+                name: r.try_get("name")?,
+                parent: r.try_get("parent_code")?,
+                level: r.try_get("level")?,
+            })
+        })
         .collect()
 }
 
@@ -217,7 +266,12 @@ pub async fn departments(db: &Db) -> Result<Vec<Department>, sqlx::Error> {
 }
 
 pub async fn department(db: &Db, id: &str) -> Result<Option<Department>, sqlx::Error> {
-    let row = sqlx::query("SELECT id, name, parent_id, level, region_code FROM departments WHERE id = $1").bind(id).fetch_optional(&db.pool).await?;
+    let row = sqlx::query(
+        "SELECT id, name, parent_id, level, region_code FROM departments WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&db.pool)
+    .await?;
     row.as_ref().map(row_dept).transpose()
 }
 
@@ -264,13 +318,25 @@ mod tests {
     #[test]
     fn bad_catalogues_are_refused() {
         let no_parent = "regions = [{ code = \"61\", name = \"x\", level = 2 }]\ncategories = []\ndepartments = []\n";
-        assert!(Catalogue::parse(no_parent).unwrap_err().to_string().contains("no parent"));
+        assert!(Catalogue::parse(no_parent)
+            .unwrap_err()
+            .to_string()
+            .contains("no parent"));
         let bad_code = "regions = [{ code = \"61\", name = \"x\", level = 1 }, { code = \"62\", name = \"y\", parent = \"61\", level = 2 }]\ncategories = []\ndepartments = []\n";
-        assert!(Catalogue::parse(bad_code).unwrap_err().to_string().contains("extend"));
+        assert!(Catalogue::parse(bad_code)
+            .unwrap_err()
+            .to_string()
+            .contains("extend"));
         let deep = "regions = []\ncategories = [{ code = \"01\", name = \"x\", level = 6 }]\ndepartments = []\n";
         assert!(Catalogue::parse(deep).is_err());
         let rule = "regions = []\ncategories = []\ndepartments = []\nrules = [{ category = \"01\", region = \"\", department = \"X\" }]\n";
-        assert!(Catalogue::parse(rule).unwrap_err().to_string().contains("unknown department"));
-        assert!(matches!(Catalogue::parse("regions = 3"), Err(CatalogueError::Parse(_))));
+        assert!(Catalogue::parse(rule)
+            .unwrap_err()
+            .to_string()
+            .contains("unknown department"));
+        assert!(matches!(
+            Catalogue::parse("regions = 3"),
+            Err(CatalogueError::Parse(_))
+        ));
     }
 }

@@ -19,14 +19,24 @@ pub struct Suggestion {
 }
 
 /// The department a rule assigns: the longest category prefix, then the longest region prefix.
-pub async fn rule_department(db: &Db, category: &str, region: &str) -> Result<Option<String>, sqlx::Error> {
-    let rows = sqlx::query("SELECT category_prefix, region_prefix, department_id, priority FROM dispatch_rules")
-        .fetch_all(&db.pool)
-        .await?;
+pub async fn rule_department(
+    db: &Db,
+    category: &str,
+    region: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT category_prefix, region_prefix, department_id, priority FROM dispatch_rules",
+    )
+    .fetch_all(&db.pool)
+    .await?;
     let mut best: Option<((usize, usize, i64), String)> = None;
     for r in rows {
-        let (c, g, d, p): (String, String, String, i64) =
-            (r.try_get("category_prefix")?, r.try_get("region_prefix")?, r.try_get("department_id")?, r.try_get("priority")?);
+        let (c, g, d, p): (String, String, String, i64) = (
+            r.try_get("category_prefix")?,
+            r.try_get("region_prefix")?,
+            r.try_get("department_id")?,
+            r.try_get("priority")?,
+        );
         if category.starts_with(&c) && region.starts_with(&g) {
             let key = (c.len(), g.len(), p);
             if best.as_ref().is_none_or(|(k, _)| key > *k) {
@@ -39,12 +49,21 @@ pub async fn rule_department(db: &Db, category: &str, region: &str) -> Result<Op
 
 /// Character bigrams of the CJK and alphanumeric runs of `text` (bounded).
 pub fn bigrams(text: &str) -> HashSet<String> {
-    let chars: Vec<char> = text.chars().filter(|c| c.is_alphanumeric()).take(2_000).collect();
+    let chars: Vec<char> = text
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .take(2_000)
+        .collect();
     chars.windows(2).map(|w| w.iter().collect()).collect()
 }
 
 /// Up to 3 departments for a ticket, best first.
-pub async fn suggest(db: &Db, category: &str, region: &str, text: &str) -> Result<Vec<Suggestion>, sqlx::Error> {
+pub async fn suggest(
+    db: &Db,
+    category: &str,
+    region: &str,
+    text: &str,
+) -> Result<Vec<Suggestion>, sqlx::Error> {
     let mut scores: HashMap<String, (f64, Vec<String>)> = HashMap::new();
     let mut add = |d: String, s: f64, why: &str| {
         let e = scores.entry(d).or_insert((0.0, Vec::new()));
@@ -68,8 +87,12 @@ pub async fn suggest(db: &Db, category: &str, region: &str, text: &str) -> Resul
         .await?;
         let words = bigrams(text);
         for r in rows {
-            let (dept, reg, title, content): (String, String, String, String) =
-                (r.try_get("lead_dept")?, r.try_get("region_code")?, r.try_get("title")?, r.try_get("content")?);
+            let (dept, reg, title, content): (String, String, String, String) = (
+                r.try_get("lead_dept")?,
+                r.try_get("region_code")?,
+                r.try_get("title")?,
+                r.try_get("content")?,
+            );
             if !region.is_empty() && reg.starts_with(region) {
                 add(dept.clone(), 1.0, "same_category_region");
             } else {
@@ -84,13 +107,22 @@ pub async fn suggest(db: &Db, category: &str, region: &str, text: &str) -> Resul
             }
         }
     }
-    let mut ranked: Vec<(String, f64, Vec<String>)> = scores.into_iter().map(|(d, (s, w))| (d, s, w)).collect();
+    let mut ranked: Vec<(String, f64, Vec<String>)> =
+        scores.into_iter().map(|(d, (s, w))| (d, s, w)).collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     ranked.truncate(3);
     let mut out = Vec::with_capacity(ranked.len());
     for (d, score, reasons) in ranked {
-        let name = super::catalogue::department(db, &d).await?.map(|x| x.name).unwrap_or_default();
-        out.push(Suggestion { department_id: d, name, score: (score * 100.0).round() / 100.0, reasons });
+        let name = super::catalogue::department(db, &d)
+            .await?
+            .map(|x| x.name)
+            .unwrap_or_default();
+        out.push(Suggestion {
+            department_id: d,
+            name,
+            score: (score * 100.0).round() / 100.0,
+            reasons,
+        });
     }
     Ok(out)
 }

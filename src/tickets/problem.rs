@@ -25,7 +25,13 @@ impl Problem {
             .and_then(|s| s.canonical_reason())
             .unwrap_or("Error")
             .to_string();
-        Problem { kind: format!("/problems/{code}"), title, status, detail: detail.into(), code: code.to_string() }
+        Problem {
+            kind: format!("/problems/{code}"),
+            title,
+            status,
+            detail: detail.into(),
+            code: code.to_string(),
+        }
     }
     pub fn bad_request(detail: impl Into<String>) -> Problem {
         Problem::new(400, "bad_request", detail)
@@ -52,12 +58,23 @@ impl Problem {
     }
 }
 
+impl From<axum::extract::rejection::JsonRejection> for Problem {
+    /// Well-formed JSON of the wrong shape is 422; anything else (syntax, content type) is 400.
+    fn from(e: axum::extract::rejection::JsonRejection) -> Problem {
+        use axum::extract::rejection::JsonRejection;
+        match e {
+            JsonRejection::JsonDataError(e) => Problem::invalid("body", e.body_text()),
+            e => Problem::bad_request(e.body_text()),
+        }
+    }
+}
+
 impl From<Refusal> for Problem {
     fn from(r: Refusal) -> Problem {
         let detail = match &r {
-            Refusal::Forbidden { reason, .. } | Refusal::Conflict { reason, .. } | Refusal::Invalid { reason, .. } => {
-                reason.clone()
-            }
+            Refusal::Forbidden { reason, .. }
+            | Refusal::Conflict { reason, .. }
+            | Refusal::Invalid { reason, .. } => reason.clone(),
         };
         Problem::new(r.http_status(), r.code(), detail)
     }
@@ -67,6 +84,11 @@ impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = serde_json::to_vec(&self).unwrap_or_default();
-        (status, [(header::CONTENT_TYPE, "application/problem+json")], body).into_response()
+        (
+            status,
+            [(header::CONTENT_TYPE, "application/problem+json")],
+            body,
+        )
+            .into_response()
     }
 }

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use super::model::Actor;
-use super::store::{CallLink, CreateTicket, Result, TicketError, TicketStore, TicketView};
 use super::model::Channel;
+use super::store::{CallLink, CreateTicket, Result, TicketError, TicketStore, TicketView};
 
 /// Thresholds of the repeat-caller flags (source C: 20次以上, 3次以上).
 pub const FREQUENT_CALLS: i64 = 20;
@@ -64,9 +64,17 @@ pub struct ScreenPop {
 
 impl TicketStore {
     /// Creates (or finds) the draft for an answered call and gathers the caller's history.
-    pub async fn screen_pop(&self, agent: &Actor, call: &AnsweredCall, now: i64) -> Result<ScreenPop> {
+    pub async fn screen_pop(
+        &self,
+        agent: &Actor,
+        call: &AnsweredCall,
+        now: i64,
+    ) -> Result<ScreenPop> {
         let bad = |what: &str| {
-            TicketError::Refused(super::lifecycle::Refusal::Invalid { code: "call", reason: format!("{what} is required (1-128 characters)") })
+            TicketError::Refused(super::lifecycle::Refusal::Invalid {
+                code: "call",
+                reason: format!("{what} is required (1-128 characters)"),
+            })
         };
         if call.call_id.is_empty() || call.call_id.len() > 128 {
             return Err(bad("call_id"));
@@ -79,7 +87,11 @@ impl TicketStore {
             .fetch_optional(&self.db.pool)
             .await?;
         let (ticket, created) = match existing {
-            Some(r) => (self.get(&r.try_get::<String, _>("ticket_id")?, Some(agent), now).await?, false),
+            Some(r) => (
+                self.get(&r.try_get::<String, _>("ticket_id")?, Some(agent), now)
+                    .await?,
+                false,
+            ),
             None => {
                 let input = CreateTicket {
                     title: String::new(),
@@ -150,10 +162,24 @@ impl TicketStore {
             .iter()
             .map(|r| Ok(RepeatedRequest { category_code: r.try_get("category_code")?, count: r.try_get("n")? }))
             .collect::<Result<Vec<_>>>()?;
-            (r.try_get::<i64, _>("total")?, r.try_get::<i64, _>("recent")?, repeated)
+            (
+                r.try_get::<i64, _>("total")?,
+                r.try_get::<i64, _>("recent")?,
+                repeated,
+            )
         };
-        let flags = Flags { frequent_caller: calls_total >= FREQUENT_CALLS, repeated_requests: repeated };
+        let flags = Flags {
+            frequent_caller: calls_total >= FREQUENT_CALLS,
+            repeated_requests: repeated,
+        };
         tracing::info!(call = %call.call_id, ticket = %ticket.number, frequent = flags.frequent_caller, "screen pop");
-        Ok(ScreenPop { ticket, created, history, calls_total, calls_30d, flags })
+        Ok(ScreenPop {
+            ticket,
+            created,
+            history,
+            calls_total,
+            calls_30d,
+            flags,
+        })
     }
 }

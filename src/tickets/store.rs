@@ -13,7 +13,9 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::calendar::Calendar;
-use super::lifecycle::{drain, Command, Config, Env, NewTicket, Output, Recipient, Refusal, Ticket};
+use super::lifecycle::{
+    drain, Command, Config, Env, NewTicket, Output, Recipient, Refusal, Ticket,
+};
 use super::model::*;
 use super::sla::{SlaPolicy, SlaState};
 use crate::store::{Backend, Db};
@@ -28,7 +30,11 @@ pub struct Rules {
 
 impl Rules {
     pub fn env(&self) -> Env<'_> {
-        Env { config: &self.config, calendar: &self.calendar, sla: &self.sla }
+        Env {
+            config: &self.config,
+            calendar: &self.calendar,
+            sla: &self.sla,
+        }
     }
 }
 
@@ -55,10 +61,16 @@ pub enum TicketError {
 pub type Result<T, E = TicketError> = std::result::Result<T, E>;
 
 fn forbidden(code: &'static str, reason: impl Into<String>) -> TicketError {
-    TicketError::Refused(Refusal::Forbidden { code, reason: reason.into() })
+    TicketError::Refused(Refusal::Forbidden {
+        code,
+        reason: reason.into(),
+    })
 }
 fn invalid(code: &'static str, reason: impl Into<String>) -> TicketError {
-    TicketError::Refused(Refusal::Invalid { code, reason: reason.into() })
+    TicketError::Refused(Refusal::Invalid {
+        code,
+        reason: reason.into(),
+    })
 }
 
 /// The body of `POST /tickets`.
@@ -187,29 +199,47 @@ const COLS: &str = "id, number, status, channel, request_type, urgency, confiden
     cycle, created_by, created_ms, updated_ms, closed_ms, version, state_json";
 
 fn enum_str<T: Serialize>(v: &T) -> String {
-    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
 }
 
 fn check_text(field: &'static str, v: &str, max_chars: usize) -> Result<()> {
     if v.chars().count() > max_chars {
-        return Err(invalid("too_long", format!("`{field}` is longer than {max_chars} characters")));
+        return Err(invalid(
+            "too_long",
+            format!("`{field}` is longer than {max_chars} characters"),
+        ));
     }
     Ok(())
 }
 
 /// Whether the user sees requester details of a confidential ticket (the centre does; departments don't).
 fn sees_requester(actor: &Actor) -> bool {
-    [Role::Agent, Role::Dispatcher, Role::Reviewer, Role::Revisitor, Role::Supervisor].iter().any(|r| actor.has(*r))
+    [
+        Role::Agent,
+        Role::Dispatcher,
+        Role::Reviewer,
+        Role::Revisitor,
+        Role::Supervisor,
+    ]
+    .iter()
+    .any(|r| actor.has(*r))
 }
 
 impl TicketStore {
     pub fn new(db: Db, rules: Rules) -> TicketStore {
-        TicketStore { db, rules: Arc::new(rules) }
+        TicketStore {
+            db,
+            rules: Arc::new(rules),
+        }
     }
 
     fn view(&self, r: &AnyRow, actor: Option<&Actor>, now: i64) -> Result<TicketView> {
         let state: String = r.try_get("state_json")?;
-        let t: Ticket = serde_json::from_str(&state).map_err(|e| TicketError::Corrupt(e.to_string()))?;
+        let t: Ticket =
+            serde_json::from_str(&state).map_err(|e| TicketError::Corrupt(e.to_string()))?;
         let confidential = r.try_get::<i64, _>("confidential")? != 0;
         let tags: String = r.try_get("tags")?;
         let mut v = TicketView {
@@ -228,7 +258,11 @@ impl TicketStore {
             requester_name: r.try_get("requester_name")?,
             contact_phone: r.try_get("contact_phone")?,
             caller_number: r.try_get("caller_number")?,
-            tags: tags.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+            tags: tags
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
             lead_dept: t.lead.clone(),
             assisting: t.assisting.clone(),
             sign_due_ms: t.sign_deadline.as_ref().map(|d| d.due_ms),
@@ -254,18 +288,28 @@ impl TicketStore {
 
     async fn exists(&self, table: &str, col: &str, value: &str) -> Result<bool> {
         let sql = format!("SELECT 1 AS one FROM {table} WHERE {col} = $1");
-        Ok(sqlx::query(&sql).bind(value).fetch_optional(&self.db.pool).await?.is_some())
+        Ok(sqlx::query(&sql)
+            .bind(value)
+            .fetch_optional(&self.db.pool)
+            .await?
+            .is_some())
     }
 
     async fn validate_fields(&self, draft: bool, category: &str, region: &str) -> Result<()> {
         if !category.is_empty() && !self.exists("categories", "code", category).await? {
-            return Err(invalid("category", format!("unknown category `{category}`")));
+            return Err(invalid(
+                "category",
+                format!("unknown category `{category}`"),
+            ));
         }
         if !region.is_empty() && !self.exists("regions", "code", region).await? {
             return Err(invalid("region", format!("unknown region `{region}`")));
         }
         if !draft && (category.is_empty() || region.is_empty()) {
-            return Err(invalid("required", "an accepted ticket needs a category and a region"));
+            return Err(invalid(
+                "required",
+                "an accepted ticket needs a category and a region",
+            ));
         }
         Ok(())
     }
@@ -283,7 +327,10 @@ impl TicketStore {
         }
         if let Some(key) = idempotency_key {
             if key.is_empty() || key.len() > 200 {
-                return Err(invalid("idempotency_key", "idempotency keys are 1-200 characters"));
+                return Err(invalid(
+                    "idempotency_key",
+                    "idempotency keys are 1-200 characters",
+                ));
             }
             if let Some(v) = self.by_idempotency_key(actor, key, now).await? {
                 return Ok((v, false));
@@ -300,16 +347,32 @@ impl TicketStore {
         check_text("title", &input.title, 200)?;
         check_text("content", &input.content, 20_000)?;
         check_text("address", &input.address, 500)?;
-        for (f, v) in [("requester_name", &input.requester_name), ("contact_phone", &input.contact_phone), ("caller_number", &input.caller_number)] {
+        for (f, v) in [
+            ("requester_name", &input.requester_name),
+            ("contact_phone", &input.contact_phone),
+            ("caller_number", &input.caller_number),
+        ] {
             check_text(f, v, 64)?;
         }
-        if input.tags.len() > 20 || input.tags.iter().any(|t| t.contains(',') || t.chars().count() > 32) {
-            return Err(invalid("tags", "at most 20 tags of up to 32 characters, without commas"));
+        if input.tags.len() > 20
+            || input
+                .tags
+                .iter()
+                .any(|t| t.contains(',') || t.chars().count() > 32)
+        {
+            return Err(invalid(
+                "tags",
+                "at most 20 tags of up to 32 characters, without commas",
+            ));
         }
         if !actor.covers_region(&region) {
-            return Err(forbidden("area", format!("region {region} is outside your area")));
+            return Err(forbidden(
+                "area",
+                format!("region {region} is outside your area"),
+            ));
         }
-        self.validate_fields(input.draft, &input.category_code, &region).await?;
+        self.validate_fields(input.draft, &input.category_code, &region)
+            .await?;
 
         let id = uuid::Uuid::new_v4().to_string();
         let mut t = Ticket::new(
@@ -374,10 +437,15 @@ impl TicketStore {
         .await;
         match res {
             Ok(_) => {}
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() && idempotency_key.is_some() => {
+            Err(sqlx::Error::Database(e))
+                if e.is_unique_violation() && idempotency_key.is_some() =>
+            {
                 // A concurrent request with the same key won.
                 drop(tx);
-                if let Some(v) = self.by_idempotency_key(actor, idempotency_key.unwrap_or(""), now).await? {
+                if let Some(v) = self
+                    .by_idempotency_key(actor, idempotency_key.unwrap_or(""), now)
+                    .await?
+                {
                     return Ok((v, false));
                 }
                 return Err(TicketError::Busy);
@@ -390,11 +458,18 @@ impl TicketStore {
         Ok((self.get(&id, Some(actor), now).await?, true))
     }
 
-    async fn by_idempotency_key(&self, actor: &Actor, key: &str, now: i64) -> Result<Option<TicketView>> {
-        let row = sqlx::query(&format!("SELECT {COLS} FROM tickets WHERE idempotency_key = $1"))
-            .bind(key)
-            .fetch_optional(&self.db.pool)
-            .await?;
+    async fn by_idempotency_key(
+        &self,
+        actor: &Actor,
+        key: &str,
+        now: i64,
+    ) -> Result<Option<TicketView>> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLS} FROM tickets WHERE idempotency_key = $1"
+        ))
+        .bind(key)
+        .fetch_optional(&self.db.pool)
+        .await?;
         match row {
             Some(r) => {
                 let created_by: String = r.try_get("created_by")?;
@@ -438,15 +513,30 @@ impl TicketStore {
     }
 
     /// Edits descriptive fields while the ticket is a draft or accepted; logs before/after.
-    pub async fn edit(&self, id: &str, actor: &Actor, e: EditTicket, now: i64) -> Result<TicketView> {
+    pub async fn edit(
+        &self,
+        id: &str,
+        actor: &Actor,
+        e: EditTicket,
+        now: i64,
+    ) -> Result<TicketView> {
         let before = self.get(id, Some(actor), now).await?;
         if !actor.has(Role::Agent) && !actor.has(Role::Dispatcher) {
-            return Err(forbidden("role", "editing needs the agent or dispatcher role"));
+            return Err(forbidden(
+                "role",
+                "editing needs the agent or dispatcher role",
+            ));
         }
-        if !matches!(before.status, Status::Draft | Status::Accepted | Status::PendingDispatch) {
+        if !matches!(
+            before.status,
+            Status::Draft | Status::Accepted | Status::PendingDispatch
+        ) {
             return Err(TicketError::Refused(Refusal::Conflict {
                 code: "state",
-                reason: format!("a {} ticket cannot be edited; add a note instead", before.status.as_str()),
+                reason: format!(
+                    "a {} ticket cannot be edited; add a note instead",
+                    before.status.as_str()
+                ),
             }));
         }
         let mut after = before.clone();
@@ -478,28 +568,58 @@ impl TicketStore {
         if !actor.covers_region(&after.region_code) {
             return Err(forbidden("area", "the new region is outside your area"));
         }
-        self.validate_fields(before.status == Status::Draft, &after.category_code, &after.region_code).await?;
+        self.validate_fields(
+            before.status == Status::Draft,
+            &after.category_code,
+            &after.region_code,
+        )
+        .await?;
         let mut changed = serde_json::Map::new();
-        let (b, a) = (serde_json::to_value(&before).unwrap_or_default(), serde_json::to_value(&after).unwrap_or_default());
-        for k in ["title", "content", "request_type", "urgency", "confidential", "category_code", "region_code", "address", "requester_name", "contact_phone", "tags"] {
+        let (b, a) = (
+            serde_json::to_value(&before).unwrap_or_default(),
+            serde_json::to_value(&after).unwrap_or_default(),
+        );
+        for k in [
+            "title",
+            "content",
+            "request_type",
+            "urgency",
+            "confidential",
+            "category_code",
+            "region_code",
+            "address",
+            "requester_name",
+            "contact_phone",
+            "tags",
+        ] {
             if b.get(k) != a.get(k) {
-                changed.insert(k.into(), serde_json::json!({ "before": b.get(k), "after": a.get(k) }));
+                changed.insert(
+                    k.into(),
+                    serde_json::json!({ "before": b.get(k), "after": a.get(k) }),
+                );
             }
         }
         if changed.is_empty() {
             return Ok(before);
         }
         let mut tx = self.db.pool.begin().await?;
-        let row = sqlx::query("SELECT state_json, version FROM tickets WHERE id = $1").bind(id).fetch_one(&mut *tx).await?;
+        let row = sqlx::query("SELECT state_json, version FROM tickets WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
         let version: i64 = row.try_get("version")?;
         if version != before.version {
             return Err(TicketError::Busy);
         }
-        let mut t: Ticket = serde_json::from_str(&row.try_get::<String, _>("state_json")?).map_err(|e| TicketError::Corrupt(e.to_string()))?;
+        let mut t: Ticket = serde_json::from_str(&row.try_get::<String, _>("state_json")?)
+            .map_err(|e| TicketError::Corrupt(e.to_string()))?;
         t.category_code = after.category_code.clone();
         t.region_code = after.region_code.clone();
-        t.request_type = serde_json::from_value(serde_json::Value::String(after.request_type.clone())).unwrap_or(t.request_type);
-        t.urgency = serde_json::from_value(serde_json::Value::String(after.urgency.clone())).unwrap_or(t.urgency);
+        t.request_type =
+            serde_json::from_value(serde_json::Value::String(after.request_type.clone()))
+                .unwrap_or(t.request_type);
+        t.urgency = serde_json::from_value(serde_json::Value::String(after.urgency.clone()))
+            .unwrap_or(t.urgency);
         let state = serde_json::to_string(&t).map_err(|e| TicketError::Corrupt(e.to_string()))?;
         let n = sqlx::query(
             "UPDATE tickets SET title = $1, content = $2, request_type = $3, urgency = $4, confidential = $5,
@@ -556,14 +676,26 @@ impl TicketStore {
     /// Resolves what the command needs from the catalogue: the dispatch path, existing units.
     async fn prepare(&self, id: &str, cmd: Command) -> Result<Command> {
         match cmd {
-            Command::Dispatch { lead, assisting, via: _, immediate, opinion } => {
+            Command::Dispatch {
+                lead,
+                assisting,
+                via: _,
+                immediate,
+                opinion,
+            } => {
                 for d in std::iter::once(&lead).chain(assisting.iter()) {
                     if !self.exists("departments", "id", d).await? {
                         return Err(invalid("department", format!("unknown department `{d}`")));
                     }
                 }
                 let via = super::catalogue::dispatch_path(&self.db, &lead).await?;
-                Ok(Command::Dispatch { lead, assisting, via, immediate, opinion })
+                Ok(Command::Dispatch {
+                    lead,
+                    assisting,
+                    via,
+                    immediate,
+                    opinion,
+                })
             }
             Command::PassDown { to, opinion } => {
                 let row = sqlx::query("SELECT lead_dept FROM tickets WHERE id = $1")
@@ -574,7 +706,10 @@ impl TicketStore {
                 let lead: Option<String> = row.try_get("lead_dept")?;
                 let ancestors = super::catalogue::ancestors(&self.db, &to).await?;
                 if lead.is_none() || !ancestors.iter().any(|a| Some(a) == lead.as_ref()) {
-                    return Err(invalid("pass_down", format!("`{to}` is not a lower unit of the handling department")));
+                    return Err(invalid(
+                        "pass_down",
+                        format!("`{to}` is not a lower unit of the handling department"),
+                    ));
                 }
                 Ok(Command::PassDown { to, opinion })
             }
@@ -585,20 +720,28 @@ impl TicketStore {
                     .await?
                     .ok_or_else(|| invalid("master", "the master ticket does not exist"))?;
                 let st: String = row.try_get("status")?;
-                if matches!(Status::parse(&st), Some(Status::Merged | Status::Voided | Status::Withdrawn)) {
+                if matches!(
+                    Status::parse(&st),
+                    Some(Status::Merged | Status::Voided | Status::Withdrawn)
+                ) {
                     return Err(invalid("master", format!("the master ticket is {st}")));
                 }
                 Ok(Command::MergeInto { master })
             }
             Command::Submit => {
-                let r = sqlx::query("SELECT title, category_code, region_code FROM tickets WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(&self.db.pool)
-                    .await?
-                    .ok_or(TicketError::NotFound)?;
+                let r = sqlx::query(
+                    "SELECT title, category_code, region_code FROM tickets WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&self.db.pool)
+                .await?
+                .ok_or(TicketError::NotFound)?;
                 for f in ["title", "category_code", "region_code"] {
                     if r.try_get::<String, _>(f)?.trim().is_empty() {
-                        return Err(invalid("required", format!("fill in `{f}` before accepting the ticket")));
+                        return Err(invalid(
+                            "required",
+                            format!("fill in `{f}` before accepting the ticket"),
+                        ));
                     }
                 }
                 Ok(Command::Submit)
@@ -608,14 +751,15 @@ impl TicketStore {
     }
 
     async fn try_act(&self, id: &str, actor: &Actor, cmd: Command, now: i64) -> Result<TicketView> {
-        let row = sqlx::query("SELECT state_json, version, confidential FROM tickets WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.db.pool)
-            .await?
-            .ok_or(TicketError::NotFound)?;
+        let row =
+            sqlx::query("SELECT state_json, version, confidential FROM tickets WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.db.pool)
+                .await?
+                .ok_or(TicketError::NotFound)?;
         let version: i64 = row.try_get("version")?;
-        let mut t: Ticket =
-            serde_json::from_str(&row.try_get::<String, _>("state_json")?).map_err(|e| TicketError::Corrupt(e.to_string()))?;
+        let mut t: Ticket = serde_json::from_str(&row.try_get::<String, _>("state_json")?)
+            .map_err(|e| TicketError::Corrupt(e.to_string()))?;
         let before = t.clone();
         let master = match &cmd {
             Command::MergeInto { master } => Some(master.clone()),
@@ -639,7 +783,11 @@ impl TicketStore {
                 to: Status::Draft,
                 detail: serde_json::json!({ "duplicate": id }),
             });
-            let st: String = sqlx::query("SELECT status FROM tickets WHERE id = $1").bind(&master).fetch_one(&mut *tx).await?.try_get("status")?;
+            let st: String = sqlx::query("SELECT status FROM tickets WHERE id = $1")
+                .bind(&master)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("status")?;
             let st = Status::parse(&st).unwrap_or(Status::Accepted);
             let ev = match ev {
                 Output::Event(mut e) => {
@@ -657,7 +805,13 @@ impl TicketStore {
         self.get(id, None, now).await
     }
 
-    async fn save(&self, tx: &mut sqlx::Transaction<'_, sqlx::Any>, t: &Ticket, version: i64, now: i64) -> Result<()> {
+    async fn save(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        t: &Ticket,
+        version: i64,
+        now: i64,
+    ) -> Result<()> {
         let state = serde_json::to_string(t).map_err(|e| TicketError::Corrupt(e.to_string()))?;
         let next_timer = t.next_timeout(self.rules.env(), now);
         let n = sqlx::query(
@@ -687,15 +841,25 @@ impl TicketStore {
     }
 
     /// Keeps the side tables (assisting, revisits, supervision cases) in step with the state.
-    async fn project(&self, tx: &mut sqlx::Transaction<'_, sqlx::Any>, before: &Ticket, t: &Ticket) -> Result<()> {
+    async fn project(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        before: &Ticket,
+        t: &Ticket,
+    ) -> Result<()> {
         if before.assisting != t.assisting {
-            sqlx::query("DELETE FROM ticket_assisting WHERE ticket_id = $1").bind(&t.id).execute(&mut **tx).await?;
+            sqlx::query("DELETE FROM ticket_assisting WHERE ticket_id = $1")
+                .bind(&t.id)
+                .execute(&mut **tx)
+                .await?;
             for d in &t.assisting {
-                sqlx::query("INSERT INTO ticket_assisting (ticket_id, department_id) VALUES ($1, $2)")
-                    .bind(&t.id)
-                    .bind(d)
-                    .execute(&mut **tx)
-                    .await?;
+                sqlx::query(
+                    "INSERT INTO ticket_assisting (ticket_id, department_id) VALUES ($1, $2)",
+                )
+                .bind(&t.id)
+                .bind(d)
+                .execute(&mut **tx)
+                .await?;
             }
         }
         for (i, r) in t.revisits.iter().enumerate().skip(before.revisits.len()) {
@@ -715,7 +879,10 @@ impl TicketStore {
             .await?;
         }
         if before.supervision != t.supervision {
-            sqlx::query("DELETE FROM supervision_cases WHERE ticket_id = $1").bind(&t.id).execute(&mut **tx).await?;
+            sqlx::query("DELETE FROM supervision_cases WHERE ticket_id = $1")
+                .bind(&t.id)
+                .execute(&mut **tx)
+                .await?;
             for c in &t.supervision {
                 sqlx::query(
                     "INSERT INTO supervision_cases (ticket_id, case_no, level, cause, opened_ms, closed_ms, note)
@@ -763,10 +930,13 @@ impl TicketStore {
     }
 
     async fn timeout_one(&self, id: &str, now: i64) -> Result<()> {
-        let row = sqlx::query("SELECT state_json, version FROM tickets WHERE id = $1").bind(id).fetch_one(&self.db.pool).await?;
+        let row = sqlx::query("SELECT state_json, version FROM tickets WHERE id = $1")
+            .bind(id)
+            .fetch_one(&self.db.pool)
+            .await?;
         let version: i64 = row.try_get("version")?;
-        let mut t: Ticket =
-            serde_json::from_str(&row.try_get::<String, _>("state_json")?).map_err(|e| TicketError::Corrupt(e.to_string()))?;
+        let mut t: Ticket = serde_json::from_str(&row.try_get::<String, _>("state_json")?)
+            .map_err(|e| TicketError::Corrupt(e.to_string()))?;
         let before = t.clone();
         t.handle_timeout(now, self.rules.env());
         let outputs = drain(&mut t);
@@ -791,7 +961,8 @@ impl TicketStore {
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let detail: String = r.try_get("detail")?;
-            let mut detail: serde_json::Value = serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null);
+            let mut detail: serde_json::Value =
+                serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null);
             if v.confidential && !sees_requester(actor) {
                 if let Some(o) = detail.as_object_mut() {
                     for k in ["requester_name", "contact_phone"] {
@@ -827,15 +998,30 @@ impl TicketStore {
             let dept = actor.department.clone().unwrap_or_default();
             push(&mut wh, &mut args, "(lead_dept = ? OR id IN (SELECT ticket_id FROM ticket_assisting WHERE department_id = ?))", Arg::S(dept));
         } else if !actor.region_scope.is_empty() {
-            push(&mut wh, &mut args, "region_code LIKE ?", Arg::S(format!("{}%", like_escape(&actor.region_scope))));
+            push(
+                &mut wh,
+                &mut args,
+                "region_code LIKE ?",
+                Arg::S(format!("{}%", like_escape(&actor.region_scope))),
+            );
         }
         let filters: [(&str, Option<Arg>); 9] = [
             ("status = ?", f.status.clone().map(Arg::S)),
             ("lead_dept = ?", f.lead_dept.clone().map(Arg::S)),
             ("caller_number = ?", f.caller_number.clone().map(Arg::S)),
             ("number = ?", f.number.clone().map(Arg::S)),
-            ("region_code LIKE ?", f.region.as_ref().map(|s| Arg::S(format!("{}%", like_escape(s))))),
-            ("category_code LIKE ?", f.category.as_ref().map(|s| Arg::S(format!("{}%", like_escape(s))))),
+            (
+                "region_code LIKE ?",
+                f.region
+                    .as_ref()
+                    .map(|s| Arg::S(format!("{}%", like_escape(s)))),
+            ),
+            (
+                "category_code LIKE ?",
+                f.category
+                    .as_ref()
+                    .map(|s| Arg::S(format!("{}%", like_escape(s)))),
+            ),
             ("created_ms >= ?", f.created_from_ms.map(Arg::I)),
             ("created_ms < ?", f.created_to_ms.map(Arg::I)),
             ("overdue = ?", f.overdue.map(|v| Arg::I(i64::from(v)))),
@@ -845,7 +1031,11 @@ impl TicketStore {
                 push(&mut wh, &mut args, cond, a);
             }
         }
-        let where_sql = if wh.is_empty() { String::new() } else { format!(" WHERE {}", wh.join(" AND ")) };
+        let where_sql = if wh.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", wh.join(" AND "))
+        };
         let count_sql = format!("SELECT COUNT(*) AS n FROM tickets{where_sql}");
         let mut q = sqlx::query(&count_sql);
         for a in &args {
@@ -861,8 +1051,16 @@ impl TicketStore {
             q = a.bind(q);
         }
         let rows = q.fetch_all(&self.db.pool).await?;
-        let items = rows.iter().map(|r| self.view(r, Some(actor), now)).collect::<Result<Vec<_>>>()?;
-        Ok(Page { items, page, per_page, total })
+        let items = rows
+            .iter()
+            .map(|r| self.view(r, Some(actor), now))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page {
+            items,
+            page,
+            per_page,
+            total,
+        })
     }
 
     /// Links a call (and its recording) to a ticket.
@@ -909,7 +1107,11 @@ impl TicketStore {
     }
 
     pub async fn mark_sent(&self, id: &str, now: i64) -> Result<()> {
-        sqlx::query("UPDATE notifications SET sent_ms = $1 WHERE id = $2").bind(now).bind(id).execute(&self.db.pool).await?;
+        sqlx::query("UPDATE notifications SET sent_ms = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id)
+            .execute(&self.db.pool)
+            .await?;
         Ok(())
     }
 
@@ -949,7 +1151,10 @@ enum Arg {
 }
 
 impl Arg {
-    fn bind<'q>(&'q self, q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    fn bind<'q>(
+        &'q self,
+        q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
         match self {
             Arg::S(s) => q.bind(s.as_str()),
             Arg::I(i) => q.bind(*i),
@@ -973,20 +1178,30 @@ fn may_read(actor: &Actor, v: &TicketView) -> bool {
     }
     if is_department_only(actor) {
         let dept = actor.department.as_deref();
-        return dept.is_some() && (v.lead_dept.as_deref() == dept || v.assisting.iter().any(|a| Some(a.as_str()) == dept));
+        return dept.is_some()
+            && (v.lead_dept.as_deref() == dept
+                || v.assisting.iter().any(|a| Some(a.as_str()) == dept));
     }
     actor.covers_region(&v.region_code)
 }
 
 async fn next_seq(tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: &str) -> Result<i64> {
-    Ok(sqlx::query("SELECT COALESCE(MAX(seq), 0) AS n FROM ticket_events WHERE ticket_id = $1")
-        .bind(id)
-        .fetch_one(&mut **tx)
-        .await?
-        .try_get::<i64, _>("n")?)
+    Ok(
+        sqlx::query("SELECT COALESCE(MAX(seq), 0) AS n FROM ticket_events WHERE ticket_id = $1")
+            .bind(id)
+            .fetch_one(&mut **tx)
+            .await?
+            .try_get::<i64, _>("n")?,
+    )
 }
 
-async fn write_outputs(tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: &str, mut seq: i64, outputs: &[Output], now: i64) -> Result<()> {
+async fn write_outputs(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    id: &str,
+    mut seq: i64,
+    outputs: &[Output],
+    now: i64,
+) -> Result<()> {
     for o in outputs {
         match o {
             Output::Event(e) => {

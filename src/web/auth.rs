@@ -37,14 +37,23 @@ pub struct AuthConfig {
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        AuthConfig { token_ttl_ms: 8 * 3_600_000, argon2_m_kib: 19 * 1024, argon2_t: 2, argon2_p: 1 }
+        AuthConfig {
+            token_ttl_ms: 8 * 3_600_000,
+            argon2_m_kib: 19 * 1024,
+            argon2_t: 2,
+            argon2_p: 1,
+        }
     }
 }
 
 impl AuthConfig {
     /// Cheap hashing for tests (still real argon2id).
     pub fn for_tests() -> AuthConfig {
-        AuthConfig { argon2_m_kib: 64, argon2_t: 1, ..AuthConfig::default() }
+        AuthConfig {
+            argon2_m_kib: 64,
+            argon2_t: 1,
+            ..AuthConfig::default()
+        }
     }
 }
 
@@ -138,7 +147,10 @@ fn row_user(r: &sqlx::any::AnyRow) -> Result<User, sqlx::Error> {
         id: r.try_get("id")?,
         username: r.try_get("username")?,
         display_name: r.try_get("display_name")?,
-        roles: roles.split(',').filter_map(|s| Role::parse(s.trim())).collect(),
+        roles: roles
+            .split(',')
+            .filter_map(|s| Role::parse(s.trim()))
+            .collect(),
         region_scope: r.try_get("region_scope")?,
         department_id: r.try_get("department_id")?,
     })
@@ -148,13 +160,21 @@ const USER_COLS: &str = "id, username, display_name, roles, region_scope, depart
 
 impl Auth {
     pub fn new(db: Db, config: AuthConfig) -> Auth {
-        Auth { db, config: Arc::new(config) }
+        Auth {
+            db,
+            config: Arc::new(config),
+        }
     }
 
     fn hasher(&self) -> Result<Argon2<'static>, AuthError> {
         let c = &self.config;
-        let params = Params::new(c.argon2_m_kib, c.argon2_t, c.argon2_p, None).map_err(|e| AuthError::Hash(e.to_string()))?;
-        Ok(Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params))
+        let params = Params::new(c.argon2_m_kib, c.argon2_t, c.argon2_p, None)
+            .map_err(|e| AuthError::Hash(e.to_string()))?;
+        Ok(Argon2::new(
+            argon2::Algorithm::Argon2id,
+            argon2::Version::V0x13,
+            params,
+        ))
     }
 
     /// Hashes off the async threads: argon2 is deliberately slow.
@@ -175,7 +195,9 @@ impl Auth {
 
     async fn verify(password: String, phc: String) -> bool {
         tokio::task::spawn_blocking(move || match PasswordHash::new(&phc) {
-            Ok(h) => Argon2::default().verify_password(password.as_bytes(), &h).is_ok(),
+            Ok(h) => Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok(),
             Err(_) => false,
         })
         .await
@@ -185,23 +207,35 @@ impl Auth {
     pub async fn create_user(&self, u: NewUser) -> Result<User, AuthError> {
         let name_ok = !u.username.is_empty()
             && u.username.len() <= 64
-            && u.username.chars().all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c));
+            && u.username
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c));
         if !name_ok {
-            return Err(AuthError::Invalid("user names are 1-64 of A-Z a-z 0-9 . _ - @".into()));
+            return Err(AuthError::Invalid(
+                "user names are 1-64 of A-Z a-z 0-9 . _ - @".into(),
+            ));
         }
         if u.password.chars().count() < 8 || u.password.len() > 256 {
-            return Err(AuthError::Invalid("passwords are 8 to 256 characters".into()));
+            return Err(AuthError::Invalid(
+                "passwords are 8 to 256 characters".into(),
+            ));
         }
         if u.roles.is_empty() {
             return Err(AuthError::Invalid("a user needs at least one role".into()));
         }
         if u.roles.contains(&Role::DeptHandler) && u.department_id.is_none() {
-            return Err(AuthError::Invalid("a department handler needs a department".into()));
+            return Err(AuthError::Invalid(
+                "a department handler needs a department".into(),
+            ));
         }
         let hash = self.hash(u.password).await?;
         let id = uuid::Uuid::new_v4().to_string();
         let roles: Vec<&str> = u.roles.iter().map(|r| r.as_str()).collect();
-        let display = if u.display_name.is_empty() { u.username.clone() } else { u.display_name };
+        let display = if u.display_name.is_empty() {
+            u.username.clone()
+        } else {
+            u.display_name
+        };
         let res = sqlx::query(
             "INSERT INTO users (id, username, display_name, password_hash, roles, region_scope, department_id, created_ms)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -218,7 +252,9 @@ impl Auth {
         .await;
         match res {
             Ok(_) => {}
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Err(AuthError::Taken),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                return Err(AuthError::Taken)
+            }
             Err(e) => return Err(e.into()),
         }
         Ok(User {
@@ -232,7 +268,12 @@ impl Auth {
     }
 
     /// Checks a password; counts failures and locks the account after [`MAX_FAILURES`].
-    pub async fn login(&self, username: &str, password: &str, now: i64) -> Result<Session, AuthError> {
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        now: i64,
+    ) -> Result<Session, AuthError> {
         let row = sqlx::query(&format!(
             "SELECT {USER_COLS}, password_hash, failed_logins, locked_until_ms, enabled FROM users WHERE username = $1"
         ))
@@ -241,14 +282,20 @@ impl Auth {
         .await?;
         let Some(row) = row else {
             // Same work as a real check, so timing does not reveal which names exist.
-            let _ = Self::verify(password.to_string(), "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$AAAAAAAAAAAAAAAAAAAAAA".into()).await;
+            let _ = Self::verify(
+                password.to_string(),
+                "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$AAAAAAAAAAAAAAAAAAAAAA".into(),
+            )
+            .await;
             return Err(AuthError::BadCredentials);
         };
         let user = row_user(&row)?;
         let locked_until: i64 = row.try_get("locked_until_ms")?;
         let enabled: i64 = row.try_get("enabled")?;
         if locked_until > now {
-            return Err(AuthError::Locked { until_ms: locked_until });
+            return Err(AuthError::Locked {
+                until_ms: locked_until,
+            });
         }
         let phc: String = row.try_get("password_hash")?;
         let good = password.len() <= 256 && Self::verify(password.to_string(), phc).await;
@@ -267,8 +314,13 @@ impl Auth {
             let failures: i64 = r.try_get("failed_logins")?;
             tracing::warn!(user = %user.username, failures, "login failed");
             if failures >= MAX_FAILURES {
-                sqlx::query("UPDATE users SET failed_logins = 0 WHERE id = $1").bind(&user.id).execute(&self.db.pool).await?;
-                return Err(AuthError::Locked { until_ms: now + LOCKOUT_MS });
+                sqlx::query("UPDATE users SET failed_logins = 0 WHERE id = $1")
+                    .bind(&user.id)
+                    .execute(&self.db.pool)
+                    .await?;
+                return Err(AuthError::Locked {
+                    until_ms: now + LOCKOUT_MS,
+                });
             }
             return Err(AuthError::BadCredentials);
         }
@@ -288,7 +340,11 @@ impl Auth {
             .execute(&self.db.pool)
             .await?;
         tracing::info!(user = %user.username, "login");
-        Ok(Session { token, expires_ms, user })
+        Ok(Session {
+            token,
+            expires_ms,
+            user,
+        })
     }
 
     /// The user a token belongs to, if it is known and not expired.
@@ -296,11 +352,11 @@ impl Auth {
         if token.len() != 64 {
             return Err(AuthError::BadToken);
         }
-        let row = sqlx::query(&format!(
+        let row = sqlx::query(
             "SELECT u.id, u.username, u.display_name, u.roles, u.region_scope, u.department_id, u.enabled
              FROM auth_tokens t JOIN users u ON u.id = t.user_id
              WHERE t.token_hash = $1 AND t.expires_ms > $2"
-        ))
+        )
         .bind(token_hash(token))
         .bind(now)
         .fetch_optional(&self.db.pool)
@@ -314,20 +370,31 @@ impl Auth {
     }
 
     pub async fn logout(&self, token: &str) -> Result<(), AuthError> {
-        sqlx::query("DELETE FROM auth_tokens WHERE token_hash = $1").bind(token_hash(token)).execute(&self.db.pool).await?;
+        sqlx::query("DELETE FROM auth_tokens WHERE token_hash = $1")
+            .bind(token_hash(token))
+            .execute(&self.db.pool)
+            .await?;
         Ok(())
     }
 
     /// Drops expired tokens; returns how many.
     pub async fn purge_expired(&self, now: i64) -> Result<u64, AuthError> {
-        Ok(sqlx::query("DELETE FROM auth_tokens WHERE expires_ms <= $1").bind(now).execute(&self.db.pool).await?.rows_affected())
+        Ok(
+            sqlx::query("DELETE FROM auth_tokens WHERE expires_ms <= $1")
+                .bind(now)
+                .execute(&self.db.pool)
+                .await?
+                .rows_affected(),
+        )
     }
 
     pub async fn user_by_name(&self, username: &str) -> Result<Option<User>, AuthError> {
-        let row = sqlx::query(&format!("SELECT {USER_COLS} FROM users WHERE username = $1"))
-            .bind(username)
-            .fetch_optional(&self.db.pool)
-            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLS} FROM users WHERE username = $1"
+        ))
+        .bind(username)
+        .fetch_optional(&self.db.pool)
+        .await?;
         Ok(row.map(|r| row_user(&r)).transpose()?)
     }
 }
@@ -372,12 +439,20 @@ struct LoginBody {
     password: String,
 }
 
-async fn login(State(auth): State<Auth>, body: Result<Json<LoginBody>, axum::extract::rejection::JsonRejection>) -> Result<Json<Session>, Problem> {
-    let Json(body) = body.map_err(|e| Problem::bad_request(e.body_text()))?;
-    Ok(Json(auth.login(&body.username, &body.password, now_ms()).await?))
+async fn login(
+    State(auth): State<Auth>,
+    body: Result<Json<LoginBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Session>, Problem> {
+    let Json(body) = body?;
+    Ok(Json(
+        auth.login(&body.username, &body.password, now_ms()).await?,
+    ))
 }
 
-async fn logout(State(auth): State<Auth>, who: AuthUser) -> Result<axum::http::StatusCode, Problem> {
+async fn logout(
+    State(auth): State<Auth>,
+    who: AuthUser,
+) -> Result<axum::http::StatusCode, Problem> {
     auth.logout(&who.token).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }

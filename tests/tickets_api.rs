@@ -1,0 +1,883 @@
+//! The ticket API suite: the real router on 127.0.0.1, driven over HTTP, once on SQLite and
+//! once on PostgreSQL (which says SKIPPED when none answers).
+
+use std::time::Duration;
+
+use hotline::store::{now_ms, testing, Db};
+use hotline::tickets::api::{self, ApiState};
+use hotline::tickets::catalogue;
+use hotline::tickets::model::Role;
+use hotline::tickets::store::{Rules, TicketStore};
+use hotline::web::auth::{self, Auth, AuthConfig, NewUser};
+use reqwest::{Client, StatusCode};
+use serde_json::{json, Value};
+
+struct Api {
+    base: String,
+    http: Client,
+    store: TicketStore,
+    auth: Auth,
+}
+
+impl Api {
+    async fn start(db: Db) -> Api {
+        catalogue::load_seed(&db).await.expect("seed catalogue");
+        let store = TicketStore::new(db.clone(), Rules::default());
+        let auth = Auth::new(db, AuthConfig::for_tests());
+        let app = axum::Router::new().nest(
+            "/api/v1",
+            api::router(ApiState {
+                store: store.clone(),
+                auth: auth.clone(),
+            })
+            .merge(auth::router(auth.clone())),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        let http = Client::builder()
+            .timeout(Duration::from_secs(20))
+            .build()
+            .unwrap();
+        Api {
+            base: format!("http://{addr}/api/v1"),
+            http,
+            store,
+            auth,
+        }
+    }
+
+    async fn user(&self, name: &str, roles: &[Role], scope: &str, dept: Option<&str>) -> String {
+        self.auth
+            .create_user(NewUser {
+                username: name.into(),
+                password: format!("{name}-secret-pw"),
+                display_name: String::new(),
+                roles: roles.to_vec(),
+                region_scope: scope.into(),
+                department_id: dept.map(Into::into),
+            })
+            .await
+            .expect("create user");
+        let (status, body) = self
+            .call(
+                "POST",
+                "/auth/login",
+                None,
+                Some(json!({"username": name, "password": format!("{name}-secret-pw")})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["token"].as_str().unwrap().to_string()
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        self.call_with(method, path, token, body, &[]).await
+    }
+
+    async fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let url = format!("{}{}", self.base, path);
+        let mut req = self.http.request(method.parse().unwrap(), &url);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("http");
+        let status = resp.status();
+        let ctype = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let text = resp.text().await.unwrap();
+        if status.is_client_error() || status.is_server_error() {
+            assert_eq!(
+                ctype, "application/problem+json",
+                "{method} {path}: errors are problem+json: {text}"
+            );
+        }
+        let v = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, v)
+    }
+
+    async fn act(&self, token: &str, id: &str, action: Value) -> (StatusCode, Value) {
+        self.call(
+            "POST",
+            &format!("/tickets/{id}/actions"),
+            Some(token),
+            Some(action),
+        )
+        .await
+    }
+}
+
+fn assert_problem(res: &(StatusCode, Value), status: u16, code: &str) {
+    assert_eq!(res.0.as_u16(), status, "{}", res.1);
+    assert_eq!(res.1["status"], status);
+    assert_eq!(res.1["code"], code, "{}", res.1);
+    assert!(res.1["detail"].as_str().is_some_and(|d| !d.is_empty()));
+}
+
+async fn suite(db: Db, label: &str) {
+    let api = Api::start(db.clone()).await;
+    let agent = api.user("agent1", &[Role::Agent], "6109", None).await;
+    let disp = api.user("disp1", &[Role::Dispatcher], "6109", None).await;
+    let rev1 = api.user("rev1", &[Role::Reviewer], "6109", None).await;
+    let rev2 = api.user("rev2", &[Role::Reviewer], "6109", None).await;
+    let revisitor = api.user("rv1", &[Role::Revisitor], "6109", None).await;
+    let lc = api
+        .user("lc1", &[Role::DeptHandler], "", Some("HB-LC"))
+        .await;
+    let hb = api.user("hb1", &[Role::DeptHandler], "", Some("HB")).await;
+    let zjj = api
+        .user("zjj1", &[Role::DeptHandler], "", Some("AK-ZJJ"))
+        .await;
+    let outsider = api.user("hy-agent", &[Role::Agent], "610921", None).await;
+
+    // --- login, lockout, tokens
+    assert_problem(
+        &api.call("GET", "/auth/me", None, None).await,
+        401,
+        "unauthorized",
+    );
+    assert_problem(
+        &api.call("GET", "/auth/me", Some(&"0".repeat(64)), None)
+            .await,
+        401,
+        "unauthorized",
+    );
+    let (s, me) = api.call("GET", "/auth/me", Some(&agent), None).await;
+    assert_eq!(
+        (s, me["username"].as_str()),
+        (StatusCode::OK, Some("agent1"))
+    );
+    api.user("victim", &[Role::Agent], "6109", None).await;
+    let bad = json!({"username": "victim", "password": "wrong-password"});
+    for _ in 0..4 {
+        assert_problem(
+            &api.call("POST", "/auth/login", None, Some(bad.clone()))
+                .await,
+            401,
+            "unauthorized",
+        );
+    }
+    assert_problem(
+        &api.call("POST", "/auth/login", None, Some(bad.clone()))
+            .await,
+        423,
+        "locked",
+    );
+    let good = json!({"username": "victim", "password": "victim-secret-pw"});
+    assert_problem(
+        &api.call("POST", "/auth/login", None, Some(good.clone()))
+            .await,
+        423,
+        "locked",
+    );
+    // An hour later the right password works again.
+    assert!(api
+        .auth
+        .login(
+            "victim",
+            "victim-secret-pw",
+            now_ms() + auth::LOCKOUT_MS + 1
+        )
+        .await
+        .is_ok());
+    assert_problem(
+        &api.call(
+            "POST",
+            "/auth/login",
+            None,
+            Some(json!({"username": "nobody", "password": "whatever1"})),
+        )
+        .await,
+        401,
+        "unauthorized",
+    );
+    assert_problem(
+        &api.call("POST", "/auth/login", None, Some(json!({"user": "x"})))
+            .await,
+        422,
+        "body",
+    );
+    // Tokens expire, and logout revokes them.
+    let session = api
+        .auth
+        .login("rv1", "rv1-secret-pw", now_ms())
+        .await
+        .unwrap();
+    assert!(api
+        .auth
+        .authenticate(&session.token, session.expires_ms + 1)
+        .await
+        .is_err());
+    let (s, _) = api
+        .call("POST", "/auth/logout", Some(&session.token), None)
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_problem(
+        &api.call("GET", "/auth/me", Some(&session.token), None)
+            .await,
+        401,
+        "unauthorized",
+    );
+
+    // --- create with an idempotency key
+    let form = json!({
+        "title": "东关社区路灯不亮", "content": "东关社区主干道路灯连续三晚不亮，请尽快修理",
+        "request_type": "complaint", "category_code": "010101", "region_code": "610902001001",
+        "address": "东关正街12号", "requester_name": "张三", "contact_phone": "13800000001", "caller_number": "13800000001",
+        "tags": ["路灯"]
+    });
+    let key = [("Idempotency-Key", "req-0001")];
+    let (s, t1) = api
+        .call_with("POST", "/tickets", Some(&agent), Some(form.clone()), &key)
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{t1}");
+    assert_eq!(t1["status"], "accepted");
+    assert_eq!(t1["number"].as_str().unwrap().len(), 14);
+    let (s, again) = api
+        .call_with("POST", "/tickets", Some(&agent), Some(form.clone()), &key)
+        .await;
+    assert_eq!((s, &again["id"]), (StatusCode::OK, &t1["id"]));
+    let other_agent = api.user("agent2", &[Role::Agent], "6109", None).await;
+    assert_problem(
+        &api.call_with(
+            "POST",
+            "/tickets",
+            Some(&other_agent),
+            Some(form.clone()),
+            &key,
+        )
+        .await,
+        409,
+        "idempotency_key",
+    );
+    let id = t1["id"].as_str().unwrap().to_string();
+
+    // --- bad creations
+    let mut bad_form = form.clone();
+    bad_form["category_code"] = json!("9999");
+    assert_problem(
+        &api.call("POST", "/tickets", Some(&agent), Some(bad_form))
+            .await,
+        422,
+        "category",
+    );
+    assert_problem(
+        &api.call(
+            "POST",
+            "/tickets",
+            Some(&agent),
+            Some(json!({"content": "x"})),
+        )
+        .await,
+        422,
+        "body",
+    );
+    assert_problem(
+        &api.call(
+            "POST",
+            "/tickets",
+            Some(&agent),
+            Some(json!({"title": "x", "colour": "red"})),
+        )
+        .await,
+        422,
+        "body",
+    );
+    assert_problem(
+        &api.call("POST", "/tickets", Some(&outsider), Some(form.clone()))
+            .await,
+        403,
+        "area",
+    );
+    assert_problem(
+        &api.call("POST", "/tickets", Some(&disp), Some(form.clone()))
+            .await,
+        403,
+        "role",
+    );
+    let mut long = form.clone();
+    long["title"] = json!("长".repeat(201));
+    assert_problem(
+        &api.call("POST", "/tickets", Some(&agent), Some(long)).await,
+        422,
+        "too_long",
+    );
+
+    // --- the lifecycle over HTTP, with refusals
+    // Not yet dispatched to it: the department cannot even see the ticket.
+    assert_problem(
+        &api.act(&lc, &id, json!({"action": "sign_for"})).await,
+        404,
+        "not_found",
+    );
+    let (s, t) = api
+        .act(&agent, &id, json!({"action": "send_for_review"}))
+        .await;
+    assert_eq!(
+        (s, t["status"].as_str()),
+        (StatusCode::OK, Some("pending_dispatch"))
+    );
+    assert_problem(
+        &api.act(&agent, &id, json!({"action": "dispatch", "lead": "HB-LC"}))
+            .await,
+        403,
+        "role",
+    );
+    assert_problem(
+        &api.act(&disp, &id, json!({"action": "dispatch", "lead": "NOPE"}))
+            .await,
+        422,
+        "department",
+    );
+    assert_problem(
+        &api.act(&disp, &id, json!({"action": "fly"})).await,
+        422,
+        "body",
+    );
+    let (s, t) = api.act(&disp, &id, json!({"action": "dispatch", "lead": "HB-LC", "assisting": ["AK-ZJJ"], "opinion": "请核实处理"})).await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    assert_eq!(
+        (t["status"].as_str(), t["lead_dept"].as_str()),
+        (Some("dispatched"), Some("HB-LC"))
+    );
+    assert!(t["due_ms"].as_i64().unwrap() > now_ms());
+    assert_eq!(t["sla_state"], "normal");
+    assert_problem(
+        &api.act(&zjj, &id, json!({"action": "sign_for"})).await,
+        403,
+        "department",
+    );
+    assert_problem(
+        &api.act(&disp, &id, json!({"action": "dispatch", "lead": "HB-LC"}))
+            .await,
+        409,
+        "state",
+    );
+    // The street returns it: it climbs to the county (the via level of the dispatch).
+    let (s, t) = api
+        .act(
+            &lc,
+            &id,
+            json!({"action": "return", "code": "not_our_duty", "reason": "非本街道职责"}),
+        )
+        .await;
+    assert_eq!(
+        (s, t["status"].as_str(), t["lead_dept"].as_str()),
+        (StatusCode::OK, Some("handling"), Some("HB"))
+    );
+    assert_problem(
+        &api.act(&hb, &id, json!({"action": "pass_down", "to": "AK-ZJJ"}))
+            .await,
+        422,
+        "pass_down",
+    );
+    let (s, _) = api
+        .act(
+            &hb,
+            &id,
+            json!({"action": "pass_down", "to": "HB-LC", "opinion": "请街道落实"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    api.act(&lc, &id, json!({"action": "sign_for"})).await;
+    let (s, _) = api
+        .act(
+            &zjj,
+            &id,
+            json!({"action": "assist_reply", "text": "已安排配合"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, t) = api
+        .act(&lc, &id, json!({"action": "reply", "result": "已更换灯泡"}))
+        .await;
+    assert_eq!((s, t["lead_dept"].as_str()), (StatusCode::OK, Some("HB")));
+    let (s, t) = api
+        .act(
+            &hb,
+            &id,
+            json!({"action": "reply", "result": "街道已修复路灯"}),
+        )
+        .await;
+    assert_eq!(
+        (s, t["status"].as_str()),
+        (StatusCode::OK, Some("reviewing"))
+    );
+    api.act(&rev1, &id, json!({"action": "approve_result"}))
+        .await;
+    assert_problem(
+        &api.act(&rev1, &id, json!({"action": "approve_result"}))
+            .await,
+        409,
+        "same_reviewer",
+    );
+    let (_, t) = api
+        .act(&rev2, &id, json!({"action": "approve_result"}))
+        .await;
+    assert_eq!(t["status"], "closed");
+    let (_, t) = api
+        .act(&revisitor, &id, json!({"action": "revisit", "method": "phone", "satisfaction": "satisfied", "resolution": "resolved"}))
+        .await;
+    assert_eq!(t["status"], "archived");
+    let (_, t) = api
+        .act(
+            &agent,
+            &id,
+            json!({"action": "add_note", "text": "市民来电致谢"}),
+        )
+        .await;
+    assert_eq!(t["status"], "archived");
+
+    // --- history: append-only, ordered, complete
+    let (s, h) = api
+        .call("GET", &format!("/tickets/{id}/history"), Some(&agent), None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let actions: Vec<&str> = h
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            "create",
+            "send_for_review",
+            "dispatch",
+            "return",
+            "pass_down",
+            "sign_for",
+            "assist_reply",
+            "lower_reply",
+            "reply",
+            "assist_closed",
+            "approve_result",
+            "approve_result",
+            "revisit",
+            "add_note"
+        ]
+    );
+    let seqs: Vec<i64> = h
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>());
+    assert_eq!(h[2]["detail"]["chain"], json!(["HB", "HB-LC"]));
+    assert_eq!(
+        (h[3]["from"].as_str(), h[3]["to"].as_str()),
+        (Some("dispatched"), Some("handling"))
+    );
+    let revisits: i64 = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM revisits")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(revisits, 1);
+
+    // --- area and department scope on reads
+    assert_problem(
+        &api.call("GET", &format!("/tickets/{id}"), Some(&outsider), None)
+            .await,
+        404,
+        "not_found",
+    );
+    assert_problem(
+        &api.act(&outsider, &id, json!({"action": "add_note", "text": "x"}))
+            .await,
+        404,
+        "not_found",
+    );
+    let (_, t) = api
+        .call("GET", &format!("/tickets/{id}"), Some(&hb), None)
+        .await;
+    assert_eq!(t["lead_dept"], "HB");
+
+    // --- edit with before/after; refused once dispatched
+    let (_, t2) = api.call("POST", "/tickets", Some(&agent), Some(json!({"title": "物业乱收费", "category_code": "010201", "region_code": "610902002", "caller_number": "13800000002", "confidential": true, "requester_name": "李四"}))).await;
+    let id2 = t2["id"].as_str().unwrap().to_string();
+    let (s, e) = api
+        .call(
+            "PATCH",
+            &format!("/tickets/{id2}"),
+            Some(&agent),
+            Some(json!({"title": "物业违规收费", "urgency": "urgent"})),
+        )
+        .await;
+    assert_eq!(
+        (s, e["title"].as_str(), e["urgency"].as_str()),
+        (StatusCode::OK, Some("物业违规收费"), Some("urgent"))
+    );
+    let (_, h) = api
+        .call(
+            "GET",
+            &format!("/tickets/{id2}/history"),
+            Some(&agent),
+            None,
+        )
+        .await;
+    assert_eq!(h[1]["action"], "edit");
+    assert_eq!(
+        h[1]["detail"]["title"],
+        json!({"before": "物业乱收费", "after": "物业违规收费"})
+    );
+    api.act(&disp, &id2, json!({"action": "dispatch", "lead": "HB-XC"}))
+        .await;
+    assert_problem(
+        &api.call(
+            "PATCH",
+            &format!("/tickets/{id2}"),
+            Some(&agent),
+            Some(json!({"title": "x"})),
+        )
+        .await,
+        409,
+        "state",
+    );
+    // Confidential: the department sees "市民", the centre sees the name.
+    let xc = api
+        .user("xc1", &[Role::DeptHandler], "", Some("HB-XC"))
+        .await;
+    let (_, seen) = api
+        .call("GET", &format!("/tickets/{id2}"), Some(&xc), None)
+        .await;
+    assert_eq!(
+        (
+            seen["requester_name"].as_str(),
+            seen["caller_number"].as_str()
+        ),
+        (Some("市民"), Some(""))
+    );
+    let (_, seen) = api
+        .call("GET", &format!("/tickets/{id2}"), Some(&agent), None)
+        .await;
+    assert_eq!(seen["requester_name"], "李四");
+    // Urgent: 1 working hour to sign, 2 working days to handle.
+    assert!(seen["due_ms"].as_i64().unwrap() - now_ms() <= 5 * 86_400_000);
+
+    // --- lists: filters, pagination, department scope
+    for i in 0..3 {
+        let mut f = form.clone();
+        f["title"] = json!(format!("噪声扰民{i}"));
+        f["category_code"] = json!("0501");
+        f["caller_number"] = json!("13900000003");
+        api.call("POST", "/tickets", Some(&agent), Some(f)).await;
+    }
+    let (s, page) = api
+        .call(
+            "GET",
+            "/tickets?caller_number=13900000003&per_page=2&page=2",
+            Some(&agent),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        (
+            page["total"].as_i64(),
+            page["items"].as_array().unwrap().len()
+        ),
+        (Some(3), 1)
+    );
+    let (_, page) = api
+        .call("GET", "/tickets?status=archived", Some(&agent), None)
+        .await;
+    assert_eq!(page["total"], 1);
+    let (_, page) = api
+        .call(
+            "GET",
+            "/tickets?category=05&region=610902",
+            Some(&agent),
+            None,
+        )
+        .await;
+    assert_eq!(page["total"], 3);
+    let (_, page) = api.call("GET", "/tickets", Some(&xc), None).await;
+    assert_eq!(page["total"], 1, "a department sees only its own tickets");
+    let (_, page) = api.call("GET", "/tickets", Some(&outsider), None).await;
+    assert_eq!(page["total"], 0, "another county sees none of these");
+    assert_problem(
+        &api.call("GET", "/tickets?page=abc", Some(&agent), None)
+            .await,
+        400,
+        "bad_request",
+    );
+    let number = t1["number"].as_str().unwrap();
+    let (_, page) = api
+        .call(
+            "GET",
+            &format!("/tickets?number={number}"),
+            Some(&agent),
+            None,
+        )
+        .await;
+    assert_eq!(page["items"][0]["id"].as_str(), Some(id.as_str()));
+
+    // --- merge a duplicate under the master
+    let (_, dup) = api
+        .call("POST", "/tickets", Some(&agent), Some(form.clone()))
+        .await;
+    let dup_id = dup["id"].as_str().unwrap();
+    let (_, m) = api
+        .act(
+            &agent,
+            dup_id,
+            json!({"action": "merge_into", "master": id2}),
+        )
+        .await;
+    assert_eq!(
+        (m["status"].as_str(), m["master_id"].as_str()),
+        (Some("merged"), Some(id2.as_str()))
+    );
+    let (_, h) = api
+        .call(
+            "GET",
+            &format!("/tickets/{id2}/history"),
+            Some(&agent),
+            None,
+        )
+        .await;
+    assert_eq!(
+        h.as_array().unwrap().last().unwrap()["action"],
+        "duplicate_merged"
+    );
+    assert_problem(
+        &api.act(
+            &agent,
+            &id2,
+            json!({"action": "merge_into", "master": "nope"}),
+        )
+        .await,
+        422,
+        "master",
+    );
+
+    // --- SLA timers in the store: run at a time past every deadline
+    let ran = api
+        .store
+        .run_due_timers(now_ms() + 40 * 86_400_000, 100)
+        .await
+        .unwrap();
+    assert!(ran >= 1);
+    let (_, t) = api
+        .call("GET", &format!("/tickets/{id2}"), Some(&agent), None)
+        .await;
+    assert_eq!(t["overdue"], true);
+    let (_, h) = api
+        .call(
+            "GET",
+            &format!("/tickets/{id2}/history"),
+            Some(&agent),
+            None,
+        )
+        .await;
+    let warnings: Vec<String> = h
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "sla_warning")
+        .map(|e| {
+            format!(
+                "{}:{}",
+                e["detail"]["deadline"].as_str().unwrap(),
+                e["detail"]["state"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(warnings, vec!["sign_for:overdue", "handle:overdue"]);
+    let (_, page) = api
+        .call("GET", "/tickets?overdue=true", Some(&agent), None)
+        .await;
+    assert_eq!(page["total"], 1);
+    let notes: i64 = sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM notifications WHERE template = 'sla_warning'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(notes, 2);
+
+    // --- submit needs the fields a draft may lack
+    let (_, d) = api
+        .call(
+            "POST",
+            "/tickets",
+            Some(&agent),
+            Some(json!({"title": "", "draft": true})),
+        )
+        .await;
+    assert_eq!(d["status"], "draft");
+    assert_problem(
+        &api.act(
+            &agent,
+            d["id"].as_str().unwrap(),
+            json!({"action": "submit"}),
+        )
+        .await,
+        422,
+        "required",
+    );
+
+    // --- screen pop with history and flags
+    for i in 0..20 {
+        sqlx::query("INSERT INTO cdr_calls (call_id, direction, caller, callee, start_ms, end_ms, sip_code, hangup_side, hangup_cause) VALUES ($1, 'inbound', '13900000003', '12345', $2, $2, 200, 'caller', 'normal')")
+            .bind(format!("old-{i}"))
+            .bind(now_ms() - i * 86_400_000)
+            .execute(&db.pool)
+            .await
+            .unwrap();
+    }
+    let call = json!({"call_id": "call-1", "caller_number": "13900000003", "did": "12345", "skill_group": "G1", "recording_id": "rec-1"});
+    let (s, pop) = api
+        .call("POST", "/screen-pop", Some(&agent), Some(call.clone()))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{pop}");
+    assert_eq!(pop["ticket"]["status"], "draft");
+    assert_eq!(pop["ticket"]["caller_number"], "13900000003");
+    assert_eq!(pop["history"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        (pop["calls_total"].as_i64(), pop["calls_30d"].as_i64()),
+        (Some(20), Some(20))
+    );
+    assert_eq!(pop["flags"]["frequent_caller"], true);
+    assert_eq!(
+        pop["flags"]["repeated_requests"],
+        json!([{"category_code": "0501", "count": 3}])
+    );
+    let (s, again) = api
+        .call("POST", "/screen-pop", Some(&agent), Some(call))
+        .await;
+    assert_eq!(
+        (s, &again["ticket"]["id"]),
+        (StatusCode::OK, &pop["ticket"]["id"])
+    );
+    let linked: (String, String) = {
+        let r: (String, String) =
+            sqlx::query_as("SELECT call_id, recording_id FROM ticket_calls WHERE ticket_id = $1")
+                .bind(pop["ticket"]["id"].as_str().unwrap())
+                .fetch_one(&db.pool)
+                .await
+                .unwrap();
+        r
+    };
+    assert_eq!(linked, ("call-1".to_string(), "rec-1".to_string()));
+    let (_, quiet) = api
+        .call(
+            "POST",
+            "/screen-pop",
+            Some(&agent),
+            Some(json!({"call_id": "call-2", "caller_number": "13700000000"})),
+        )
+        .await;
+    assert_eq!(
+        (
+            quiet["flags"]["frequent_caller"].as_bool(),
+            quiet["history"].as_array().unwrap().len()
+        ),
+        (Some(false), 0)
+    );
+    assert_problem(
+        &api.call(
+            "POST",
+            "/screen-pop",
+            Some(&agent),
+            Some(json!({"call_id": "", "caller_number": "1"})),
+        )
+        .await,
+        422,
+        "call",
+    );
+
+    // --- dispatch suggestions
+    let (_, sug) = api
+        .call(
+            "GET",
+            &format!("/tickets/{id}/suggestions"),
+            Some(&agent),
+            None,
+        )
+        .await;
+    let sug = sug.as_array().unwrap();
+    assert!(!sug.is_empty() && sug.len() <= 3);
+    assert_eq!(sug[0]["department_id"], "HB-LC", "{sug:?}");
+    assert!(sug[0]["reasons"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("rule")));
+
+    // --- catalogues, calendar, OpenAPI
+    let (_, regions) = api
+        .call("GET", "/regions?parent=610902", Some(&agent), None)
+        .await;
+    assert_eq!(regions.as_array().unwrap().len(), 3);
+    let (_, cats) = api.call("GET", "/categories", Some(&agent), None).await;
+    assert!(cats.as_array().unwrap().iter().any(|c| c["level"] == 5));
+    let (_, depts) = api.call("GET", "/departments", Some(&agent), None).await;
+    assert!(depts
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|d| d["id"] == "HB-LC" && d["parent"] == "HB"));
+    let (_, cal) = api.call("GET", "/calendar/2026", Some(&agent), None).await;
+    assert_eq!(
+        (cal["working_days"].as_i64(), cal["loaded"].as_bool()),
+        (Some(248), Some(true))
+    );
+    assert_eq!(cal["holidays"].as_array().unwrap().len(), 7);
+    let (s, doc) = api.call("GET", "/openapi.json", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(doc["openapi"], "3.1.0");
+    for p in [
+        "/tickets",
+        "/tickets/{id}/actions",
+        "/screen-pop",
+        "/auth/login",
+        "/calendar/{year}",
+    ] {
+        assert!(doc["paths"].get(p).is_some(), "OpenAPI lacks {p}");
+    }
+    eprintln!("ticket API suite passed on {label}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_suite_on_sqlite() {
+    suite(testing::sqlite().await, "SQLite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_suite_on_postgres() {
+    match testing::postgres("tickets_api").await {
+        Some(db) => suite(db, "PostgreSQL").await,
+        None => eprintln!("SKIPPED: ticket API suite on PostgreSQL (no server)"),
+    }
+}
