@@ -5,8 +5,10 @@ use std::time::Duration;
 
 use hotline::store::{now_ms, testing, Db};
 use hotline::tickets::api::{self, ApiState};
+use hotline::tickets::attachments::{AttachmentConfig, UploadError};
 use hotline::tickets::catalogue;
 use hotline::tickets::model::Role;
+use hotline::tickets::sms::{deliver_citizen_sms, FileSink};
 use hotline::tickets::store::{Rules, TicketStore};
 use hotline::web::auth::{self, Auth, AuthConfig, NewUser};
 use reqwest::{Client, StatusCode};
@@ -17,6 +19,8 @@ struct Api {
     http: Client,
     store: TicketStore,
     auth: Auth,
+    state: ApiState,
+    _dir: tempfile::TempDir,
 }
 
 impl Api {
@@ -24,13 +28,15 @@ impl Api {
         catalogue::load_seed(&db).await.expect("seed catalogue");
         let store = TicketStore::new(db.clone(), Rules::default());
         let auth = Auth::new(db, AuthConfig::for_tests());
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = ApiState::new(store.clone(), auth.clone());
+        state.files = AttachmentConfig {
+            root: dir.path().join("att"),
+            max_bytes: 1024 * 1024,
+        };
         let app = axum::Router::new().nest(
             "/api/v1",
-            api::router(ApiState {
-                store: store.clone(),
-                auth: auth.clone(),
-            })
-            .merge(auth::router(auth.clone())),
+            api::router(state.clone()).merge(auth::router(auth.clone())),
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -46,6 +52,8 @@ impl Api {
             http,
             store,
             auth,
+            state,
+            _dir: dir,
         }
     }
 
@@ -866,6 +874,7 @@ async fn suite(db: Db, label: &str) {
     ] {
         assert!(doc["paths"].get(p).is_some(), "OpenAPI lacks {p}");
     }
+    attachments_and_satisfaction(&api, &db, &agent, &disp, &rev1, &rev2, &outsider).await;
     eprintln!("ticket API suite passed on {label}");
 }
 
@@ -880,4 +889,248 @@ async fn api_suite_on_postgres() {
         Some(db) => suite(db, "PostgreSQL").await,
         None => eprintln!("SKIPPED: ticket API suite on PostgreSQL (no server)"),
     }
+}
+
+async fn attachments_and_satisfaction(
+    api: &Api,
+    db: &Db,
+    agent: &str,
+    disp: &str,
+    rev1: &str,
+    rev2: &str,
+    outsider: &str,
+) {
+    use sha2::Digest;
+    let form = json!({"title": "食品过期", "content": "超市售卖过期食品", "category_code": "040101", "region_code": "610902002001", "contact_phone": "13600000009"});
+    let (_, t) = api.call("POST", "/tickets", Some(agent), Some(form)).await;
+    let id = t["id"].as_str().unwrap().to_string();
+
+    // --- attachments: streamed, hashed, bounded
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let url = format!("{}/tickets/{id}/attachments?name=photo%201.jpg", api.base);
+    let resp = api
+        .http
+        .post(&url)
+        .bearer_auth(agent)
+        .header("content-type", "image/jpeg")
+        .body(data.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let att: Value = resp.json().await.unwrap();
+    assert_eq!(att["sha256"], hex::encode(sha2::Sha256::digest(&data)));
+    assert_eq!(
+        (att["size_bytes"].as_i64(), att["file_name"].as_str()),
+        (Some(300_000), Some("photo 1.jpg"))
+    );
+    let resp = api
+        .http
+        .get(format!(
+            "{}/attachments/{}",
+            api.base,
+            att["id"].as_str().unwrap()
+        ))
+        .bearer_auth(agent)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "image/jpeg");
+    assert_eq!(resp.bytes().await.unwrap().to_vec(), data);
+    let big = vec![0u8; 1024 * 1024 + 1];
+    let resp = api
+        .http
+        .post(&url)
+        .bearer_auth(agent)
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 413);
+    assert_eq!(resp.headers()["content-type"], "application/problem+json");
+    let resp = api
+        .http
+        .post(&url)
+        .bearer_auth(outsider)
+        .body(vec![1u8; 10])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let resp = api
+        .http
+        .post(format!("{}/tickets/{id}/attachments?name=..", api.base))
+        .bearer_auth(agent)
+        .body(vec![1u8; 10])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 422);
+    // A body without a declared length is cut off at the limit while streaming, leaving no file.
+    let me = api
+        .auth
+        .user_by_name("agent1")
+        .await
+        .unwrap()
+        .unwrap()
+        .actor();
+    let chunks = futures::stream::iter(
+        (0..20).map(|_| Ok::<_, std::io::Error>(bytes::Bytes::from(vec![7u8; 64 * 1024]))),
+    );
+    let res = api
+        .store
+        .upload(
+            &api.state.files,
+            &id,
+            &me,
+            "big.bin",
+            "application/octet-stream",
+            chunks,
+            now_ms(),
+        )
+        .await;
+    assert!(matches!(res, Err(UploadError::TooLarge(_))));
+    let files = std::fs::read_dir(api.state.files.root.join(&id))
+        .unwrap()
+        .count();
+    assert_eq!(files, 1, "only the accepted upload stays on disk");
+    let (_, list) = api
+        .call(
+            "GET",
+            &format!("/tickets/{id}/attachments"),
+            Some(agent),
+            None,
+        )
+        .await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    let (_, h) = api
+        .call("GET", &format!("/tickets/{id}/history"), Some(agent), None)
+        .await;
+    assert!(h
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["action"] == "attachment_added" && e["detail"]["sha256"] == att["sha256"]));
+
+    // --- satisfaction by the signed link the revisit SMS carries
+    let scm = api
+        .user("scm1", &[Role::DeptHandler], "", Some("AK-SCJ"))
+        .await;
+    api.act(disp, &id, json!({"action": "dispatch", "lead": "AK-SCJ"}))
+        .await;
+    api.act(&scm, &id, json!({"action": "sign_for"})).await;
+    api.act(
+        &scm,
+        &id,
+        json!({"action": "reply", "result": "已责令下架并处罚"}),
+    )
+    .await;
+    api.act(rev1, &id, json!({"action": "approve_result"}))
+        .await;
+    let (_, t) = api
+        .act(rev2, &id, json!({"action": "approve_result"}))
+        .await;
+    assert_eq!(t["status"], "closed");
+    let sms_file = api._dir.path().join("sms.jsonl");
+    let sink = FileSink {
+        path: sms_file.clone(),
+    };
+    let sent = deliver_citizen_sms(
+        &api.store,
+        &sink,
+        &api.state.links,
+        "https://12345.example/r/",
+        100,
+        now_ms(),
+    )
+    .await
+    .unwrap();
+    assert!(sent >= 1);
+    assert_eq!(
+        deliver_citizen_sms(
+            &api.store,
+            &sink,
+            &api.state.links,
+            "https://12345.example/r/",
+            100,
+            now_ms()
+        )
+        .await
+        .unwrap(),
+        0,
+        "each SMS goes once"
+    );
+    let log = std::fs::read_to_string(&sms_file).unwrap();
+    let sms: Value = log
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|v| v["ticket_id"] == id.as_str())
+        .expect("an SMS for the ticket");
+    assert_eq!(sms["to"], "13600000009");
+    let text = sms["text"].as_str().unwrap();
+    let token = text
+        .rsplit("https://12345.example/r/")
+        .next()
+        .unwrap()
+        .to_string();
+    let (s, page) = api
+        .call("GET", &format!("/satisfaction/{token}"), None, None)
+        .await;
+    assert_eq!(
+        (s, page["already_rated"].as_bool()),
+        (StatusCode::OK, Some(false))
+    );
+    assert_problem(
+        &api.call("GET", &format!("/satisfaction/{token}x"), None, None)
+            .await,
+        403,
+        "bad_link",
+    );
+    let rating = json!({"agent_service": 5, "seat_service": 4, "result": 5, "resolution": "resolved", "comment": "处理及时"});
+    assert_problem(&api.call("POST", &format!("/satisfaction/{token}"), None, Some(json!({"agent_service": 6, "seat_service": 4, "result": 5, "resolution": "resolved"}))).await, 422, "rating");
+    let (s, _) = api
+        .call(
+            "POST",
+            &format!("/satisfaction/{token}"),
+            None,
+            Some(rating.clone()),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (_, t) = api
+        .call("GET", &format!("/tickets/{id}"), Some(agent), None)
+        .await;
+    assert_eq!(t["status"], "archived");
+    assert_problem(
+        &api.call(
+            "POST",
+            &format!("/satisfaction/{token}"),
+            None,
+            Some(rating),
+        )
+        .await,
+        409,
+        "already_rated",
+    );
+    let row: (i64, i64, i64) = sqlx::query_as(
+        "SELECT agent_service, seat_service, result FROM satisfaction WHERE ticket_id = $1",
+    )
+    .bind(&id)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(row, (5, 4, 5));
+    let (_, h) = api
+        .call("GET", &format!("/tickets/{id}/history"), Some(agent), None)
+        .await;
+    let last = h.as_array().unwrap().last().unwrap();
+    assert_eq!(
+        (
+            last["action"].as_str(),
+            last["actor"].as_str(),
+            last["detail"]["method"].as_str()
+        ),
+        (Some("revisit"), Some("citizen"), Some("sms"))
+    );
 }

@@ -10,9 +10,11 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
+use super::attachments::{AttachmentConfig, UploadError};
 use super::catalogue;
 use super::lifecycle::Command;
 use super::problem::Problem;
+use super::satisfaction::{LinkSigner, Rating};
 use super::screen_pop::AnsweredCall;
 use super::store::{CreateTicket, EditTicket, ListFilter, TicketError, TicketStore};
 use crate::store::now_ms;
@@ -25,6 +27,21 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 pub struct ApiState {
     pub store: TicketStore,
     pub auth: Auth,
+    /// Signs the satisfaction links that SMS revisits carry.
+    pub links: LinkSigner,
+    pub files: AttachmentConfig,
+}
+
+impl ApiState {
+    /// State with a random link secret and attachments under `data/attachments`.
+    pub fn new(store: TicketStore, auth: Auth) -> ApiState {
+        ApiState {
+            store,
+            auth,
+            links: LinkSigner::random(),
+            files: AttachmentConfig::default(),
+        }
+    }
 }
 
 impl FromRef<ApiState> for Auth {
@@ -238,6 +255,146 @@ async fn calendar(
 
 use chrono::Datelike;
 
+#[derive(Deserialize)]
+struct UploadQuery {
+    name: String,
+}
+
+async fn upload(
+    State(s): State<ApiState>,
+    who: AuthUser,
+    Path(id): Path<String>,
+    q: Result<Query<UploadQuery>, QueryRejection>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Result<Response, Problem> {
+    let q = query(q)?;
+    let too_large = || {
+        Problem::new(
+            413,
+            "too_large",
+            format!("attachments are limited to {} bytes", s.files.max_bytes),
+        )
+    };
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > s.files.max_bytes) {
+        // Refuse before reading a byte.
+        return Err(too_large());
+    }
+    let ctype = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/octet-stream")
+        .to_string();
+    let res = s
+        .store
+        .upload(
+            &s.files,
+            &id,
+            &who.actor(),
+            &q.name,
+            &ctype,
+            body.into_data_stream(),
+            now_ms(),
+        )
+        .await;
+    match res {
+        Ok(a) => Ok((StatusCode::CREATED, Json(a)).into_response()),
+        Err(UploadError::TooLarge(_)) => Err(too_large()),
+        Err(UploadError::Ticket(e)) => Err(e.into()),
+        Err(UploadError::Body(e)) => Err(Problem::bad_request(e)),
+        Err(UploadError::Io(e)) => Err(Problem::internal(e)),
+    }
+}
+
+async fn list_attachments(
+    State(s): State<ApiState>,
+    who: AuthUser,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    Ok(Json(s.store.attachments(&id, &who.actor(), now_ms()).await?).into_response())
+}
+
+async fn download(
+    State(s): State<ApiState>,
+    who: AuthUser,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let (att, path) = s.store.attachment_file(&id, &who.actor(), now_ms()).await?;
+    let file = tokio::fs::File::open(&path)
+        .await
+        .map_err(Problem::internal)?;
+    // Stream in 64 KiB chunks; the file is never read whole.
+    let stream = futures::stream::unfold(file, |mut f| async move {
+        use tokio::io::AsyncReadExt;
+        let mut buf = vec![0u8; 64 * 1024];
+        match f.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok::<_, std::io::Error>(bytes::Bytes::from(buf)), f))
+            }
+            Err(e) => Some((Err(e), f)),
+        }
+    });
+    let disposition = format!(
+        "attachment; filename*=UTF-8''{}",
+        percent_encode(&att.file_name)
+    );
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, att.content_type.clone()),
+            (axum::http::header::CONTENT_DISPOSITION, disposition),
+            (
+                axum::http::HeaderName::from_static("x-sha256"),
+                att.sha256.clone(),
+            ),
+        ],
+        axum::body::Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+async fn rating_page(
+    State(s): State<ApiState>,
+    Path(token): Path<String>,
+) -> Result<Response, Problem> {
+    let claims = s
+        .links
+        .verify(&token, now_ms())
+        .ok_or_else(|| Problem::forbidden("bad_link", "the link is invalid or expired"))?;
+    Ok(Json(s.store.rating_page(&claims).await?).into_response())
+}
+
+async fn rate(
+    State(s): State<ApiState>,
+    Path(token): Path<String>,
+    b: Result<Json<Rating>, JsonRejection>,
+) -> Result<Response, Problem> {
+    let claims = s
+        .links
+        .verify(&token, now_ms())
+        .ok_or_else(|| Problem::forbidden("bad_link", "the link is invalid or expired"))?;
+    let rating = body(b)?;
+    s.store.rate(&claims, &rating, now_ms()).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
 async fn openapi() -> Response {
     (
         [(axum::http::header::CONTENT_TYPE, "application/json")],
@@ -260,5 +417,13 @@ pub fn router(state: ApiState) -> Router<()> {
         .route("/categories", get(categories))
         .route("/departments", get(departments))
         .route("/calendar/{year}", get(calendar))
+        .route(
+            "/tickets/{id}/attachments",
+            post(upload)
+                .get(list_attachments)
+                .layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route("/attachments/{id}", get(download))
+        .route("/satisfaction/{token}", get(rating_page).post(rate))
         .with_state(state)
 }

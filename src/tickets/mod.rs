@@ -4,12 +4,15 @@
 //! over sqlx (SQLite and PostgreSQL) and [`api`] serves them over HTTP.
 
 pub mod api;
+pub mod attachments;
 pub mod calendar;
 pub mod catalogue;
 pub mod dispatch;
 pub mod lifecycle;
 pub mod model;
 pub mod problem;
+pub mod satisfaction;
 pub mod screen_pop;
 pub mod sla;
+pub mod sms;
 pub mod store;

@@ -902,6 +902,47 @@ impl TicketStore {
         Ok(())
     }
 
+    /// Appends an event that changes no lifecycle state (e.g. an attachment was added).
+    pub async fn record(
+        &self,
+        id: &str,
+        actor_id: &str,
+        action: &str,
+        detail: serde_json::Value,
+        now: i64,
+    ) -> Result<()> {
+        let status: String = sqlx::query("SELECT status FROM tickets WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.db.pool)
+            .await?
+            .ok_or(TicketError::NotFound)?
+            .try_get("status")?;
+        let st = Status::parse(&status).unwrap_or(Status::Accepted);
+        let ev = Output::Event(super::lifecycle::Event {
+            at_ms: now,
+            actor: actor_id.to_string(),
+            action: action.to_string(),
+            from: st,
+            to: st,
+            detail,
+        });
+        for _ in 0..5 {
+            let mut tx = self.db.pool.begin().await?;
+            let seq = next_seq(&mut tx, id).await?;
+            match write_outputs(&mut tx, id, seq, std::slice::from_ref(&ev), now).await {
+                // Another writer took this sequence number: take the next one.
+                Err(TicketError::Db(sqlx::Error::Database(e))) if e.is_unique_violation() => {
+                    continue
+                }
+                Err(e) => return Err(e),
+                Ok(()) => {}
+            }
+            tx.commit().await?;
+            return Ok(());
+        }
+        Err(TicketError::Busy)
+    }
+
     /// Runs SLA rules on up to `limit` tickets whose timer is due; returns how many ran.
     pub async fn run_due_timers(&self, now: i64, limit: u32) -> Result<usize> {
         let rows = sqlx::query("SELECT id FROM tickets WHERE next_timer_ms IS NOT NULL AND next_timer_ms <= $1 ORDER BY next_timer_ms LIMIT $2")
