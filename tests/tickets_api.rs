@@ -875,6 +875,7 @@ async fn suite(db: Db, label: &str) {
         assert!(doc["paths"].get(p).is_some(), "OpenAPI lacks {p}");
     }
     attachments_and_satisfaction(&api, &db, &agent, &disp, &rev1, &rev2, &outsider).await;
+    knowledge_base(&api, &agent, &rev1, &rev2, &lc).await;
     eprintln!("ticket API suite passed on {label}");
 }
 
@@ -938,17 +939,32 @@ async fn attachments_and_satisfaction(
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.headers()["content-type"], "image/jpeg");
     assert_eq!(resp.bytes().await.unwrap().to_vec(), data);
-    let big = vec![0u8; 1024 * 1024 + 1];
-    let resp = api
-        .http
-        .post(&url)
-        .bearer_auth(agent)
-        .body(big)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 413);
-    assert_eq!(resp.headers()["content-type"], "application/problem+json");
+    // A declared length over the limit is refused before any body byte is read (raw HTTP, so
+    // the client is not still writing when the server answers).
+    {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let addr = api
+            .base
+            .trim_start_matches("http://")
+            .split('/')
+            .next()
+            .unwrap()
+            .to_string();
+        let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let head = format!(
+            "POST /api/v1/tickets/{id}/attachments?name=big.bin HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {agent}\r\nContent-Length: 209715201\r\nConnection: close\r\n\r\n"
+        );
+        tcp.write_all(head.as_bytes()).await.unwrap();
+        let mut resp = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut resp)).await;
+        let resp = String::from_utf8_lossy(&resp);
+        assert!(resp.starts_with("HTTP/1.1 413"), "{resp}");
+        assert!(
+            resp.to_ascii_lowercase()
+                .contains("content-type: application/problem+json"),
+            "{resp}"
+        );
+    }
     let resp = api
         .http
         .post(&url)
@@ -1133,4 +1149,264 @@ async fn attachments_and_satisfaction(
         ),
         (Some("revisit"), Some("citizen"), Some("sms"))
     );
+}
+
+async fn knowledge_base(api: &Api, agent: &str, rev1: &str, rev2: &str, dept: &str) {
+    let new =
+        |title: &str, body: &str| json!({"title": title, "body": body, "category_code": "02"});
+    let (s, a) = api.call("POST", "/kb", Some(agent), Some(new("社保卡补办流程", "社会保障卡丢失后，可携带身份证到人力资源和社会保障局窗口补办，一般需要七个工作日。"))).await;
+    assert_eq!(
+        (s, a["status"].as_str(), a["version"].as_i64()),
+        (StatusCode::CREATED, Some("draft"), Some(1))
+    );
+    let (_, b) = api
+        .call(
+            "POST",
+            "/kb",
+            Some(agent),
+            Some(new(
+                "路灯不亮怎么办",
+                "路灯不亮可拨打12345热线反映，由住房和城乡建设局安排维修。",
+            )),
+        )
+        .await;
+    let (_, c) = api
+        .call(
+            "POST",
+            "/kb",
+            Some(agent),
+            Some(new("内部草稿", "社保卡 草稿 内容 secret")),
+        )
+        .await;
+    let (a, b, c) = (
+        a["id"].as_str().unwrap().to_string(),
+        b["id"].as_str().unwrap().to_string(),
+        c["id"].as_str().unwrap().to_string(),
+    );
+    assert_problem(
+        &api.call("POST", "/kb", Some(dept), Some(new("x", "y")))
+            .await,
+        403,
+        "role",
+    );
+    assert_problem(
+        &api.call(
+            "POST",
+            "/kb",
+            Some(agent),
+            Some(json!({"title": "", "body": "y"})),
+        )
+        .await,
+        422,
+        "title",
+    );
+    let search = |q: &str| format!("/kb/search?q={}", q);
+    let (_, hits) = api.call("GET", &search("社保卡"), Some(agent), None).await;
+    assert_eq!(hits, json!([]), "drafts are not searchable");
+
+    let step = |action: &str| json!({"action": action, "opinion": "ok"});
+    let (_, x) = api
+        .call(
+            "POST",
+            &format!("/kb/{a}/actions"),
+            Some(agent),
+            Some(step("submit")),
+        )
+        .await;
+    assert_eq!(x["status"], "review");
+    assert_problem(
+        &api.call(
+            "POST",
+            &format!("/kb/{a}/actions"),
+            Some(agent),
+            Some(step("approve")),
+        )
+        .await,
+        403,
+        "role",
+    );
+    assert_problem(
+        &api.call(
+            "PATCH",
+            &format!("/kb/{a}"),
+            Some(agent),
+            Some(new("改", "改")),
+        )
+        .await,
+        409,
+        "state",
+    );
+    let (_, x) = api
+        .call(
+            "POST",
+            &format!("/kb/{a}/actions"),
+            Some(rev1),
+            Some(step("approve")),
+        )
+        .await;
+    assert_eq!(
+        (x["status"].as_str(), x["reviewer"].as_str().is_some()),
+        (Some("published"), true)
+    );
+    assert_problem(
+        &api.call(
+            "POST",
+            &format!("/kb/{a}/actions"),
+            Some(rev1),
+            Some(step("approve")),
+        )
+        .await,
+        409,
+        "state",
+    );
+    // B: rejected once, edited, approved by another reviewer.
+    api.call(
+        "POST",
+        &format!("/kb/{b}/actions"),
+        Some(agent),
+        Some(step("submit")),
+    )
+    .await;
+    let (_, x) = api
+        .call(
+            "POST",
+            &format!("/kb/{b}/actions"),
+            Some(rev1),
+            Some(step("reject")),
+        )
+        .await;
+    assert_eq!(x["status"], "draft");
+    let (s, _) = api
+        .call(
+            "PATCH",
+            &format!("/kb/{b}"),
+            Some(agent),
+            Some(new(
+                "路灯不亮怎么办",
+                "路灯不亮、路灯损坏可拨打12345热线反映，由住房和城乡建设局安排维修。",
+            )),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    api.call(
+        "POST",
+        &format!("/kb/{b}/actions"),
+        Some(agent),
+        Some(step("submit")),
+    )
+    .await;
+    api.call(
+        "POST",
+        &format!("/kb/{b}/actions"),
+        Some(rev2),
+        Some(step("approve")),
+    )
+    .await;
+    // A reviewer cannot approve an article they wrote.
+    let (_, own) = api
+        .call(
+            "POST",
+            "/kb",
+            Some(rev1),
+            Some(new("审核员自己的文章", "内容")),
+        )
+        .await;
+    let own = own["id"].as_str().unwrap();
+    api.call(
+        "POST",
+        &format!("/kb/{own}/actions"),
+        Some(rev1),
+        Some(step("submit")),
+    )
+    .await;
+    assert_problem(
+        &api.call(
+            "POST",
+            &format!("/kb/{own}/actions"),
+            Some(rev1),
+            Some(step("approve")),
+        )
+        .await,
+        403,
+        "four_eyes",
+    );
+
+    // Chinese search: segmented query, ranked, highlighted.
+    let (s, hits) = api
+        .call("GET", &search("社保卡怎么补办"), Some(agent), None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let hits = hits.as_array().unwrap().clone();
+    assert!(!hits.is_empty());
+    assert_eq!(hits[0]["id"].as_str(), Some(a.as_str()), "{hits:?}");
+    assert!(
+        hits[0]["snippet"].as_str().unwrap().contains("<mark>"),
+        "{hits:?}"
+    );
+    assert!(hits.iter().all(|h| h["id"] != c.as_str()));
+    let (_, hits) = api
+        .call("GET", &search("路灯坏了"), Some(agent), None)
+        .await;
+    assert_eq!(hits[0]["id"].as_str(), Some(b.as_str()), "{hits}");
+    if hits.as_array().unwrap().len() > 1 {
+        assert!(hits[0]["score"].as_f64() >= hits[1]["score"].as_f64());
+    }
+    let (_, hits) = api
+        .call("GET", &search("火箭发射"), Some(agent), None)
+        .await;
+    assert_eq!(hits, json!([]));
+    let (_, hits) = api
+        .call("GET", &search("%22%20OR%20*"), Some(agent), None)
+        .await;
+    assert!(hits.is_array(), "query syntax is neutralised");
+
+    // Retire takes it out of search; revise starts a new version; history keeps every step.
+    api.call(
+        "POST",
+        &format!("/kb/{a}/actions"),
+        Some(rev2),
+        Some(step("retire")),
+    )
+    .await;
+    let (_, hits) = api.call("GET", &search("社保卡"), Some(agent), None).await;
+    assert!(
+        hits.as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["id"] != a.as_str()),
+        "{hits}"
+    );
+    let (_, x) = api
+        .call(
+            "POST",
+            &format!("/kb/{a}/actions"),
+            Some(agent),
+            Some(step("revise")),
+        )
+        .await;
+    assert_eq!(
+        (x["status"].as_str(), x["version"].as_i64()),
+        (Some("draft"), Some(2))
+    );
+    let (_, h) = api
+        .call("GET", &format!("/kb/{a}/history"), Some(agent), None)
+        .await;
+    let steps: Vec<&str> = h
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        vec!["create", "submit", "approve", "retire", "revise"]
+    );
+    // Departments read published knowledge only.
+    assert_problem(
+        &api.call("GET", &format!("/kb/{c}"), Some(dept), None).await,
+        404,
+        "not_found",
+    );
+    let (s, _) = api.call("GET", &format!("/kb/{b}"), Some(dept), None).await;
+    assert_eq!(s, StatusCode::OK);
 }

@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use super::attachments::{AttachmentConfig, UploadError};
 use super::catalogue;
+use super::kb::{ArticleInput, KbAction, KnowledgeBase};
 use super::lifecycle::Command;
 use super::problem::Problem;
 use super::satisfaction::{LinkSigner, Rating};
@@ -395,6 +396,90 @@ async fn rate(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+fn kb(s: &ApiState) -> KnowledgeBase {
+    KnowledgeBase::new(s.store.db.clone())
+}
+
+async fn kb_create(
+    State(s): State<ApiState>,
+    who: AuthUser,
+    b: Result<Json<ArticleInput>, JsonRejection>,
+) -> Result<Response, Problem> {
+    let input = body(b)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(kb(&s).create(&who.actor(), input, now_ms()).await?),
+    )
+        .into_response())
+}
+
+async fn kb_read(
+    State(s): State<ApiState>,
+    who: AuthUser,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    Ok(Json(kb(&s).get(&id, &who.actor()).await?).into_response())
+}
+
+async fn kb_edit(
+    State(s): State<ApiState>,
+    who: AuthUser,
+    Path(id): Path<String>,
+    b: Result<Json<ArticleInput>, JsonRejection>,
+) -> Result<Response, Problem> {
+    let input = body(b)?;
+    Ok(Json(kb(&s).edit(&id, &who.actor(), input, now_ms()).await?).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KbStep {
+    action: KbAction,
+    #[serde(default)]
+    opinion: String,
+}
+
+async fn kb_act(
+    State(s): State<ApiState>,
+    who: AuthUser,
+    Path(id): Path<String>,
+    b: Result<Json<KbStep>, JsonRejection>,
+) -> Result<Response, Problem> {
+    let step = body(b)?;
+    Ok(Json(
+        kb(&s)
+            .act(&id, &who.actor(), step.action, &step.opinion, now_ms())
+            .await?,
+    )
+    .into_response())
+}
+
+async fn kb_history(
+    State(s): State<ApiState>,
+    who: AuthUser,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    Ok(Json(kb(&s).history(&id, &who.actor()).await?).into_response())
+}
+
+#[derive(Deserialize)]
+struct SearchQuery {
+    q: String,
+    limit: Option<u32>,
+}
+
+async fn kb_search(
+    State(s): State<ApiState>,
+    _who: AuthUser,
+    q: Result<Query<SearchQuery>, QueryRejection>,
+) -> Result<Response, Problem> {
+    let q = query(q)?;
+    if q.q.chars().count() > 200 {
+        return Err(Problem::invalid("q", "queries are at most 200 characters"));
+    }
+    Ok(Json(kb(&s).search(&q.q, q.limit.unwrap_or(10)).await?).into_response())
+}
+
 async fn openapi() -> Response {
     (
         [(axum::http::header::CONTENT_TYPE, "application/json")],
@@ -425,5 +510,10 @@ pub fn router(state: ApiState) -> Router<()> {
         )
         .route("/attachments/{id}", get(download))
         .route("/satisfaction/{token}", get(rating_page).post(rate))
+        .route("/kb", post(kb_create))
+        .route("/kb/search", get(kb_search))
+        .route("/kb/{id}", get(kb_read).patch(kb_edit))
+        .route("/kb/{id}/actions", post(kb_act))
+        .route("/kb/{id}/history", get(kb_history))
         .with_state(state)
 }

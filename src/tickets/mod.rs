@@ -8,6 +8,7 @@ pub mod attachments;
 pub mod calendar;
 pub mod catalogue;
 pub mod dispatch;
+pub mod kb;
 pub mod lifecycle;
 pub mod model;
 pub mod problem;
