@@ -17,3 +17,4 @@ pub mod screen_pop;
 pub mod sla;
 pub mod sms;
 pub mod store;
+pub mod worker;
