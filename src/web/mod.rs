@@ -1,5 +1,6 @@
 //! HTTP: axum routes for `/api/v1`, `/ws/cti`, `/metrics`, desktop and wallboard assets.
 
+pub mod auth;
 pub mod metrics;
 
 use std::sync::Arc;

@@ -1,0 +1,615 @@
+//! Knowledge base (知识库): articles with a review workflow and Chinese full-text search.
+//!
+//! Workflow: draft → review (submit) → published (approve, by a reviewer other than the author)
+//! or back to draft (reject); published → retired (下架); published or retired → draft (revise,
+//! a new version). Every step is kept in `kb_history` with the text of that version.
+//! Search: titles and bodies are segmented into words with jieba and stored space-separated,
+//! in SQLite FTS5 (bm25) or a PostgreSQL tsvector (ts_rank); only published articles are in
+//! the index. Results are ranked and carry a snippet with `<mark>` highlights.
+
+use std::sync::OnceLock;
+
+use jieba_rs::Jieba;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use super::lifecycle::Refusal;
+use super::model::{Actor, Role};
+use super::store::{Result, TicketError};
+use crate::store::{Backend, Db};
+
+fn jieba() -> &'static Jieba {
+    static J: OnceLock<Jieba> = OnceLock::new();
+    J.get_or_init(Jieba::new)
+}
+
+/// Words of `text` for indexing and querying: jieba's search-mode cut (long words and their
+/// parts), lower-cased, punctuation dropped, space-separated. Bounded to 200,000 characters.
+pub fn segment(text: &str) -> String {
+    let text: String = text.chars().take(200_000).collect();
+    jieba()
+        .cut_for_search(&text, true)
+        .into_iter()
+        .filter(|w| w.chars().any(|c| c.is_alphanumeric()))
+        .map(|w| {
+            w.chars()
+                .filter(|c| c.is_alphanumeric())
+                .collect::<String>()
+                .to_lowercase()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Removes the spaces segmentation put between CJK words (and around highlight tags).
+fn despace(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let mut out = String::with_capacity(s.len());
+    for (i, c) in chars.iter().enumerate() {
+        if *c == ' ' {
+            let prev = i
+                .checked_sub(1)
+                .and_then(|j| chars.get(j))
+                .copied()
+                .unwrap_or(' ');
+            let next = chars.get(i + 1).copied().unwrap_or(' ');
+            let wide = |ch: char| !ch.is_ascii() || ch == '<' || ch == '>';
+            if wide(prev)
+                && wide(next)
+                && !(prev.is_ascii_alphanumeric() || next.is_ascii_alphanumeric())
+            {
+                continue;
+            }
+        }
+        out.push(*c);
+    }
+    out
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KbStatus {
+    Draft,
+    Review,
+    Published,
+    Retired,
+}
+
+impl KbStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            KbStatus::Draft => "draft",
+            KbStatus::Review => "review",
+            KbStatus::Published => "published",
+            KbStatus::Retired => "retired",
+        }
+    }
+    fn parse(s: &str) -> Option<KbStatus> {
+        [
+            KbStatus::Draft,
+            KbStatus::Review,
+            KbStatus::Published,
+            KbStatus::Retired,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KbAction {
+    Submit,
+    Approve,
+    Reject,
+    Retire,
+    Revise,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Article {
+    pub id: String,
+    pub title: String,
+    pub body: String,
+    pub category_code: String,
+    pub status: KbStatus,
+    pub version: i64,
+    pub author: String,
+    pub reviewer: Option<String>,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+    pub published_ms: Option<i64>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ArticleInput {
+    pub title: String,
+    pub body: String,
+    #[serde(default)]
+    pub category_code: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct KbHistory {
+    pub seq: i64,
+    pub at_ms: i64,
+    pub actor: String,
+    pub action: String,
+    pub from: String,
+    pub to: String,
+    pub version: i64,
+    pub title: String,
+    pub opinion: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Hit {
+    pub id: String,
+    pub title: String,
+    pub category_code: String,
+    /// Higher is better.
+    pub score: f64,
+    /// Body excerpt with `<mark>` around matched words.
+    pub snippet: String,
+}
+
+fn refused(kind: u16, code: &'static str, reason: impl Into<String>) -> TicketError {
+    let reason = reason.into();
+    TicketError::Refused(match kind {
+        403 => Refusal::Forbidden { code, reason },
+        409 => Refusal::Conflict { code, reason },
+        _ => Refusal::Invalid { code, reason },
+    })
+}
+
+fn is_author(a: &Actor) -> bool {
+    a.has(Role::Agent) || a.has(Role::Reviewer) || a.has(Role::Dispatcher)
+}
+
+fn validate(input: &ArticleInput) -> Result<()> {
+    if input.title.trim().is_empty() || input.title.chars().count() > 200 {
+        return Err(refused(
+            422,
+            "title",
+            "a title of 1-200 characters is required",
+        ));
+    }
+    if input.body.trim().is_empty() || input.body.chars().count() > 100_000 {
+        return Err(refused(
+            422,
+            "body",
+            "a body of 1-100000 characters is required",
+        ));
+    }
+    Ok(())
+}
+
+const ACOLS: &str = "id, title, body, category_code, status, version, author, reviewer, created_ms, updated_ms, published_ms";
+
+fn row_article(r: &sqlx::any::AnyRow) -> std::result::Result<Article, sqlx::Error> {
+    let status: String = r.try_get("status")?;
+    Ok(Article {
+        id: r.try_get("id")?,
+        title: r.try_get("title")?,
+        body: r.try_get("body")?,
+        category_code: r.try_get("category_code")?,
+        status: KbStatus::parse(&status).unwrap_or(KbStatus::Draft),
+        version: r.try_get("version")?,
+        author: r.try_get("author")?,
+        reviewer: r.try_get("reviewer")?,
+        created_ms: r.try_get("created_ms")?,
+        updated_ms: r.try_get("updated_ms")?,
+        published_ms: r.try_get("published_ms")?,
+    })
+}
+
+/// The knowledge base over one database.
+#[derive(Clone)]
+pub struct KnowledgeBase {
+    pub db: Db,
+}
+
+impl KnowledgeBase {
+    pub fn new(db: Db) -> KnowledgeBase {
+        KnowledgeBase { db }
+    }
+
+    pub async fn create(&self, actor: &Actor, input: ArticleInput, now: i64) -> Result<Article> {
+        if !is_author(actor) {
+            return Err(refused(
+                403,
+                "role",
+                "writing knowledge needs the agent, dispatcher or reviewer role",
+            ));
+        }
+        validate(&input)?;
+        let id = uuid::Uuid::new_v4().to_string();
+        let mut tx = self.db.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO kb_articles (id, title, body, category_code, status, version, author, created_ms, updated_ms)
+             VALUES ($1, $2, $3, $4, 'draft', 1, $5, $6, $6)",
+        )
+        .bind(&id)
+        .bind(&input.title)
+        .bind(&input.body)
+        .bind(&input.category_code)
+        .bind(&actor.user_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        history(
+            &mut tx,
+            &id,
+            now,
+            &actor.user_id,
+            "create",
+            "draft",
+            "draft",
+            1,
+            &input.title,
+            &input.body,
+            "",
+        )
+        .await?;
+        tx.commit().await?;
+        self.get(&id, actor).await
+    }
+
+    /// An article: published ones for everyone, others for authors and reviewers.
+    pub async fn get(&self, id: &str, actor: &Actor) -> Result<Article> {
+        let r = sqlx::query(&format!("SELECT {ACOLS} FROM kb_articles WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.db.pool)
+            .await?
+            .ok_or(TicketError::NotFound)?;
+        let a = row_article(&r)?;
+        if a.status != KbStatus::Published && !is_author(actor) {
+            return Err(TicketError::NotFound);
+        }
+        Ok(a)
+    }
+
+    /// Edits a draft (the author's or a reviewer's).
+    pub async fn edit(
+        &self,
+        id: &str,
+        actor: &Actor,
+        input: ArticleInput,
+        now: i64,
+    ) -> Result<Article> {
+        validate(&input)?;
+        let a = self.get(id, actor).await?;
+        if a.author != actor.user_id && !actor.has(Role::Reviewer) {
+            return Err(refused(
+                403,
+                "not_author",
+                "only the author or a reviewer edits a draft",
+            ));
+        }
+        if a.status != KbStatus::Draft {
+            return Err(refused(
+                409,
+                "state",
+                format!(
+                    "a {} article cannot be edited; revise it first",
+                    a.status.as_str()
+                ),
+            ));
+        }
+        let mut tx = self.db.pool.begin().await?;
+        let n = sqlx::query(
+            "UPDATE kb_articles SET title = $1, body = $2, category_code = $3, updated_ms = $4 WHERE id = $5 AND status = 'draft'",
+        )
+        .bind(&input.title)
+        .bind(&input.body)
+        .bind(&input.category_code)
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n != 1 {
+            return Err(TicketError::Busy);
+        }
+        history(
+            &mut tx,
+            id,
+            now,
+            &actor.user_id,
+            "edit",
+            "draft",
+            "draft",
+            a.version,
+            &input.title,
+            &input.body,
+            "",
+        )
+        .await?;
+        tx.commit().await?;
+        self.get(id, actor).await
+    }
+
+    /// One workflow step; refused with 403 (role, four eyes) or 409 (state).
+    pub async fn act(
+        &self,
+        id: &str,
+        actor: &Actor,
+        action: KbAction,
+        opinion: &str,
+        now: i64,
+    ) -> Result<Article> {
+        let a = self.get(id, actor).await?;
+        use KbAction::*;
+        use KbStatus::*;
+        let (allowed, to): (&[KbStatus], KbStatus) = match action {
+            Submit => (&[Draft], Review),
+            Approve | Reject => (&[Review], if action == Approve { Published } else { Draft }),
+            Retire => (&[Published], Retired),
+            Revise => (&[Published, Retired], Draft),
+        };
+        match action {
+            Approve | Reject | Retire if !actor.has(Role::Reviewer) => {
+                return Err(refused(403, "role", "this step needs the reviewer role"));
+            }
+            Approve if a.author == actor.user_id => {
+                return Err(refused(
+                    403,
+                    "four_eyes",
+                    "an author cannot approve their own article",
+                ));
+            }
+            Submit | Revise if !is_author(actor) => {
+                return Err(refused(403, "role", "this step needs an author"))
+            }
+            _ => {}
+        }
+        if !allowed.contains(&a.status) {
+            return Err(refused(
+                409,
+                "state",
+                format!("cannot {action:?} a {} article", a.status.as_str()),
+            ));
+        }
+        if opinion.chars().count() > 2000 {
+            return Err(refused(422, "opinion", "the opinion is too long"));
+        }
+        let version = if action == Revise {
+            a.version + 1
+        } else {
+            a.version
+        };
+        let mut tx = self.db.pool.begin().await?;
+        let n = sqlx::query(
+            "UPDATE kb_articles SET status = $1, version = $2, updated_ms = $3,
+               reviewer = CASE WHEN $4 = 1 THEN $5 ELSE reviewer END,
+               published_ms = CASE WHEN $6 = 1 THEN $3 ELSE published_ms END
+             WHERE id = $7 AND status = $8",
+        )
+        .bind(to.as_str())
+        .bind(version)
+        .bind(now)
+        .bind(i64::from(matches!(action, Approve | Reject)))
+        .bind(&actor.user_id)
+        .bind(i64::from(action == Approve))
+        .bind(id)
+        .bind(a.status.as_str())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n != 1 {
+            return Err(TicketError::Busy);
+        }
+        if to == Published {
+            self.index(&mut tx, &a).await?;
+        } else if a.status == Published {
+            self.unindex(&mut tx, id).await?;
+        }
+        let name = serde_json::to_value(action)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        history(
+            &mut tx,
+            id,
+            now,
+            &actor.user_id,
+            &name,
+            a.status.as_str(),
+            to.as_str(),
+            version,
+            &a.title,
+            &a.body,
+            opinion,
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(article = %id, action = %name, by = %actor.user_id, "knowledge step");
+        self.get(id, actor).await
+    }
+
+    async fn index(&self, tx: &mut sqlx::Transaction<'_, sqlx::Any>, a: &Article) -> Result<()> {
+        let (title, body) = (segment(&a.title), segment(&a.body));
+        self.unindex(tx, &a.id).await?;
+        let sql = match self.db.backend {
+            Backend::Sqlite => "INSERT INTO kb_fts (article_id, title, body) VALUES ($1, $2, $3)",
+            Backend::Postgres => {
+                "INSERT INTO kb_search (article_id, title_seg, body_seg, tsv)
+                 VALUES ($1, $2, $3, setweight(to_tsvector('simple', $2), 'A') || to_tsvector('simple', $3))"
+            }
+        };
+        sqlx::query(sql)
+            .bind(&a.id)
+            .bind(title)
+            .bind(body)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn unindex(&self, tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: &str) -> Result<()> {
+        let sql = match self.db.backend {
+            Backend::Sqlite => "DELETE FROM kb_fts WHERE article_id = $1",
+            Backend::Postgres => "DELETE FROM kb_search WHERE article_id = $1",
+        };
+        sqlx::query(sql).bind(id).execute(&mut **tx).await?;
+        Ok(())
+    }
+
+    pub async fn history(&self, id: &str, actor: &Actor) -> Result<Vec<KbHistory>> {
+        self.get(id, actor).await?;
+        let rows = sqlx::query(
+            "SELECT seq, at_ms, actor, action, from_status, to_status, version, title, opinion FROM kb_history
+             WHERE article_id = $1 ORDER BY seq",
+        )
+        .bind(id)
+        .fetch_all(&self.db.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(KbHistory {
+                    seq: r.try_get("seq")?,
+                    at_ms: r.try_get("at_ms")?,
+                    actor: r.try_get("actor")?,
+                    action: r.try_get("action")?,
+                    from: r.try_get("from_status")?,
+                    to: r.try_get("to_status")?,
+                    version: r.try_get("version")?,
+                    title: r.try_get("title")?,
+                    opinion: r.try_get("opinion")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Published articles matching `query`, best first (at most `limit`, ≤ 50).
+    pub async fn search(&self, query: &str, limit: u32) -> Result<Vec<Hit>> {
+        let words: Vec<String> = {
+            let mut seen = Vec::new();
+            for w in segment(query).split(' ').filter(|w| !w.is_empty()) {
+                if !seen.iter().any(|s: &String| s == w) && seen.len() < 16 {
+                    seen.push(w.to_string());
+                }
+            }
+            seen
+        };
+        if words.is_empty() {
+            return Ok(Vec::new());
+        }
+        let limit = limit.clamp(1, 50) as i64;
+        // Words are alphanumeric only (see `segment`), so quoting them is safe in both syntaxes.
+        let rows = match self.db.backend {
+            Backend::Sqlite => {
+                let q = words
+                    .iter()
+                    .map(|w| format!("\"{w}\""))
+                    .collect::<Vec<_>>()
+                    .join(" OR ");
+                sqlx::query(
+                    "SELECT a.id, a.title, a.category_code, -bm25(kb_fts, 0.0, 5.0, 1.0) AS score,
+                            snippet(kb_fts, 2, '<mark>', '</mark>', '…', 24) AS snip
+                     FROM kb_fts JOIN kb_articles a ON a.id = kb_fts.article_id
+                     WHERE kb_fts MATCH $1 ORDER BY bm25(kb_fts, 0.0, 5.0, 1.0) LIMIT $2",
+                )
+                .bind(q)
+                .bind(limit)
+                .fetch_all(&self.db.pool)
+                .await?
+            }
+            Backend::Postgres => {
+                let q = words
+                    .iter()
+                    .map(|w| format!("'{w}'"))
+                    .collect::<Vec<_>>()
+                    .join(" | ");
+                sqlx::query(
+                    "SELECT a.id, a.title, a.category_code, ts_rank(s.tsv, q)::float8 AS score,
+                            ts_headline('simple', s.body_seg, q, 'StartSel=<mark>, StopSel=</mark>, MaxWords=30, MinWords=8') AS snip
+                     FROM kb_search s JOIN kb_articles a ON a.id = s.article_id, to_tsquery('simple', $1) q
+                     WHERE s.tsv @@ q ORDER BY score DESC, a.id LIMIT $2",
+                )
+                .bind(q)
+                .bind(limit)
+                .fetch_all(&self.db.pool)
+                .await?
+            }
+        };
+        rows.iter()
+            .map(|r| {
+                Ok(Hit {
+                    id: r.try_get("id")?,
+                    title: r.try_get("title")?,
+                    category_code: r.try_get("category_code")?,
+                    score: r.try_get("score")?,
+                    snippet: despace(&r.try_get::<String, _>("snip")?),
+                })
+            })
+            .collect()
+    }
+}
+
+#[allow(clippy::too_many_arguments)] // one history row's columns
+async fn history(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    id: &str,
+    now: i64,
+    actor: &str,
+    action: &str,
+    from: &str,
+    to: &str,
+    version: i64,
+    title: &str,
+    body: &str,
+    opinion: &str,
+) -> Result<()> {
+    let seq: i64 =
+        sqlx::query("SELECT COALESCE(MAX(seq), 0) AS n FROM kb_history WHERE article_id = $1")
+            .bind(id)
+            .fetch_one(&mut **tx)
+            .await?
+            .try_get("n")?;
+    sqlx::query(
+        "INSERT INTO kb_history (article_id, seq, at_ms, actor, action, from_status, to_status, version, title, body, opinion)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(id)
+    .bind(seq + 1)
+    .bind(now)
+    .bind(actor)
+    .bind(action)
+    .bind(from)
+    .bind(to)
+    .bind(version)
+    .bind(title)
+    .bind(body)
+    .bind(opinion)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segmentation_splits_chinese_words() {
+        let s = segment("社保卡如何补办？请到人力资源和社会保障局办理。");
+        let words: Vec<&str> = s.split(' ').collect();
+        assert!(words.contains(&"社保卡") || words.contains(&"社保"), "{s}");
+        assert!(words.contains(&"补办"), "{s}");
+        assert!(!s.contains('？') && !s.contains('。'));
+        assert_eq!(segment("  ，。"), "");
+        assert_eq!(segment("ABC 12345"), "abc 12345");
+    }
+
+    #[test]
+    fn despace_joins_cjk_but_keeps_latin_gaps() {
+        assert_eq!(
+            despace("路灯 <mark>不亮</mark> 怎么 办"),
+            "路灯<mark>不亮</mark>怎么办"
+        );
+        assert_eq!(despace("call 12345 now"), "call 12345 now");
+        assert_eq!(despace("拨打 12345 热线"), "拨打 12345 热线");
+    }
+}
