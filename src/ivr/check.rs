@@ -90,7 +90,11 @@ pub fn check_paths(paths: &[PathBuf]) -> Report {
         .filter_map(|f| f.parent().map(Path::to_path_buf))
         .collect();
     for d in dirs {
-        if let Ok(sib) = flow_files(&[if d.as_os_str().is_empty() { PathBuf::from(".") } else { d }]) {
+        if let Ok(sib) = flow_files(&[if d.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            d
+        }]) {
             for s in sib.iter().filter(|s| !files.contains(s)) {
                 if let Ok(t) = read_flow_file(s) {
                     if let Some(f) = load_flow(s, &t).flow {
@@ -118,9 +122,11 @@ pub fn check_paths(paths: &[PathBuf]) -> Report {
             }
             diags.extend(check_flow(flow, &l.declared, &known));
         }
-        report
-            .diagnostics
-            .extend(diags.into_iter().map(|d| Diagnostic::place(&path, &text, d)));
+        report.diagnostics.extend(
+            diags
+                .into_iter()
+                .map(|d| Diagnostic::place(&path, &text, d)),
+        );
     }
     report.sort();
     report
@@ -181,7 +187,10 @@ fn node_prompts(k: &NodeKind) -> Vec<String> {
             add(invalid_prompts);
         }
         NodeKind::Say {
-            before, after, what, ..
+            before,
+            after,
+            what,
+            ..
         } => {
             add(before);
             add(after);
@@ -222,14 +231,12 @@ pub fn check_flow(flow: &Flow, declared: &BTreeSet<String>, flows: &BTreeSet<Str
         match &n.kind {
             NodeKind::SubFlow {
                 flow: f, flow_span, ..
-            } => {
-                if !flows.contains(f) {
-                    let names: Vec<&str> = flows.iter().map(String::as_str).collect();
-                    d.push(Diag::error(
-                        flow_span.clone(),
-                        format!("unknown flow `{f}`{}", hint(f, &names)),
-                    ));
-                }
+            } if !flows.contains(f) => {
+                let names: Vec<&str> = flows.iter().map(String::as_str).collect();
+                d.push(Diag::error(
+                    flow_span.clone(),
+                    format!("unknown flow `{f}`{}", hint(f, &names)),
+                ));
             }
             NodeKind::Language { options, .. } => {
                 for (_, span, l) in options {
@@ -265,18 +272,19 @@ pub fn check_flow(flow: &Flow, declared: &BTreeSet<String>, flows: &BTreeSet<Str
                     d.push(Diag::error(
                         n.span.clone(),
                         format!(
-                            "prompt `{p}` of node `{}` is missing: no file {}",
-                            n.id,
-                            path.display()
+                            "prompt `{p}` of node `{}` is missing: no file prompts/{l}/{p}.wav beside the flow",
+                            n.id
                         ),
                     ));
                 }
             }
         }
     }
-    // Reachability from start.
+    // Reachability from start; only when every node loaded, since a broken node's
+    // edges are unknown and would make its successors look unreachable.
     let reach = reachable(flow);
-    for n in flow.nodes.values() {
+    let complete = declared.len() == flow.nodes.len();
+    for n in flow.nodes.values().filter(|_| complete) {
         if !reach.contains(n.id.as_str()) {
             d.push(Diag::warning(
                 n.span.clone(),
@@ -293,7 +301,9 @@ fn reachable(flow: &Flow) -> BTreeSet<&str> {
     let mut seen = BTreeSet::new();
     let mut q = VecDeque::from([flow.start.node.as_str()]);
     while let Some(id) = q.pop_front() {
-        let Some(n) = flow.nodes.get(id) else { continue };
+        let Some(n) = flow.nodes.get(id) else {
+            continue;
+        };
         if !seen.insert(n.id.as_str()) {
             continue;
         }
@@ -307,15 +317,21 @@ fn reachable(flow: &Flow) -> BTreeSet<&str> {
 /// Cycles made only of nodes that never wait for the caller: the call would spin forever.
 fn busy_loops(flow: &Flow) -> Vec<Diag> {
     let busy = |id: &str| {
-        flow.nodes
-            .get(id)
-            .is_some_and(|n| !n.kind.waits_for_input() && !matches!(n.kind, NodeKind::SubFlow { .. }))
+        flow.nodes.get(id).is_some_and(|n| {
+            !n.kind.waits_for_input() && !matches!(n.kind, NodeKind::SubFlow { .. })
+        })
     };
     let succ = |id: &str| -> Vec<&str> {
         let mut v: Vec<&str> = flow
             .nodes
             .get(id)
-            .map(|n| n.kind.edges().into_iter().map(|(_, t)| t.node.as_str()).collect())
+            .map(|n| {
+                n.kind
+                    .edges()
+                    .into_iter()
+                    .map(|(_, t)| t.node.as_str())
+                    .collect()
+            })
             .unwrap_or_default();
         v.retain(|s| busy(s));
         v.sort();
@@ -386,7 +402,9 @@ fn menus_after<'a>(flow: &'a Flow, from: &'a str) -> Vec<&'a str> {
         if !seen.insert(id) {
             continue;
         }
-        let Some(n) = flow.nodes.get(id) else { continue };
+        let Some(n) = flow.nodes.get(id) else {
+            continue;
+        };
         if matches!(n.kind, NodeKind::Menu { .. }) {
             out.insert(n.id.as_str());
             continue;
@@ -450,7 +468,15 @@ fn menu_depth(flow: &Flow) -> Vec<Diag> {
         stack.pop();
     }
     for top in menus_after(flow, flow.start.node.as_str()) {
-        dfs(top, &mut Vec::new(), &children, flow, &mut reported, &mut out, &mut budget);
+        dfs(
+            top,
+            &mut Vec::new(),
+            &children,
+            flow,
+            &mut reported,
+            &mut out,
+            &mut budget,
+        );
     }
     out
 }

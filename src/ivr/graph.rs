@@ -132,7 +132,10 @@ fn detail(k: &NodeKind) -> String {
         NodeKind::Survey { scale, .. } => format!("1–{scale}"),
         NodeKind::Set { vars, rate, .. } => match rate {
             Some(r) => format!("rate {r}"),
-            None => vars.first().map(|(k, v)| format!("{k}={v}")).unwrap_or_default(),
+            None => vars
+                .first()
+                .map(|(k, v)| format!("{k}={v}"))
+                .unwrap_or_default(),
         },
         _ => String::new(),
     }
@@ -209,10 +212,14 @@ pub fn render_svg(flow: &Flow) -> String {
     );
     // Edges first so boxes sit on top.
     for id in &order {
-        let Some(n) = flow.nodes.get(*id) else { continue };
+        let Some(n) = flow.nodes.get(*id) else {
+            continue;
+        };
         let (x1, y1) = pos[id];
         for (label, t) in n.kind.edges() {
-            let Some(&(x2, y2)) = pos.get(t.node.as_str()) else { continue };
+            let Some(&(x2, y2)) = pos.get(t.node.as_str()) else {
+                continue;
+            };
             let (sx, sy) = (x1 + BOX_W / 2.0, y1 + BOX_H);
             let path = if y2 > y1 {
                 let (ex, ey) = (x2 + BOX_W / 2.0, y2);
@@ -225,11 +232,13 @@ pub fn render_svg(flow: &Flow) -> String {
                 let bulge = ax.max(ex) + 40.0;
                 format!("M{ax:.1},{ay:.1} C{bulge:.1},{ay:.1} {bulge:.1},{ey:.1} {ex:.1},{ey:.1}")
             };
-            let dash = if label == "no input" || label == "fail" || label == "error" || label == "invalid" {
-                r#" stroke-dasharray="5,3""#
-            } else {
-                ""
-            };
+            let dash =
+                if label == "no input" || label == "fail" || label == "error" || label == "invalid"
+                {
+                    r#" stroke-dasharray="5,3""#
+                } else {
+                    ""
+                };
             let _ = writeln!(
                 s,
                 r##"<path d="{path}" fill="none" stroke="#555" stroke-width="1.2"{dash} marker-end="url(#arrow)"/>"##
@@ -249,9 +258,15 @@ pub fn render_svg(flow: &Flow) -> String {
         }
     }
     for id in &order {
-        let Some(n) = flow.nodes.get(*id) else { continue };
+        let Some(n) = flow.nodes.get(*id) else {
+            continue;
+        };
         let (x, y) = pos[id];
-        let stroke = if *id == flow.start.node { "#c00" } else { "#333" };
+        let stroke = if *id == flow.start.node {
+            "#c00"
+        } else {
+            "#333"
+        };
         let _ = writeln!(
             s,
             r##"<g class="node" id="node-{}"><rect x="{x:.1}" y="{y:.1}" width="{BOX_W}" height="{BOX_H}" rx="8" fill="{}" stroke="{stroke}" stroke-width="1.5"/>"##,
@@ -291,6 +306,6 @@ mod tests {
         assert!(svg.contains(r#"id="node-a""#) && svg.contains(r#"id="node-b""#));
         assert!(svg.contains("&lt;x&amp;y&gt;"));
         assert!(!svg.contains("<x&y>"));
-        assert_eq!(svg.matches("<path d=").count(), 1);
+        assert_eq!(svg.matches("marker-end=").count(), 1);
     }
 }

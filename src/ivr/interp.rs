@@ -61,7 +61,9 @@ impl FlowSet {
     }
     /// The flow that lists this dialled number in its `dids`.
     pub fn by_did(&self, did: &str) -> Option<&Arc<Flow>> {
-        self.flows.values().find(|f| f.dids.iter().any(|d| d == did))
+        self.flows
+            .values()
+            .find(|f| f.dids.iter().any(|d| d == did))
     }
 }
 
@@ -96,12 +98,25 @@ pub enum QueueEvent {
 pub enum Input {
     Start,
     Digit(char),
-    PromptFinished { id: u64 },
-    Timer { token: u64 },
-    LookupResult { id: u64, outcome: LookupOutcome },
-    RecordingFinished { id: u64, recording: String, duration_ms: u64 },
+    PromptFinished {
+        id: u64,
+    },
+    Timer {
+        token: u64,
+    },
+    LookupResult {
+        id: u64,
+        outcome: LookupOutcome,
+    },
+    RecordingFinished {
+        id: u64,
+        recording: String,
+        duration_ms: u64,
+    },
     Queue(QueueEvent),
-    TransferResult { ok: bool },
+    TransferResult {
+        ok: bool,
+    },
     CallerHungUp,
 }
 
@@ -115,10 +130,18 @@ pub enum Action {
         rate: f32,
         barge_in: bool,
     },
-    StopPlayback { id: u64 },
+    StopPlayback {
+        id: u64,
+    },
     /// Record the caller (after a beep if asked); report `RecordingFinished { id, .. }`.
-    StartRecording { id: u64, max_ms: u64, beep: bool },
-    StopRecording { id: u64 },
+    StartRecording {
+        id: u64,
+        max_ms: u64,
+        beep: bool,
+    },
+    StopRecording {
+        id: u64,
+    },
     /// Run a lookup; report `LookupResult { id, .. }`. The call gives up at its own timer.
     Lookup {
         id: u64,
@@ -133,7 +156,9 @@ pub enum Action {
         vars: BTreeMap<String, String>,
     },
     /// Blind transfer; report `TransferResult`.
-    Transfer { to: TransferTo },
+    Transfer {
+        to: TransferTo,
+    },
     /// Store a satisfaction rating against the call and its ticket.
     RecordSatisfaction {
         call_id: String,
@@ -155,7 +180,10 @@ pub enum Action {
         vars: BTreeMap<String, String>,
     },
     /// Deliver `Timer { token }` at `at`; a newer timer replaces the older one.
-    SetTimer { at: Instant, token: u64 },
+    SetTimer {
+        at: Instant,
+        token: u64,
+    },
     Hangup,
 }
 
@@ -190,20 +218,48 @@ enum Phase {
 enum State {
     NotStarted,
     /// Playing prompts of a play/say node, then go on.
-    Playing { id: u64, then: Option<Target> },
+    Playing {
+        id: u64,
+        then: Option<Target>,
+    },
     /// Key-correction announcement after a labelled menu option; `*` returns to `menu`.
-    Confirm { id: u64, then: Target },
-    Menu { tries: u32, phase: Phase },
-    Collect { tries: u32, phase: Phase, buf: String },
-    Survey { tries: u32, phase: Phase },
-    Language { phase: Phase },
-    Lookup { id: u64 },
-    Queued { answered: bool },
+    Confirm {
+        id: u64,
+        then: Target,
+    },
+    Menu {
+        tries: u32,
+        phase: Phase,
+    },
+    Collect {
+        tries: u32,
+        phase: Phase,
+        buf: String,
+    },
+    Survey {
+        tries: u32,
+        phase: Phase,
+    },
+    Language {
+        phase: Phase,
+    },
+    Lookup {
+        id: u64,
+    },
+    Queued {
+        answered: bool,
+    },
     Transferring,
-    MessagePrompt { id: u64 },
-    Recording { id: u64 },
+    MessagePrompt {
+        id: u64,
+    },
+    Recording {
+        id: u64,
+    },
     /// Caller gone while recording: wait for the file, then create the ticket.
-    RecordingAfterHangup { id: u64 },
+    RecordingAfterHangup {
+        id: u64,
+    },
     Finished,
 }
 
@@ -227,6 +283,8 @@ pub struct IvrCall {
     next_id: u64,
     type_ahead: VecDeque<char>,
     actions: VecDeque<Action>,
+    /// Nodes entered, as (flow, node), when tracing is on (tests, path walks).
+    trace: Option<Vec<(String, NodeId)>>,
 }
 
 impl std::fmt::Debug for IvrCall {
@@ -265,6 +323,7 @@ impl IvrCall {
             next_id: 0,
             type_ahead: VecDeque::new(),
             actions: VecDeque::new(),
+            trace: None,
         }
     }
 
@@ -298,6 +357,33 @@ impl IvrCall {
     pub fn is_with_agent(&self) -> bool {
         matches!(self.state, State::Queued { answered: true })
     }
+    /// What the call waits for, without ids: e.g. `menu tries=1`. For logs and path walks.
+    pub fn waiting_for(&self) -> String {
+        match &self.state {
+            State::NotStarted => "start".into(),
+            State::Playing { .. } => "prompt".into(),
+            State::Confirm { .. } => "correction prompt".into(),
+            State::Menu { tries, .. } => format!("menu tries={tries}"),
+            State::Collect { tries, buf, .. } => format!("digits tries={tries} have={}", buf.len()),
+            State::Survey { tries, .. } => format!("rating tries={tries}"),
+            State::Language { .. } => "language".into(),
+            State::Lookup { .. } => "lookup".into(),
+            State::Queued { answered } => format!("queue answered={answered}"),
+            State::Transferring => "transfer".into(),
+            State::MessagePrompt { .. } => "message prompt".into(),
+            State::Recording { .. } => "recording".into(),
+            State::RecordingAfterHangup { .. } => "recording after hangup".into(),
+            State::Finished => "nothing".into(),
+        }
+    }
+    /// Records every node entered from now on (bounded), for tests and path walks.
+    pub fn enable_trace(&mut self) {
+        self.trace.get_or_insert_with(Vec::new);
+    }
+    /// Takes the nodes entered since the last call, as (flow, node).
+    pub fn take_trace(&mut self) -> Vec<(String, NodeId)> {
+        self.trace.as_mut().map(std::mem::take).unwrap_or_default()
+    }
     /// When the shell must deliver `Timer` next, if at all.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.timer.map(|t| t.0)
@@ -312,7 +398,8 @@ impl IvrCall {
         if self.state == State::Finished {
             return;
         }
-        let _span = tracing::debug_span!("ivr", call_id = %self.info.call_id, node = %self.node).entered();
+        let _span =
+            tracing::debug_span!("ivr", call_id = %self.info.call_id, node = %self.node).entered();
         match input {
             Input::Start => {
                 if self.state == State::NotStarted {
@@ -496,6 +583,11 @@ impl IvrCall {
             return None;
         };
         tracing::debug!(node = %id, kind = node.kind.name(), "enter");
+        if let Some(t) = &mut self.trace {
+            if t.len() < 10_000 {
+                t.push((flow.name.clone(), id.clone()));
+            }
+        }
         self.node = id;
         match &node.kind {
             NodeKind::Play { prompts, next } => {
@@ -525,10 +617,15 @@ impl IvrCall {
                     tracing::warn!("say: value cannot be read aloud; skipped");
                 }
                 let mut ps = self.resolve(before);
-                ps.extend(frags.unwrap_or_default().into_iter().map(|f| PromptRef::File {
-                    language: self.language.clone(),
-                    name: f.to_string(),
-                }));
+                ps.extend(
+                    frags
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|f| PromptRef::File {
+                            language: self.language.clone(),
+                            name: f.to_string(),
+                        }),
+                );
                 ps.extend(self.resolve(after));
                 if ps.is_empty() {
                     return Some(next.node.clone());
@@ -546,7 +643,10 @@ impl IvrCall {
                 } else {
                     let p = self.resolve(prompts);
                     let pid = self.play(p, false);
-                    self.state = State::Playing { id: pid, then: None };
+                    self.state = State::Playing {
+                        id: pid,
+                        then: None,
+                    };
                 }
                 None
             }
@@ -721,7 +821,9 @@ impl IvrCall {
                 Some(next.node.clone())
             }
             NodeKind::Goto { target } => Some(target.node.clone()),
-            NodeKind::SubFlow { flow: name, next, .. } => {
+            NodeKind::SubFlow {
+                flow: name, next, ..
+            } => {
                 let Some(sub) = self.flows.get(name).cloned() else {
                     tracing::error!(flow = %name, "unknown sub-flow");
                     return match next {
@@ -764,7 +866,10 @@ impl IvrCall {
             if c.one_of.as_ref().is_some_and(|l| !l.iter().any(|x| x == v)) {
                 return false;
             }
-            if c.prefix.as_ref().is_some_and(|p| !v.starts_with(p.as_str())) {
+            if c.prefix
+                .as_ref()
+                .is_some_and(|p| !v.starts_with(p.as_str()))
+            {
                 return false;
             }
             if c.empty.is_some_and(|e| e != v.is_empty()) {
@@ -900,10 +1005,10 @@ impl IvrCall {
                 self.disarm();
                 self.actions.push_back(Action::StopRecording { id });
             }
-            State::Playing { .. } | State::Confirm { .. } | State::Lookup { .. } => {
-                if self.type_ahead.len() < MAX_TYPE_AHEAD {
-                    self.type_ahead.push_back(c);
-                }
+            State::Playing { .. } | State::Confirm { .. } | State::Lookup { .. }
+                if self.type_ahead.len() < MAX_TYPE_AHEAD =>
+            {
+                self.type_ahead.push_back(c);
             }
             _ => {}
         }
@@ -1052,13 +1157,7 @@ impl IvrCall {
     }
 
     fn collect_done(&mut self, tries: u32, buf: String, now: Instant) {
-        let Some(NodeKind::Collect {
-            var,
-            min,
-            next,
-            ..
-        }) = self.kind().cloned()
-        else {
+        let Some(NodeKind::Collect { var, min, next, .. }) = self.kind().cloned() else {
             return;
         };
         self.disarm();

@@ -50,7 +50,7 @@ pub fn load_flow(path: &Path, text: &str) -> Loaded {
             };
         }
     };
-    let mut top = Fields::new(&root, root.span.clone());
+    let mut top = Fields::new(&root, root.span.clone(), "the file");
     let header = top.take("flow");
     let nodes_v = top.take("nodes");
     top.finish("top level", &["flow", "nodes"], &mut diags);
@@ -67,19 +67,22 @@ pub fn load_flow(path: &Path, text: &str) -> Loaded {
         };
     };
     if header.as_table().is_none() {
-        diags.push(type_err(&header, "`flow`", "a table"));
+        diags.push(type_err(header, "`flow`", "a table"));
         return Loaded {
             flow: None,
             diags,
             declared,
         };
     }
-    let mut h = Fields::new(&header, hkey.span.clone());
+    let mut h = Fields::new(header, hkey.span.clone(), "`[flow]`");
     let stem = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let name = h.opt_string("name", &mut diags).map(|x| x.0).unwrap_or(stem);
+    let name = h
+        .opt_string("name", &mut diags)
+        .map(|x| x.0)
+        .unwrap_or(stem);
     let description = h
         .opt_string("description", &mut diags)
         .map(|x| x.0)
@@ -93,7 +96,14 @@ pub fn load_flow(path: &Path, text: &str) -> Loaded {
     let start = h.target("start", true, &mut diags);
     h.finish(
         "`[flow]`",
-        &["name", "description", "language", "languages", "dids", "start"],
+        &[
+            "name",
+            "description",
+            "language",
+            "languages",
+            "dids",
+            "start",
+        ],
         &mut diags,
     );
 
@@ -104,7 +114,7 @@ pub fn load_flow(path: &Path, text: &str) -> Loaded {
             "the flow has no nodes: add `[nodes.<id>]` tables",
         )),
         Some((_, nv)) => match nv.as_table() {
-            None => diags.push(type_err(&nv, "`nodes`", "a table of nodes")),
+            None => diags.push(type_err(nv, "`nodes`", "a table of nodes")),
             Some(entries) => {
                 for (k, v) in entries {
                     declared.insert(k.name.clone());
@@ -181,15 +191,21 @@ struct Fields<'a> {
     entries: Vec<(&'a SKey, &'a Sv, bool)>,
     /// Where "missing field" errors point.
     at: Span,
+    /// What the table is, for messages ("node `welcome`").
+    what: String,
 }
 
 impl<'a> Fields<'a> {
-    fn new(table: &'a Sv, at: Span) -> Self {
+    fn new(table: &'a Sv, at: Span, what: impl Into<String>) -> Self {
         let entries = table
             .as_table()
             .map(|t| t.iter().map(|(k, v)| (k, v, false)).collect())
             .unwrap_or_default();
-        Fields { entries, at }
+        Fields {
+            entries,
+            at,
+            what: what.into(),
+        }
     }
 
     fn take(&mut self, name: &str) -> Option<(&'a SKey, &'a Sv)> {
@@ -216,7 +232,7 @@ impl<'a> Fields<'a> {
     fn missing(&self, name: &str, diags: &mut Vec<Diag>) {
         diags.push(Diag::error(
             self.at.clone(),
-            format!("missing required field `{name}`"),
+            format!("{} is missing required field `{name}`", self.what),
         ));
     }
 
@@ -251,13 +267,19 @@ impl<'a> Fields<'a> {
                 for i in items {
                     match &i.kind {
                         SvKind::Str(s) => out.push((s.clone(), i.span.clone())),
-                        _ => diags.push(type_err(i, &format!("each entry of `{name}`"), "a string")),
+                        _ => {
+                            diags.push(type_err(i, &format!("each entry of `{name}`"), "a string"))
+                        }
                     }
                 }
                 out
             }
             _ => {
-                diags.push(type_err(v, &format!("`{name}`"), "a string or an array of strings"));
+                diags.push(type_err(
+                    v,
+                    &format!("`{name}`"),
+                    "a string or an array of strings",
+                ));
                 Vec::new()
             }
         }
@@ -304,7 +326,7 @@ impl<'a> Fields<'a> {
             }
         };
         let ms = secs * 1000.0;
-        if !(ms >= 1.0 && ms <= max_ms as f64) {
+        if ms.is_nan() || ms < 1.0 || ms > max_ms as f64 {
             diags.push(Diag::error(
                 v.span.clone(),
                 format!(
@@ -371,26 +393,65 @@ fn fields_for(kind: &str) -> &'static [&'static str] {
     match kind {
         "play" => &["kind", "prompt", "text", "next"],
         "menu" => &[
-            "kind", "prompt", "text", "options", "timeout", "tries", "invalid_prompt",
-            "no_input", "invalid", "operator", "back",
+            "kind",
+            "prompt",
+            "text",
+            "options",
+            "timeout",
+            "tries",
+            "invalid_prompt",
+            "no_input",
+            "invalid",
+            "operator",
+            "back",
         ],
         "collect" => &[
-            "kind", "prompt", "text", "var", "min", "max", "terminator", "star",
-            "first_timeout", "inter_digit_timeout", "tries", "invalid_prompt", "next", "fail",
+            "kind",
+            "prompt",
+            "text",
+            "var",
+            "min",
+            "max",
+            "terminator",
+            "star",
+            "first_timeout",
+            "inter_digit_timeout",
+            "tries",
+            "invalid_prompt",
+            "next",
+            "fail",
         ],
         "branch" => &["kind", "cases", "else"],
         "set" => &["kind", "vars", "rate", "language", "next"],
         "lookup" => &[
-            "kind", "source", "url", "args", "timeout", "result", "next", "not_found", "error",
+            "kind",
+            "source",
+            "url",
+            "args",
+            "timeout",
+            "result",
+            "next",
+            "not_found",
+            "error",
         ],
         "queue" => &["kind", "group", "priority", "after", "fail"],
         "transfer" => &["kind", "extension", "number", "fail"],
         "message" => &["kind", "prompt", "text", "max_seconds", "beep", "next"],
         "callback" => &["kind", "number", "next"],
         "survey" => &[
-            "kind", "prompt", "text", "scale", "timeout", "tries", "invalid_prompt", "next", "fail",
+            "kind",
+            "prompt",
+            "text",
+            "scale",
+            "timeout",
+            "tries",
+            "invalid_prompt",
+            "next",
+            "fail",
         ],
-        "say" => &["kind", "number", "digits", "date", "before", "after", "next"],
+        "say" => &[
+            "kind", "number", "digits", "date", "before", "after", "next",
+        ],
         "language" => &["kind", "prompt", "text", "options", "timeout", "next"],
         "goto" => &["kind", "target"],
         "subflow" => &["kind", "flow", "next"],
@@ -406,7 +467,7 @@ fn load_node(key: &SKey, v: &Sv, diags: &mut Vec<Diag>) -> Option<Node> {
         return None;
     }
     let before = diags.len();
-    let mut f = Fields::new(v, key.span.clone());
+    let mut f = Fields::new(v, key.span.clone(), format!("node `{}`", key.name));
     let (kind, kspan) = match f.take("kind") {
         None => {
             diags.push(Diag::error(
@@ -719,11 +780,7 @@ fn load_node(key: &SKey, v: &Sv, diags: &mut Vec<Diag>) -> Option<Node> {
         }),
         _ => None,
     };
-    f.finish(
-        &format!("a {kind} node"),
-        fields_for(&kind),
-        d,
-    );
+    f.finish(&format!("a {kind} node"), fields_for(&kind), d);
     if d.len() > before {
         return None;
     }
@@ -784,14 +841,11 @@ fn load_menu(f: &mut Fields<'_>, key: &SKey, d: &mut Vec<Diag>) -> Option<NodeKi
                             None,
                         ),
                         SvKind::Table(_) => {
-                            let mut of = Fields::new(v, k.span.clone());
+                            let mut of =
+                                Fields::new(v, k.span.clone(), format!("menu option `{}`", k.name));
                             let t = of.target("goto", true, d);
                             let l = of.opt_string("label", d).map(|x| x.0);
-                            of.finish(
-                                &format!("menu option `{}`", k.name),
-                                &["goto", "label"],
-                                d,
-                            );
+                            of.finish(&format!("menu option `{}`", k.name), &["goto", "label"], d);
                             (t, l)
                         }
                         _ => {
@@ -813,7 +867,10 @@ fn load_menu(f: &mut Fields<'_>, key: &SKey, d: &mut Vec<Diag>) -> Option<NodeKi
                     }
                 }
                 if entries.is_empty() {
-                    d.push(Diag::error(t.span.clone(), "a menu needs at least one option"));
+                    d.push(Diag::error(
+                        t.span.clone(),
+                        "a menu needs at least one option",
+                    ));
                 }
             }
         },
@@ -859,7 +916,9 @@ fn load_collect(f: &mut Fields<'_>, key: &SKey, d: &mut Vec<Diag>) -> Option<Nod
         f.missing("prompt", d);
     }
     let var = f.req_string("var", d).map(|x| x.0);
-    let min = f.opt_int("min", 1, MAX_COLLECT_DIGITS as i64, d).unwrap_or(1) as u32;
+    let min = f
+        .opt_int("min", 1, MAX_COLLECT_DIGITS as i64, d)
+        .unwrap_or(1) as u32;
     let max_field = f.take("max");
     let max = match max_field {
         None => {
@@ -989,7 +1048,8 @@ fn load_branch(f: &mut Fields<'_>, d: &mut Vec<Diag>) -> Option<NodeKind> {
 }
 
 fn load_case(it: &Sv, d: &mut Vec<Diag>) -> Option<Case> {
-    let mut cf = Fields::new(it, it.span.clone());
+    let errors_before = d.len();
+    let mut cf = Fields::new(it, it.span.clone(), "a branch case");
     let mut c = Condition {
         var: cf.opt_string("var", d).map(|x| x.0),
         equals: cf.opt_string("equals", d).map(|x| x.0),
@@ -1017,7 +1077,10 @@ fn load_case(it: &Sv, d: &mut Vec<Diag>) -> Option<Case> {
     c.empty = cf.opt_bool("empty", d);
     c.caller_in = cf.opt_string("caller_in", d).map(|x| x.0);
     if let Some((s, span)) = cf.opt_string("time", d) {
-        match s.split_once('-').and_then(|(a, b)| Some((parse_hm(a)?, parse_hm(b)?))) {
+        match s
+            .split_once('-')
+            .and_then(|(a, b)| Some((parse_hm(a)?, parse_hm(b)?)))
+        {
             Some(w) => c.time = Some(w),
             None => d.push(Diag::error(
                 span,
@@ -1030,24 +1093,37 @@ fn load_case(it: &Sv, d: &mut Vec<Diag>) -> Option<Case> {
         let mut out = Vec::new();
         for (s, span) in days {
             let parts: Vec<&str> = s.split('-').collect();
-            let idx = |p: &str| DAYS.iter().position(|x| *x == p.trim().to_ascii_lowercase());
+            let idx = |p: &str| {
+                DAYS.iter()
+                    .position(|x| *x == p.trim().to_ascii_lowercase())
+            };
             match parts.as_slice() {
                 [one] => match idx(one) {
                     Some(i) => out.push(i as u8),
-                    None => d.push(Diag::error(span, format!("unknown day `{s}`: use mon..sun or a range like \"mon-fri\""))),
+                    None => d.push(Diag::error(
+                        span,
+                        format!("unknown day `{s}`: use mon..sun or a range like \"mon-fri\""),
+                    )),
                 },
                 [a, b] => match (idx(a), idx(b)) {
                     (Some(a), Some(b)) if a <= b => out.extend((a..=b).map(|i| i as u8)),
-                    _ => d.push(Diag::error(span, format!("bad day range `{s}`: use e.g. \"mon-fri\""))),
+                    _ => d.push(Diag::error(
+                        span,
+                        format!("bad day range `{s}`: use e.g. \"mon-fri\""),
+                    )),
                 },
-                _ => d.push(Diag::error(span, format!("bad day range `{s}`: use e.g. \"mon-fri\""))),
+                _ => d.push(Diag::error(
+                    span,
+                    format!("bad day range `{s}`: use e.g. \"mon-fri\""),
+                )),
             }
         }
         c.days = Some(out);
     }
     c.working_time = cf.opt_bool("working_time", d);
     let goto = cf.target("goto", true, d);
-    let var_tests = c.equals.is_some() || c.one_of.is_some() || c.prefix.is_some() || c.empty.is_some();
+    let var_tests =
+        c.equals.is_some() || c.one_of.is_some() || c.prefix.is_some() || c.empty.is_some();
     if var_tests && c.var.is_none() {
         d.push(Diag::error(
             it.span.clone(),
@@ -1060,7 +1136,13 @@ fn load_case(it: &Sv, d: &mut Vec<Diag>) -> Option<Case> {
             "`var` needs a test: `equals`, `in`, `prefix` or `empty`",
         ));
     }
-    if !var_tests && c.caller_in.is_none() && c.time.is_none() && c.days.is_none() && c.working_time.is_none() {
+    if d.len() == errors_before
+        && !var_tests
+        && c.caller_in.is_none()
+        && c.time.is_none()
+        && c.days.is_none()
+        && c.working_time.is_none()
+    {
         d.push(Diag::error(
             it.span.clone(),
             "a case needs a condition: `var` with a test, `caller_in`, `time`, `days` or `working_time`",
@@ -1069,7 +1151,15 @@ fn load_case(it: &Sv, d: &mut Vec<Diag>) -> Option<Case> {
     cf.finish(
         "a branch case",
         &[
-            "var", "equals", "in", "prefix", "empty", "caller_in", "time", "days", "working_time",
+            "var",
+            "equals",
+            "in",
+            "prefix",
+            "empty",
+            "caller_in",
+            "time",
+            "days",
+            "working_time",
             "goto",
         ],
         d,
@@ -1094,7 +1184,12 @@ mod tests {
         let f = l.flow.unwrap();
         assert_eq!(f.name, "t");
         match &f.nodes["m"].kind {
-            NodeKind::Menu { options, tries, timeout_ms, .. } => {
+            NodeKind::Menu {
+                options,
+                tries,
+                timeout_ms,
+                ..
+            } => {
                 assert_eq!(options.len(), 2);
                 assert_eq!(options[1].label.as_deref(), Some("x"));
                 assert_eq!((*tries, *timeout_ms), (3, 10_000));

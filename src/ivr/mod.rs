@@ -10,18 +10,21 @@
 pub mod calendar;
 pub mod check;
 pub mod flow;
-pub mod interp;
 pub mod graph;
+pub mod interp;
 pub mod load;
 pub mod registry;
 pub mod report;
 pub mod say;
 pub mod spanned;
+pub mod testing;
 
 pub use calendar::{AlwaysOpen, CallerLists, StaticLists, WeekdayCalendar, WorkingCalendar};
 pub use check::check_paths;
 pub use flow::{Flow, NodeKind};
-pub use interp::{Action, CallInfo, Env, FlowSet, Input, IvrCall, LookupOutcome, PromptRef, QueueEvent};
-pub use report::{Diagnostic, Report, Severity};
 pub use graph::graph_svg;
+pub use interp::{
+    Action, CallInfo, Env, FlowSet, Input, IvrCall, LookupOutcome, PromptRef, QueueEvent,
+};
 pub use registry::{FlowRegistry, ReloadOutcome};
+pub use report::{Diagnostic, Report, Severity};

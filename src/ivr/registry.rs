@@ -62,6 +62,9 @@ impl FlowRegistry {
     }
 
     fn stamp_all(&self) -> BTreeMap<PathBuf, Stamp> {
+        if !self.dir.is_dir() {
+            return BTreeMap::new();
+        }
         flow_files(std::slice::from_ref(&self.dir))
             .unwrap_or_default()
             .into_iter()
@@ -149,9 +152,11 @@ impl FlowRegistry {
                 }
             }
             let errors = diags.iter().any(|d| d.severity == Severity::Error);
-            out.report
-                .diagnostics
-                .extend(diags.into_iter().map(|d| Diagnostic::place(&path, &text, d)));
+            out.report.diagnostics.extend(
+                diags
+                    .into_iter()
+                    .map(|d| Diagnostic::place(&path, &text, d)),
+            );
             match (errors, l.flow) {
                 (false, Some(flow)) => {
                     tracing::info!(flow = %flow.name, file = %path.display(), "flow loaded");

@@ -72,8 +72,8 @@ fn section(sec: u16, leading: bool, before_unit: bool, out: &mut Vec<&'static st
     let place = [Some(QIAN), Some(BAI), Some(SHI), None];
     let mut spoken = false;
     let mut zero = false;
-    for i in 0..4 {
-        let x = d[i] as usize;
+    for (i, (&digit, p)) in d.iter().zip(place).enumerate() {
+        let x = digit as usize;
         if x == 0 {
             zero = spoken;
             continue;
@@ -82,7 +82,7 @@ fn section(sec: u16, leading: bool, before_unit: bool, out: &mut Vec<&'static st
             out.push(DIGITS[0]);
             zero = false;
         }
-        let digit = if x == 2 && (i <= 1 || (i == 3 && before_unit && !spoken && sec == 2)) {
+        let spoken_digit = if x == 2 && (i <= 1 || (i == 3 && before_unit && !spoken && sec == 2)) {
             LIANG
         } else {
             DIGITS[x]
@@ -90,9 +90,9 @@ fn section(sec: u16, leading: bool, before_unit: bool, out: &mut Vec<&'static st
         // 一十 at the very start is said 十.
         let skip_one = i == 2 && x == 1 && leading && !spoken;
         if !skip_one {
-            out.push(digit);
+            out.push(spoken_digit);
         }
-        if let Some(p) = place[i] {
+        if let Some(p) = p {
             out.push(p);
         }
         spoken = true;
@@ -210,11 +210,20 @@ mod tests {
 
     #[test]
     fn digit_strings_and_dates() {
-        assert_eq!(han(&digits("2026110100x").unwrap()), "二零二六一一零一零零X");
+        assert_eq!(
+            han(&digits("2026110100x").unwrap()),
+            "二零二六一一零一零零X"
+        );
         assert!(digits("12a").is_none());
         assert!(digits("").is_none());
-        assert_eq!(han(&date("2026-11-22").unwrap()), "二零二六年十一月二十二日");
-        assert_eq!(han(&date("2026-01-05 08:00").unwrap()), "二零二六年一月五日");
+        assert_eq!(
+            han(&date("2026-11-22").unwrap()),
+            "二零二六年十一月二十二日"
+        );
+        assert_eq!(
+            han(&date("2026-01-05 08:00").unwrap()),
+            "二零二六年一月五日"
+        );
         assert!(date("2026-13-01").is_none());
         assert!(date("26-1-1").is_none());
     }

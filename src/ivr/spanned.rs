@@ -189,7 +189,8 @@ mod tests {
 
     #[test]
     fn spans_point_at_keys_and_values() {
-        let text = "[flow]\nstart = \"a\"\n\n[nodes.a]\nkind = \"play\"\nopts = { \"1\" = \"b\" }\n";
+        let text =
+            "[flow]\nstart = \"a\"\n\n[nodes.a]\nkind = \"play\"\nopts = { \"1\" = \"b\" }\n";
         let root = parse(text).unwrap();
         let (_, nodes) = root.get("nodes").unwrap();
         let (k, a) = nodes.get("a").unwrap();
