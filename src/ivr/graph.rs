@@ -175,13 +175,14 @@ pub fn render_svg(flow: &Flow) -> String {
         rows.entry(layer[id]).or_default().push(id);
     }
     let widest = rows.values().map(Vec::len).max().unwrap_or(1).max(1) as f64;
-    let width = MARGIN * 2.0 + widest * BOX_W + (widest - 1.0) * GAP_X;
+    // Extra room on the right for back edges that loop round the side.
+    let width = MARGIN * 2.0 + widest * BOX_W + (widest - 1.0) * GAP_X + 90.0;
     let height = MARGIN * 2.0 + TITLE_H + rows.len() as f64 * (BOX_H + GAP_Y);
     let mut pos: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
     for (r, ids) in &rows {
         let n = ids.len() as f64;
         let row_w = n * BOX_W + (n - 1.0) * GAP_X;
-        let x0 = (width - row_w) / 2.0;
+        let x0 = (width - 90.0 - row_w) / 2.0;
         for (i, id) in ids.iter().enumerate() {
             let x = x0 + i as f64 * (BOX_W + GAP_X);
             let y = MARGIN + TITLE_H + *r as f64 * (BOX_H + GAP_Y);
@@ -216,15 +217,35 @@ pub fn render_svg(flow: &Flow) -> String {
             continue;
         };
         let (x1, y1) = pos[id];
+        // One arrow per target, its labels joined ("0, no input, invalid").
+        let mut merged: Vec<(String, &str)> = Vec::new();
         for (label, t) in n.kind.edges() {
-            let Some(&(x2, y2)) = pos.get(t.node.as_str()) else {
+            match merged.iter_mut().find(|m| m.1 == t.node.as_str()) {
+                Some(m) if !label.is_empty() => {
+                    if !m.0.is_empty() {
+                        m.0.push_str(", ");
+                    }
+                    m.0.push_str(&label);
+                }
+                Some(_) => {}
+                None => merged.push((label, t.node.as_str())),
+            }
+        }
+        for (label, target) in merged {
+            let Some(&(x2, y2)) = pos.get(target) else {
                 continue;
             };
             let (sx, sy) = (x1 + BOX_W / 2.0, y1 + BOX_H);
+            let same_row = (y2 - y1).abs() < 1.0 && target != *id;
             let path = if y2 > y1 {
                 let (ex, ey) = (x2 + BOX_W / 2.0, y2);
                 let my = (sy + ey) / 2.0;
                 format!("M{sx:.1},{sy:.1} C{sx:.1},{my:.1} {ex:.1},{my:.1} {ex:.1},{ey:.1}")
+            } else if same_row {
+                // Sideways: an arc under the row, bottom to bottom.
+                let ex = x2 + BOX_W / 2.0;
+                let dip = sy + 26.0;
+                format!("M{sx:.1},{sy:.1} C{sx:.1},{dip:.1} {ex:.1},{dip:.1} {ex:.1},{sy:.1}")
             } else {
                 // Back or sideways edge: leave from the right side, loop round to the target's right.
                 let (ax, ay) = (x1 + BOX_W, y1 + BOX_H / 2.0);
@@ -232,13 +253,14 @@ pub fn render_svg(flow: &Flow) -> String {
                 let bulge = ax.max(ex) + 40.0;
                 format!("M{ax:.1},{ay:.1} C{bulge:.1},{ay:.1} {bulge:.1},{ey:.1} {ex:.1},{ey:.1}")
             };
-            let dash =
-                if label == "no input" || label == "fail" || label == "error" || label == "invalid"
-                {
-                    r#" stroke-dasharray="5,3""#
-                } else {
-                    ""
-                };
+            let dash = if ["no input", "fail", "error", "invalid"]
+                .iter()
+                .any(|w| label.split(", ").all(|l| l == *w))
+            {
+                r#" stroke-dasharray="5,3""#
+            } else {
+                ""
+            };
             let _ = writeln!(
                 s,
                 r##"<path d="{path}" fill="none" stroke="#555" stroke-width="1.2"{dash} marker-end="url(#arrow)"/>"##
@@ -246,6 +268,8 @@ pub fn render_svg(flow: &Flow) -> String {
             if !label.is_empty() {
                 let (lx, ly) = if y2 > y1 {
                     ((x1 + x2) / 2.0 + BOX_W / 2.0, (sy + y2) / 2.0)
+                } else if same_row {
+                    ((x1 + x2) / 2.0 + BOX_W / 2.0, sy + 24.0)
                 } else {
                     (x1.max(x2) + BOX_W + 30.0, (y1 + y2) / 2.0 + BOX_H / 2.0)
                 };
