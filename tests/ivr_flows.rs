@@ -430,3 +430,54 @@ fn the_survey_after_the_agent_stores_the_rating_against_the_ticket() {
         "{a:?}"
     );
 }
+
+#[test]
+fn slow_prompts_exist_for_the_elderly_branch_and_fall_back_otherwise() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("ivr-flows");
+    let slow = hotline::ivr::check::prompt_file(&dir, "zh-CN", "elderly_menu", 0.7);
+    assert!(slow.ends_with("prompts/zh-CN/slow/elderly_menu.wav") && slow.is_file());
+    let normal = hotline::ivr::check::prompt_file(&dir, "zh-CN", "elderly_menu", 1.0);
+    assert!(normal.ends_with("prompts/zh-CN/elderly_menu.wav") && normal.is_file());
+    // No slow copy of the main menu: the normal file is played.
+    let fallback = hotline::ivr::check::prompt_file(&dir, "zh-CN", "main_menu", 0.7);
+    assert!(fallback.ends_with("prompts/zh-CN/main_menu.wav"));
+    // Every prompt the elderly and survey flows play has a slow copy.
+    let set = flows();
+    for name in ["elderly", "survey"] {
+        for n in set.get(name).unwrap().nodes.values() {
+            if let NodeKind::Play { prompts, .. }
+            | NodeKind::Menu { prompts, .. }
+            | NodeKind::Survey { prompts, .. }
+            | NodeKind::Message { prompts, .. }
+            | NodeKind::Hangup { prompts } = &n.kind
+            {
+                for p in prompts {
+                    if let hotline::ivr::flow::Prompt::File(f) = p {
+                        assert!(
+                            dir.join("prompts/zh-CN/slow")
+                                .join(format!("{f}.wav"))
+                                .is_file(),
+                            "{name}/{}: {f}",
+                            n.id
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn prompt_files_are_8khz_mono_16bit() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("ivr-flows/prompts/zh-CN");
+    for name in ["welcome", "main_menu", "say/0", "slow/elderly_menu"] {
+        let r = hound::WavReader::open(dir.join(format!("{name}.wav"))).unwrap();
+        let spec = r.spec();
+        assert_eq!(
+            (spec.sample_rate, spec.channels, spec.bits_per_sample),
+            (8000, 1, 16),
+            "{name}"
+        );
+        assert!(r.duration() > 800, "{name} is too short to be speech");
+    }
+}

@@ -877,3 +877,22 @@ fn non_dtmf_keys_and_stale_events_are_ignored() {
         .is_empty());
     assert_eq!(s.call.node(), "main");
 }
+
+#[test]
+fn the_rating_is_stored_against_the_ticket_the_call_got_while_with_the_agent() {
+    let mut s = sim(QUEUE);
+    s.start();
+    s.send(Input::Queue(QueueEvent::Answered {
+        agent: "1001".into(),
+    }));
+    s.send(Input::SetVars(vec![(
+        "ticket_id".into(),
+        "T20261123-0001".into(),
+    )]));
+    s.send(Input::Queue(QueueEvent::AgentHungUp));
+    let a = s.digit('5');
+    assert!(has(
+        &a,
+        |x| matches!(x, Action::RecordSatisfaction { rating: 5, ticket: Some(t), .. } if t == "T20261123-0001")
+    ));
+}

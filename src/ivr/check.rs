@@ -142,6 +142,19 @@ pub fn prompt_path(flow: &Flow, language: &str, name: &str) -> PathBuf {
         .join(format!("{name}.wav"))
 }
 
+/// The file to play for a prompt of the flows in `flows_dir`: the slow recording
+/// (`prompts/<language>/slow/<name>.wav`) when `rate` < 1 and one exists, else the normal one.
+pub fn prompt_file(flows_dir: &Path, language: &str, name: &str, rate: f32) -> PathBuf {
+    let base = flows_dir.join("prompts").join(language);
+    if rate < 0.99 {
+        let slow = base.join("slow").join(format!("{name}.wav"));
+        if slow.is_file() {
+            return slow;
+        }
+    }
+    base.join(format!("{name}.wav"))
+}
+
 fn node_prompts(k: &NodeKind) -> Vec<String> {
     let mut out = Vec::new();
     let mut add = |ps: &Vec<Prompt>| {

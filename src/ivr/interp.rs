@@ -117,6 +117,9 @@ pub enum Input {
     TransferResult {
         ok: bool,
     },
+    /// Variables from outside the IVR, e.g. `ticket_id` once the agent's ticket exists, so
+    /// the post-call rating is stored against it.
+    SetVars(Vec<(String, String)>),
     CallerHungUp,
 }
 
@@ -431,6 +434,11 @@ impl IvrCall {
                         let t = fail.node.clone();
                         self.run(t, now);
                     }
+                }
+            }
+            Input::SetVars(vars) => {
+                for (k, v) in vars.into_iter().take(MAX_VARS) {
+                    self.set_var(k, v);
                 }
             }
             Input::CallerHungUp => self.on_hangup(),
