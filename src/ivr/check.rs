@@ -305,6 +305,7 @@ pub fn check_flow(flow: &Flow, declared: &BTreeSet<String>, flows: &BTreeSet<Str
             ));
         }
     }
+    d.extend(unknown_vars(flow));
     d.extend(busy_loops(flow));
     d.extend(menu_depth(flow));
     d
@@ -490,6 +491,114 @@ fn menu_depth(flow: &Flow) -> Vec<Diag> {
             &mut out,
             &mut budget,
         );
+    }
+    out
+}
+
+/// Variables every call has, or that the call layer sets (`ticket_id`).
+pub const BUILTIN_VARS: &[&str] = &[
+    "caller",
+    "called",
+    "call_id",
+    "language",
+    "agent",
+    "rating",
+    "queue_failure",
+    "ticket_id",
+];
+
+fn prompt_texts(ps: &[Prompt]) -> Vec<&str> {
+    ps.iter()
+        .flat_map(|p| match p {
+            Prompt::Text(t) => refs(t),
+            Prompt::File(_) => Vec::new(),
+        })
+        .collect()
+}
+
+/// `{name}` references in a text.
+fn refs(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find('{') {
+        let after = &rest[i + 1..];
+        match after.find('}') {
+            Some(j) => {
+                out.push(&after[..j]);
+                rest = &after[j + 1..];
+            }
+            None => break,
+        }
+    }
+    out
+}
+
+/// Variables used but never set anywhere in the flow: usually a typo. A warning, since a
+/// parent flow or the call layer may set them.
+fn unknown_vars(flow: &Flow) -> Vec<Diag> {
+    let mut defined: BTreeSet<&str> = BUILTIN_VARS.iter().copied().collect();
+    let mut prefixes: Vec<String> = Vec::new();
+    for n in flow.nodes.values() {
+        match &n.kind {
+            NodeKind::Set { vars, .. } => defined.extend(vars.iter().map(|(k, _)| k.as_str())),
+            NodeKind::Collect { var, .. } => {
+                defined.insert(var.as_str());
+            }
+            NodeKind::Lookup { result, .. } => prefixes.push(format!("{result}.")),
+            _ => {}
+        }
+    }
+    let known = |v: &str| defined.contains(v) || prefixes.iter().any(|p| v.starts_with(p.as_str()));
+    let mut out = Vec::new();
+    for n in flow.nodes.values() {
+        let mut used: Vec<&str> = Vec::new();
+        match &n.kind {
+            NodeKind::Play { prompts, .. }
+            | NodeKind::Menu { prompts, .. }
+            | NodeKind::Collect { prompts, .. }
+            | NodeKind::Survey { prompts, .. }
+            | NodeKind::Message { prompts, .. }
+            | NodeKind::Language { prompts, .. }
+            | NodeKind::Hangup { prompts } => used.extend(prompt_texts(prompts)),
+            NodeKind::Set { vars, .. } => {
+                for (_, v) in vars {
+                    used.extend(refs(v));
+                }
+            }
+            NodeKind::Lookup { source, args, .. } => {
+                if let super::flow::LookupSource::Http(u) = source {
+                    used.extend(refs(u));
+                }
+                for (_, v) in args {
+                    used.extend(refs(v));
+                }
+            }
+            NodeKind::Transfer { to, .. } => match to {
+                super::flow::TransferTo::Extension(x) | super::flow::TransferTo::External(x) => {
+                    used.extend(refs(x))
+                }
+            },
+            NodeKind::Callback { number, .. } => used.extend(refs(number)),
+            NodeKind::Say { what, .. } => match what {
+                SayWhat::Number(x) | SayWhat::Digits(x) | SayWhat::Date(x) => used.extend(refs(x)),
+            },
+            NodeKind::Branch { cases, .. } => {
+                used.extend(cases.iter().filter_map(|c| c.when.var.as_deref()));
+            }
+            _ => {}
+        }
+        let mut seen = BTreeSet::new();
+        for v in used {
+            if !known(v) && seen.insert(v) {
+                out.push(Diag::warning(
+                    n.span.clone(),
+                    format!(
+                        "variable `{v}` used by node `{}` is never set in this flow (`set`, `collect` or `lookup` set variables)",
+                        n.id
+                    ),
+                ));
+            }
+        }
     }
     out
 }
