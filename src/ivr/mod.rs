@@ -18,6 +18,7 @@ pub mod report;
 pub mod say;
 pub mod spanned;
 pub mod testing;
+pub mod tts;
 
 pub use calendar::{AlwaysOpen, CallerLists, StaticLists, WeekdayCalendar, WorkingCalendar};
 pub use check::check_paths;
