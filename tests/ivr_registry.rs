@@ -128,3 +128,31 @@ fn opening_a_missing_folder_gives_an_empty_set() {
     assert!(reg.current().flows.is_empty());
     assert!(out.updated.is_empty());
 }
+
+#[tokio::test]
+async fn the_watcher_publishes_changed_flows_and_serves_reload_commands() {
+    let dir = setup();
+    let (reg, _) = FlowRegistry::open(dir.path());
+    let w = FlowWatcher::spawn(reg, Duration::from_millis(20));
+    assert_eq!(first_prompt(w.current()), "one");
+    let mut rx = w.subscribe();
+
+    std::thread::sleep(Duration::from_millis(20));
+    std::fs::write(dir.path().join("hello.toml"), flow("two")).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), rx.changed())
+        .await
+        .expect("change published within 5 s")
+        .unwrap();
+    assert_eq!(first_prompt(w.current()), "two");
+
+    // A broken edit through the reload command: refused, "two" keeps serving.
+    std::fs::write(dir.path().join("hello.toml"), "[flow]\nstart = \n").unwrap();
+    let out = w.reload().await.expect("watcher running");
+    assert_eq!(out.refused.len(), 1);
+    assert!(
+        out.report.to_string().contains("hello.toml:2:"),
+        "{}",
+        out.report
+    );
+    assert_eq!(first_prompt(w.current()), "two");
+}

@@ -19,6 +19,7 @@ pub mod say;
 pub mod spanned;
 pub mod testing;
 pub mod tts;
+pub mod watch;
 
 pub use calendar::{AlwaysOpen, CallerLists, StaticLists, WeekdayCalendar, WorkingCalendar};
 pub use check::check_paths;
@@ -29,3 +30,4 @@ pub use interp::{
 };
 pub use registry::{FlowRegistry, ReloadOutcome};
 pub use report::{Diagnostic, Report, Severity};
+pub use watch::FlowWatcher;
