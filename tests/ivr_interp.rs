@@ -896,3 +896,48 @@ fn the_rating_is_stored_against_the_ticket_the_call_got_while_with_the_agent() {
         |x| matches!(x, Action::RecordSatisfaction { rating: 5, ticket: Some(t), .. } if t == "T20261123-0001")
     ));
 }
+
+#[test]
+fn star_in_a_subflow_menu_does_not_jump_back_into_the_parent_flow() {
+    let main = r#"
+[flow]
+name = "main"
+start = "m"
+[nodes.m]
+kind = "menu"
+prompt = "main_menu"
+no_input = "h"
+options = { "1" = "sub" }
+[nodes.sub]
+kind = "subflow"
+flow = "child"
+next = "m"
+[nodes.h]
+kind = "hangup"
+"#;
+    let child = r#"
+[flow]
+name = "child"
+start = "cm"
+[nodes.cm]
+kind = "menu"
+prompt = "child_menu"
+no_input = "r"
+options = { "1" = "r" }
+[nodes.r]
+kind = "return"
+"#;
+    let set = flow_set(&[("main.toml", main), ("child.toml", child)]);
+    let mut s = Sim::new(set, "main", "1", wall(MONDAY_10), env());
+    s.start();
+    s.digit('1');
+    assert_eq!(s.call.flow().name, "child");
+    // `*` replays the child's menu instead of leaving the sub-flow.
+    let a = s.digit('*');
+    assert_eq!(played(&a), vec![names(&["child_menu"])]);
+    assert_eq!(s.call.flow().name, "child");
+    // Returning restores the parent's back-stack: `*` there works as before.
+    let a = s.digit('1');
+    assert_eq!(played(&a), vec![names(&["main_menu"])]);
+    assert_eq!(s.call.flow().name, "main");
+}

@@ -275,7 +275,9 @@ pub struct IvrCall {
     flow: Arc<Flow>,
     node: NodeId,
     state: State,
-    frames: Vec<(Arc<Flow>, Option<Target>)>,
+    /// Sub-flow return points, each with the caller flow's `*` back-stack (`*` never
+    /// crosses into another flow).
+    frames: Vec<(Arc<Flow>, Option<Target>, Vec<(Arc<Flow>, NodeId)>)>,
     menu_stack: Vec<(Arc<Flow>, NodeId)>,
     vars: BTreeMap<String, String>,
     language: String,
@@ -847,17 +849,19 @@ impl IvrCall {
                     self.hangup();
                     return None;
                 }
-                self.frames.push((self.flow.clone(), next.clone()));
+                let stack = std::mem::take(&mut self.menu_stack);
+                self.frames.push((self.flow.clone(), next.clone(), stack));
                 let start = sub.start.node.clone();
                 self.flow = sub;
                 Some(start)
             }
             NodeKind::Return => match self.frames.pop() {
-                Some((f, Some(next))) => {
+                Some((f, Some(next), stack)) => {
                     self.flow = f;
+                    self.menu_stack = stack;
                     Some(next.node)
                 }
-                Some((_, None)) | None => {
+                Some((_, None, _)) | None => {
                     self.hangup();
                     None
                 }
