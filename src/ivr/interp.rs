@@ -266,6 +266,9 @@ enum State {
     Finished,
 }
 
+/// Menus to return to with `*`, most recent last.
+type MenuStack = Vec<(Arc<Flow>, NodeId)>;
+
 /// One call inside the IVR.
 #[derive(Clone)]
 pub struct IvrCall {
@@ -277,8 +280,8 @@ pub struct IvrCall {
     state: State,
     /// Sub-flow return points, each with the caller flow's `*` back-stack (`*` never
     /// crosses into another flow).
-    frames: Vec<(Arc<Flow>, Option<Target>, Vec<(Arc<Flow>, NodeId)>)>,
-    menu_stack: Vec<(Arc<Flow>, NodeId)>,
+    frames: Vec<(Arc<Flow>, Option<Target>, MenuStack)>,
+    menu_stack: MenuStack,
     vars: BTreeMap<String, String>,
     language: String,
     rate: f32,
