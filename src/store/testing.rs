@@ -9,7 +9,9 @@ use super::{Backend, Db};
 
 /// A migrated in-memory SQLite database.
 pub async fn sqlite() -> Db {
-    let db = Db::connect("sqlite::memory:").await.expect("in-memory sqlite");
+    let db = Db::connect("sqlite::memory:")
+        .await
+        .expect("in-memory sqlite");
     db.migrate().await.expect("sqlite migrations");
     db
 }
@@ -20,7 +22,11 @@ pub async fn postgres(test_name: &str) -> Option<Db> {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
     let schema = format!(
         "t_{}_{}",
-        test_name.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_lowercase(),
+        test_name
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_lowercase(),
         uuid::Uuid::new_v4().simple()
     );
     let admin = match Db::connect(&base).await {
