@@ -648,14 +648,18 @@ mod tests {
         let o = go(&b.state, AgentInput::BreakTimeout, 600_005).unwrap();
         assert_eq!(o.state, nr("break_overrun"));
         assert_eq!(
-            go(&b.state, AgentInput::StartBreak { length_ms: 0 }, 0),
+            go(
+                &AgentState::Ready,
+                AgentInput::StartBreak { length_ms: 0 },
+                0
+            ),
             Err(Refusal::BadBreakLength)
         );
     }
 
     #[test]
     fn ring_failure_goes_not_ready_and_cancel_goes_ready() {
-        let r = AgentState::Ringing { call: "c".into() };
+        let r = AgentState::Ringing { call: "c1".into() };
         assert_eq!(
             go(
                 &r,

@@ -57,7 +57,7 @@ impl Acd {
             }
             AgentCommand::SetReady => self.apply(a, AgentInput::SetReady),
             AgentCommand::SetNotReady { reason } => {
-                if !self.cfg.not_ready_reasons.iter().any(|r| *r == reason) {
+                if !self.cfg.not_ready_reasons.contains(&reason) {
                     return Err(Refusal::UnknownReason { reason });
                 }
                 self.check_not_ready_cap(a)?;

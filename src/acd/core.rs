@@ -23,6 +23,9 @@ use super::queue::{cross_queue_key, entry_index, Priority};
 use super::strategy::{self, Candidate};
 use super::{CallId, Ms};
 
+/// Orders head calls across queues (see [`cross_queue_key`]).
+type HeadKey = (Reverse<Priority>, Ms, u64);
+
 /// Why a configuration cannot start an ACD.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
@@ -466,7 +469,7 @@ impl Acd {
         if agent.gen != gen {
             return;
         }
-        match agent.state {
+        match agent.state.clone() {
             AgentState::WrapUp { ends_at_ms } if self.now >= ends_at_ms => {
                 if let Some(reason) = self.agents[a].pending_not_ready.take() {
                     self.set_state(
@@ -480,17 +483,17 @@ impl Acd {
                     let _ = self.apply(a, AgentInput::WrapUpTimeout);
                 }
             }
-            AgentState::Break { ends_at_ms } if self.now >= ends_at_ms => {
-                if self.apply(a, AgentInput::BreakTimeout).is_ok() {
-                    let agent_no = self.agents[a].profile.agent_no.clone();
-                    let text = format!("agent {agent_no} overran a break and is now not ready");
-                    self.publish(AcdEvent::Alert {
-                        kind: "break_overrun".into(),
-                        agent_no: Some(agent_no),
-                        group: None,
-                        text,
-                    });
-                }
+            AgentState::Break { ends_at_ms }
+                if self.now >= ends_at_ms && self.apply(a, AgentInput::BreakTimeout).is_ok() =>
+            {
+                let agent_no = self.agents[a].profile.agent_no.clone();
+                let text = format!("agent {agent_no} overran a break and is now not ready");
+                self.publish(AcdEvent::Alert {
+                    kind: "break_overrun".into(),
+                    agent_no: Some(agent_no),
+                    group: None,
+                    text,
+                });
             }
             _ => {}
         }
@@ -1031,7 +1034,7 @@ impl Acd {
     pub(super) fn dispatch(&mut self) {
         let bound = self.calls.len() + self.agents.len() + 1;
         for _ in 0..bound {
-            let mut best: Option<((Reverse<Priority>, Ms, u64), usize, CallId)> = None;
+            let mut best: Option<(HeadKey, usize, CallId)> = None;
             for (g, grp) in self.groups.iter().enumerate() {
                 if grp.ready == 0 {
                     continue;

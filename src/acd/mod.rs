@@ -16,6 +16,8 @@ pub mod lists;
 pub mod queue;
 pub mod store;
 pub mod strategy;
+#[cfg(test)]
+mod tests;
 
 pub use self::agent::{AgentProfile, AgentState, Endpoint, Refusal};
 pub use self::board::{AgentRow, AgentSnapshot, Board, QueueRow, TransferTarget as PickerEntry};

@@ -29,7 +29,12 @@ pub fn key(strategy: Strategy, c: &Candidate, rr_last: usize, members: usize) ->
         Strategy::LongestIdle | Strategy::RingAll => (c.idle_since, pos, 0),
         Strategy::RoundRobin => {
             let n = members.max(1);
-            let dist = (c.member_pos + n - (rr_last % n) - 1) % n;
+            // Nobody offered yet (`rr_last` out of range): start at the first member.
+            let dist = if rr_last >= n {
+                c.member_pos % n
+            } else {
+                (c.member_pos + n - rr_last - 1) % n
+            };
             (dist as u64, 0, 0)
         }
         Strategy::FewestCalls => (u64::from(c.calls), c.idle_since, pos),
