@@ -161,14 +161,12 @@ impl World {
                         s.remove(&agent_no);
                     }
                 }
+                // An offer ends when the agent leaves ringing for any reason.
                 Action::Publish(AcdEvent::AgentState {
                     agent_no, state, ..
-                }) => {
-                    // An offer ends when the agent leaves ringing for any reason.
-                    if state.name() != "ringing" {
-                        for s in self.offered.values_mut() {
-                            s.remove(&agent_no);
-                        }
+                }) if state.name() != "ringing" => {
+                    for s in self.offered.values_mut() {
+                        s.remove(&agent_no);
                     }
                 }
                 Action::Publish(AcdEvent::CallAnswered { call, .. }) => {
