@@ -12,7 +12,11 @@ fn centre(strategy: Strategy) -> Acd {
     let groups = (0..100)
         .map(|g| GroupConfig::new(format!("g{g}"), format!("group {g}")).strategy(strategy))
         .collect();
-    let mut acd = Acd::new(AcdConfig { groups, ..AcdConfig::default() }).unwrap();
+    let mut acd = Acd::new(AcdConfig {
+        groups,
+        ..AcdConfig::default()
+    })
+    .unwrap();
     for a in 0..1000 {
         let mut p = AgentProfile::new(format!("{a}"), format!("agent {a}"));
         for k in 0..3 {
@@ -20,10 +24,27 @@ fn centre(strategy: Strategy) -> Acd {
         }
         acd.add_agent(p).unwrap();
         let no = format!("{a}");
-        acd.handle(Event::Agent { agent_no: no.clone(), cmd: AgentCommand::Login { session: a, endpoint: None } }, 0).unwrap();
+        acd.handle(
+            Event::Agent {
+                agent_no: no.clone(),
+                cmd: AgentCommand::Login {
+                    session: a,
+                    endpoint: None,
+                },
+            },
+            0,
+        )
+        .unwrap();
         // half the centre is ready, half not ready
         if a % 2 == 0 {
-            acd.handle(Event::Agent { agent_no: no, cmd: AgentCommand::SetReady }, 0).unwrap();
+            acd.handle(
+                Event::Agent {
+                    agent_no: no,
+                    cmd: AgentCommand::SetReady,
+                },
+                0,
+            )
+            .unwrap();
         }
     }
     while acd.poll().is_some() {}
@@ -31,32 +52,39 @@ fn centre(strategy: Strategy) -> Acd {
 }
 
 fn routing(c: &mut Criterion) {
-    for strategy in [Strategy::LongestIdle, Strategy::RoundRobin, Strategy::SkillTiers] {
+    for strategy in [
+        Strategy::LongestIdle,
+        Strategy::RoundRobin,
+        Strategy::SkillTiers,
+    ] {
         let mut acd = centre(strategy);
         let mut n = 0u64;
         let mut now = 1_000u64;
-        c.bench_function(&format!("acd_route_1000_agents_100_groups_{strategy:?}"), |b| {
-            b.iter(|| {
-                n += 1;
-                now += 1;
-                let call = format!("c{n}");
-                acd.handle(
-                    Event::CallArrived(IncomingCall {
-                        call: call.clone(),
-                        caller: "13800000000".into(),
-                        did: "12345".into(),
-                        group: Some(format!("g{}", n % 100)),
-                        ..Default::default()
-                    }),
-                    now,
-                )
-                .unwrap();
-                acd.handle(Event::CallEnded { call }, now).unwrap();
-                while let Some(a) = acd.poll() {
-                    black_box(a);
-                }
-            })
-        });
+        c.bench_function(
+            &format!("acd_route_1000_agents_100_groups_{strategy:?}"),
+            |b| {
+                b.iter(|| {
+                    n += 1;
+                    now += 1;
+                    let call = format!("c{n}");
+                    acd.handle(
+                        Event::CallArrived(IncomingCall {
+                            call: call.clone(),
+                            caller: "13800000000".into(),
+                            did: "12345".into(),
+                            group: Some(format!("g{}", n % 100)),
+                            ..Default::default()
+                        }),
+                        now,
+                    )
+                    .unwrap();
+                    acd.handle(Event::CallEnded { call }, now).unwrap();
+                    while let Some(a) = acd.poll() {
+                        black_box(a);
+                    }
+                })
+            },
+        );
     }
 }
 

@@ -338,3 +338,131 @@ pub async fn audit_trail(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::acd::agent::AgentState;
+    use crate::acd::event::StateChange;
+
+    async fn roundtrip(db: &Db) {
+        let ops = vec![
+            PersistOp::StateChange(StateChange {
+                agent_no: "1001".into(),
+                from: AgentState::Ready,
+                to: AgentState::NotReady {
+                    reason: "meeting".into(),
+                },
+                reason: "meeting".into(),
+                at_ms: 5_000,
+            }),
+            PersistOp::CallbackSaved(CallbackRecord {
+                call: "c1".into(),
+                number: "138".into(),
+                group: "g".into(),
+                priority: Priority::RedList,
+                arrived_ms: 1_000,
+                accepted_ms: 2_000,
+            }),
+            PersistOp::CallbackSaved(CallbackRecord {
+                call: "c2".into(),
+                number: "139".into(),
+                group: "g".into(),
+                priority: Priority::Normal,
+                arrived_ms: 500,
+                accepted_ms: 2_500,
+            }),
+            PersistOp::CallbackDone {
+                call: "c2".into(),
+                agent_no: "1001".into(),
+                at_ms: 9_000,
+            },
+            PersistOp::BlacklistAdded(BlacklistEntry {
+                number: "666".into(),
+                until_ms: Some(99_000),
+                reason: "harassing".into(),
+                added_by: "boss".into(),
+                added_ip: "10.0.0.9".into(),
+                added_ms: 3_000,
+            }),
+            PersistOp::BlacklistAdded(BlacklistEntry {
+                number: "777".into(),
+                until_ms: None,
+                reason: "abuse".into(),
+                added_by: "boss".into(),
+                added_ip: "10.0.0.9".into(),
+                added_ms: 3_000,
+            }),
+            PersistOp::BlacklistRemoved {
+                number: "777".into(),
+                by: "boss2".into(),
+                ip: "10.0.0.8".into(),
+                at_ms: 4_000,
+            },
+            PersistOp::RedListAdded(RedListEntry {
+                number: "555".into(),
+                note: "elderly".into(),
+                added_by: "boss".into(),
+                added_ip: "".into(),
+                added_ms: 1,
+            }),
+            PersistOp::NotReadyCapSet {
+                group: "g".into(),
+                cap: Some(2),
+                by: "boss".into(),
+                at_ms: 7,
+            },
+        ];
+        write_batch(db, &ops).await.unwrap();
+        let pending = pending_callbacks(db).await.unwrap();
+        assert_eq!(pending.len(), 1, "the kept promise is not pending");
+        assert_eq!(pending[0].call, "c1");
+        assert_eq!(pending[0].priority, Priority::RedList);
+        assert_eq!(
+            (pending[0].arrived_ms, pending[0].accepted_ms),
+            (1_000, 2_000)
+        );
+        let mut lists = Lists::default();
+        load_lists(db, &mut lists).await.unwrap();
+        assert_eq!(
+            lists.blocked("666", 98_000).map(|e| e.until_ms),
+            Some(Some(99_000))
+        );
+        assert!(lists.blocked("777", 0).is_none(), "removed");
+        assert!(lists.red("555").is_some());
+        let log = state_log(db, "1001", 0, 10_000, 100).await.unwrap();
+        assert_eq!(log.len(), 1);
+        assert_eq!(
+            (
+                log[0].from_state.as_str(),
+                log[0].to_state.as_str(),
+                log[0].at_ms
+            ),
+            ("ready", "not_ready", 5_000)
+        );
+        assert!(log[0].detail.contains("meeting"));
+        let trail = audit_trail(db, "777").await.unwrap();
+        assert_eq!(trail.len(), 2);
+        assert_eq!(
+            (
+                trail[1].1.as_str(),
+                trail[1].3.as_str(),
+                trail[1].4.as_str()
+            ),
+            ("remove", "boss2", "10.0.0.8")
+        );
+        assert_eq!(audit_trail(db, "g").await.unwrap()[0].2, "2");
+    }
+
+    #[tokio::test]
+    async fn persist_and_reload_on_sqlite() {
+        roundtrip(&crate::store::testing::sqlite().await).await;
+    }
+
+    #[tokio::test]
+    async fn persist_and_reload_on_postgres() {
+        if let Some(db) = crate::store::testing::postgres("acd_store").await {
+            roundtrip(&db).await;
+        }
+    }
+}
