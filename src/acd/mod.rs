@@ -14,6 +14,7 @@ pub mod core;
 pub mod event;
 pub mod lists;
 pub mod queue;
+pub mod shell;
 pub mod store;
 pub mod strategy;
 #[cfg(test)]
