@@ -51,6 +51,12 @@ struct World {
     offers_total: u64,
     refusals_cap: u64,
     ring_all_groups: HashSet<String>,
+    /// When each ready agent became ready (mirror of the ACD, from its events).
+    ready_since: HashMap<String, u64>,
+    /// The ready-since of an agent at the moment it was offered a call.
+    offered_since: HashMap<String, u64>,
+    /// Members of the longest-idle group g0.
+    members_g0: HashSet<String>,
 }
 
 impl World {
@@ -62,6 +68,21 @@ impl World {
     fn handle(&mut self, e: Event, now: u64) -> Result<(), Refusal> {
         let r = self.acd.handle(e, now);
         self.react(now);
+        // Work-conserving: a group with a ready agent has no call waiting un-offered.
+        for row in self.acd.queue_rows(now) {
+            if row.ready > 0 {
+                let idle_call = self
+                    .acd
+                    .queue_order(&row.group)
+                    .into_iter()
+                    .find(|c| !self.offered.get(c).is_some_and(|s| !s.is_empty()));
+                assert_eq!(
+                    idle_call, None,
+                    "{}: a call waits while {} agents are ready",
+                    row.group, row.ready
+                );
+            }
+        }
         r
     }
 
@@ -79,6 +100,12 @@ impl World {
                             AgentState::Ready,
                             "offer to an agent who was not ready: {c:?}"
                         );
+                    }
+                    if c.to == AgentState::Ready {
+                        self.ready_since.insert(c.agent_no.clone(), now);
+                    } else if c.from == AgentState::Ready {
+                        let since = self.ready_since.remove(&c.agent_no).expect("ready since");
+                        self.offered_since.insert(c.agent_no.clone(), since);
                     }
                     if let AgentState::WrapUp { ends_at_ms } = c.to {
                         assert_eq!(ends_at_ms, now + WRAP);
@@ -133,7 +160,21 @@ impl World {
                         self.at(t, Sim::Answer(call.clone(), agent_no));
                     } // else: ring until the ring-no-answer timeout
                 }
-                Action::Publish(AcdEvent::CallRinging { call, group, .. }) => {
+                Action::Publish(AcdEvent::CallRinging {
+                    call,
+                    group,
+                    agent_no,
+                    ..
+                }) => {
+                    // Longest-idle: nobody still ready in g0 has been ready longer than the chosen agent.
+                    if group == "g0" {
+                        let chosen = self.offered_since[&agent_no];
+                        for m in &self.members_g0 {
+                            if let Some(&since) = self.ready_since.get(m) {
+                                assert!(chosen <= since, "g0 offered {agent_no} (ready since {chosen}) before {m} (since {since})");
+                            }
+                        }
+                    }
                     // The offered call is the first waiting call of its queue not already ringing
                     // (ring-all rings several agents for one call).
                     if offered_in_batch.contains(&call) {
@@ -247,6 +288,7 @@ fn simulated_day_keeps_every_rule() {
     let n_agents = 300;
     let mut auto_answer = Vec::new();
     let mut agents = Vec::new();
+    let mut members_g0 = HashSet::new();
     for i in 0..n_agents {
         let no = format!("{}", 1000 + i);
         let mut p = AgentProfile::new(&no, format!("agent {i}"));
@@ -256,6 +298,9 @@ fn simulated_day_keeps_every_rule() {
                 group_ids[(i + j * 2) % group_ids.len()].clone(),
                 rng.gen_range(1..=5),
             );
+        }
+        if p.groups.iter().any(|m| m.group == "g0") {
+            members_g0.insert(no.clone());
         }
         let aa = rng.gen_bool(0.6);
         p = p.auto_answer(aa);
@@ -283,6 +328,9 @@ fn simulated_day_keeps_every_rule() {
         offers_total: 0,
         refusals_cap: 0,
         ring_all_groups: ["g4".to_string()].into_iter().collect(),
+        ready_since: HashMap::new(),
+        offered_since: HashMap::new(),
+        members_g0,
     };
     w.handle(
         Event::Supervisor {

@@ -51,6 +51,8 @@ pub(super) struct AgentRt {
     pub session: Option<u64>,
     pub endpoint: Option<Endpoint>,
     pub idle_since: Ms,
+    /// The current break started from ready: resuming keeps `idle_since`.
+    pub idle_kept: bool,
     pub calls: u32,
     pub talk_ms: u64,
     pub talk_start: Ms,
@@ -236,6 +238,7 @@ impl Acd {
             since: self.now,
             session: None,
             idle_since: 0,
+            idle_kept: false,
             calls: 0,
             talk_ms: 0,
             talk_start: 0,
@@ -408,7 +411,12 @@ impl Acd {
             grp.ready = grp.ready + nr - or;
             grp.not_ready = grp.not_ready + nn - on;
         }
-        if next.state == AgentState::Ready && old != AgentState::Ready {
+        // B1 L3391: a break taken while ready keeps the agent's place in the longest-idle order.
+        if let AgentState::Break { .. } = next.state {
+            agent.idle_kept = old == AgentState::Ready;
+        }
+        let resumes_break = matches!(old, AgentState::Break { .. }) && agent.idle_kept;
+        if next.state == AgentState::Ready && old != AgentState::Ready && !resumes_break {
             agent.idle_since = now;
         }
         if old.connected() && !next.state.connected() {
@@ -1173,6 +1181,13 @@ impl Acd {
     }
 
     // ---- views ----
+
+    /// The queue rows of the board alone (cheaper than [`Acd::board`]).
+    pub fn queue_rows(&self, now: Ms) -> Vec<QueueRow> {
+        (0..self.groups.len())
+            .map(|g| self.queue_row(g, now))
+            .collect()
+    }
 
     /// The live board at `now`.
     pub fn board(&self, now: Ms) -> Board {

@@ -1556,3 +1556,44 @@ fn timers_armed_as_actions() {
     let out = cmd(&mut acd, "1", AgentCommand::EnterWrapUp, 10).unwrap();
     assert!(out.contains(&Action::ArmTimer { at_ms: 120_010 }));
 }
+
+#[test]
+fn break_from_ready_keeps_longest_idle_place() {
+    let mut acd = one_group(Strategy::LongestIdle);
+    acd.add_agent(agent("1", &["g"])).unwrap();
+    acd.add_agent(agent("2", &["g"])).unwrap();
+    ready(&mut acd, "1", 0);
+    ready(&mut acd, "2", 10 * S);
+    cmd(
+        &mut acd,
+        "1",
+        AgentCommand::StartBreak { length_ms: 300 * S },
+        20 * S,
+    )
+    .unwrap();
+    cmd(&mut acd, "1", AgentCommand::SetReady, 100 * S).unwrap();
+    let out = arrive(&mut acd, "c", "1", "g", 101 * S);
+    assert_eq!(
+        offers(&out),
+        vec![("c".into(), "1".into())],
+        "agent 1 was idle first and kept that place"
+    );
+    // a not-ready spell does not keep it
+    let mut acd = one_group(Strategy::LongestIdle);
+    acd.add_agent(agent("1", &["g"])).unwrap();
+    acd.add_agent(agent("2", &["g"])).unwrap();
+    ready(&mut acd, "1", 0);
+    ready(&mut acd, "2", 10 * S);
+    cmd(
+        &mut acd,
+        "1",
+        AgentCommand::SetNotReady {
+            reason: "meeting".into(),
+        },
+        20 * S,
+    )
+    .unwrap();
+    cmd(&mut acd, "1", AgentCommand::SetReady, 100 * S).unwrap();
+    let out = arrive(&mut acd, "c", "1", "g", 101 * S);
+    assert_eq!(offers(&out), vec![("c".into(), "2".into())]);
+}
