@@ -75,7 +75,7 @@ impl World {
                     .acd
                     .queue_order(&row.group)
                     .into_iter()
-                    .find(|c| !self.offered.get(c).is_some_and(|s| !s.is_empty()));
+                    .find(|c| self.offered.get(c).is_none_or(|s| s.is_empty()));
                 assert_eq!(
                     idle_call, None,
                     "{}: a call waits while {} agents are ready",
