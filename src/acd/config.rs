@@ -231,6 +231,26 @@ mod tests {
     }
 
     #[test]
+    fn whole_config_with_did_routes() {
+        let c: AcdConfig = toml::from_str(
+            r#"
+            wrap_up_ms = 60000
+            [[groups]]
+            id = "nn-12345-p"
+            name = "南宁 12345(个人)"
+            [did_routes."0771-12345"]
+            group = "nn-12345-p"
+            vip = true
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.wrap_up_ms, 60_000);
+        assert_eq!(c.service_level_ms, 15_000);
+        assert!(c.did_routes["0771-12345"].vip);
+        assert!(c.not_ready_reasons.iter().any(|r| r == "meeting"));
+    }
+
+    #[test]
     fn unknown_strategy_is_an_error() {
         let r: Result<GroupConfig, _> = toml::from_str("id='a'\nname='b'\nstrategy='fastest'");
         assert!(r.is_err());

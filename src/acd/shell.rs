@@ -31,6 +31,15 @@ enum Request {
     Targets(oneshot::Sender<Vec<TransferTarget>>),
 }
 
+enum Wake {
+    Request(Request),
+    Timer,
+    Stats,
+}
+
+/// How often changed queue statistics are published.
+pub const STATS_EVERY_MS: u64 = 5_000;
+
 /// A cheap, cloneable way to talk to the ACD task.
 #[derive(Clone)]
 pub struct AcdHandle {
@@ -117,33 +126,54 @@ pub fn spawn(mut acd: Acd, clock: fn() -> Ms, actions: mpsc::UnboundedSender<Act
         clock,
     };
     tokio::spawn(async move {
+        // Queue statistics go out every few seconds when they changed (wallboards, desktops).
+        let mut stats = tokio::time::interval(std::time::Duration::from_millis(STATS_EVERY_MS));
+        stats.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_rows: Vec<super::board::QueueRow> = Vec::new();
         loop {
             let wait = acd
                 .poll_timeout()
-                .map(|t| std::time::Duration::from_millis(t.saturating_sub(clock())));
-            let req = match wait {
-                Some(d) => tokio::select! {
-                    r = rx.recv() => r.map(Some),
-                    _ = tokio::time::sleep(d) => Some(None),
-                },
-                None => rx.recv().await.map(Some),
+                .map(|t| std::time::Duration::from_millis(t.saturating_sub(clock())))
+                .unwrap_or(std::time::Duration::from_secs(3600));
+            let req = tokio::select! {
+                r = rx.recv() => r.map(Wake::Request),
+                _ = tokio::time::sleep(wait) => Some(Wake::Timer),
+                _ = stats.tick() => Some(Wake::Stats),
             };
             let now = clock();
             match req {
                 None => break, // every handle dropped
-                Some(None) => {
+                Some(Wake::Stats) => {
+                    let rows = acd.queue_rows(now);
+                    for (i, row) in rows.iter().enumerate() {
+                        // longest wait moves every tick; publish on a change of the counts
+                        let changed = last_rows.get(i).is_none_or(|old| {
+                            let mut old = old.clone();
+                            old.longest_wait_ms = row.longest_wait_ms;
+                            old != *row
+                        });
+                        if changed {
+                            let _ = events.send(Broadcast::Event {
+                                at_ms: now,
+                                event: AcdEvent::QueueStats(row.clone()),
+                            });
+                        }
+                    }
+                    last_rows = rows;
+                }
+                Some(Wake::Timer) => {
                     let _ = acd.handle(Event::Tick, now);
                 }
-                Some(Some(Request::Event(e, reply))) => {
+                Some(Wake::Request(Request::Event(e, reply))) => {
                     let _ = reply.send(acd.handle(e, now));
                 }
-                Some(Some(Request::Snapshot(agent, reply))) => {
+                Some(Wake::Request(Request::Snapshot(agent, reply))) => {
                     let _ = reply.send(acd.agent_snapshot(&agent, now));
                 }
-                Some(Some(Request::Board(reply))) => {
+                Some(Wake::Request(Request::Board(reply))) => {
                     let _ = reply.send(acd.board(now));
                 }
-                Some(Some(Request::Targets(reply))) => {
+                Some(Wake::Request(Request::Targets(reply))) => {
                     let _ = reply.send(acd.transfer_targets());
                 }
             }

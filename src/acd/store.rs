@@ -241,6 +241,20 @@ pub async fn pending_callbacks(db: &Db) -> Result<Vec<CallbackRecord>, StoreErro
         .collect()
 }
 
+/// At start: loads the lists into `acd` and puts every pending callback promise back in its queue.
+/// Returns how many promises were restored (a promise whose group no longer exists is skipped).
+pub async fn restore(db: &Db, acd: &mut crate::acd::Acd, now: u64) -> Result<usize, StoreError> {
+    load_lists(db, acd.lists_mut()).await?;
+    let mut n = 0;
+    for rec in pending_callbacks(db).await? {
+        match acd.restore_callback(rec, now) {
+            Ok(()) => n += 1,
+            Err(e) => tracing::warn!(error = %e, "callback promise not restored"),
+        }
+    }
+    Ok(n)
+}
+
 /// Loads the blacklist and red list into `lists`.
 pub async fn load_lists(db: &Db, lists: &mut Lists) -> Result<(), StoreError> {
     let rows = sqlx::query(
@@ -457,6 +471,21 @@ mod tests {
     #[tokio::test]
     async fn persist_and_reload_on_sqlite() {
         roundtrip(&crate::store::testing::sqlite().await).await;
+    }
+
+    #[tokio::test]
+    async fn restart_restores_promises_and_lists_into_a_new_acd() {
+        use crate::acd::{Acd, AcdConfig, GroupConfig};
+        let db = crate::store::testing::sqlite().await;
+        roundtrip(&db).await;
+        let mut acd = Acd::new(AcdConfig {
+            groups: vec![GroupConfig::new("g", "G")],
+            ..AcdConfig::default()
+        })
+        .unwrap();
+        assert_eq!(restore(&db, &mut acd, 10_000).await.unwrap(), 1);
+        assert_eq!(acd.queue_order("g"), vec!["c1"]);
+        assert!(acd.lists().blocked("666", 10_000).is_some());
     }
 
     #[tokio::test]
