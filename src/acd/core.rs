@@ -363,7 +363,7 @@ impl Acd {
 
     fn push_timer(&mut self, at: Ms, t: Timer) {
         // Never in the past: a timer fired now re-arming at `now` would loop.
-        let at = at.max(self.now + 1);
+        let at = at.max(self.now.saturating_add(1));
         self.timers.push(Reverse((at, t)));
     }
 
@@ -596,18 +596,22 @@ impl Acd {
         let mut next: Option<Ms> = announce;
         let mut at = |t: Ms| next = Some(next.map_or(t, |n| n.min(t)));
         if let Some(m) = cfg.max_wait_ms {
-            at(queued_at + m);
+            at(queued_at.saturating_add(m));
         }
         for r in &cfg.overflow {
             match r.trigger {
-                OverflowTrigger::Waited { ms } if queued_at + ms > now => at(queued_at + ms),
-                OverflowTrigger::NoAgentLoggedIn => at(now + self.cfg.recheck_ms.max(1)),
+                OverflowTrigger::Waited { ms } if queued_at.saturating_add(ms) > now => {
+                    at(queued_at.saturating_add(ms))
+                }
+                OverflowTrigger::NoAgentLoggedIn => {
+                    at(now.saturating_add(self.cfg.recheck_ms.max(1)))
+                }
                 _ => {}
             }
         }
         if let Some(after) = cfg.callback_offer_after_ms {
             if !offered {
-                at(arrived + after);
+                at(arrived.saturating_add(after));
             }
         }
         if let Some(t) = next {
@@ -637,7 +641,7 @@ impl Acd {
         let expected_wait_ms = (pos as u64 + 1) * grp.handle_ms / staffed;
         let every = grp.cfg.announce_every_ms;
         if let Some(c) = self.calls.get_mut(id) {
-            c.next_announce = every.map(|e| self.now + e.max(1000));
+            c.next_announce = every.map(|e| self.now.saturating_add(e.max(1000)));
         }
         self.emit(Action::Announce {
             call: id.to_string(),
@@ -959,7 +963,9 @@ impl Acd {
         };
         c.offers.retain(|&x| x != a);
         if c.offers.is_empty() && c.status == CallStatus::Offered {
-            self.back_to_waiting(id, false);
+            // A call still in its queue keeps its place; one offered from outside the queue
+            // (transferred to this agent, moved off a signed-out agent) goes to the front.
+            self.back_to_waiting(id, true);
         }
     }
 
@@ -1177,7 +1183,7 @@ impl Acd {
                 callback: callback.is_some(),
             });
         }
-        self.push_timer(now + ring, Timer::Ring(id.to_string(), gen));
+        self.push_timer(now.saturating_add(ring), Timer::Ring(id.to_string(), gen));
     }
 
     // ---- views ----

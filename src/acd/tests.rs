@@ -1597,3 +1597,61 @@ fn break_from_ready_keeps_longest_idle_place() {
     let out = arrive(&mut acd, "c", "1", "g", 101 * S);
     assert_eq!(offers(&out), vec![("c".into(), "2".into())]);
 }
+
+#[test]
+fn failed_transfer_to_agent_returns_call_to_front_of_queue() {
+    let mut acd = one_group(Strategy::LongestIdle);
+    acd.add_agent(agent("1", &["g"])).unwrap();
+    acd.add_agent(agent("2", &[]).auto_answer(false)).unwrap();
+    ready(&mut acd, "1", 0);
+    arrive(&mut acd, "c", "1", "g", 0);
+    ev(
+        &mut acd,
+        Event::CallAnswered {
+            call: "c".into(),
+            agent_no: "1".into(),
+        },
+        S,
+    );
+    arrive(&mut acd, "d", "1", "g", 2 * S);
+    ready(&mut acd, "2", 3 * S);
+    cmd(
+        &mut acd,
+        "1",
+        AgentCommand::Transfer {
+            target: Target::Agent {
+                agent_no: "2".into(),
+            },
+        },
+        4 * S,
+    )
+    .unwrap();
+    ev(&mut acd, Event::Tick, 19 * S);
+    assert_eq!(
+        state(&acd, "2"),
+        AgentState::NotReady {
+            reason: "ring_no_answer".into()
+        }
+    );
+    assert_eq!(acd.queue_order("g"), vec!["c", "d"]);
+}
+
+#[test]
+fn huge_config_values_do_not_overflow() {
+    let mut g = GroupConfig::new("g", "G");
+    g.max_wait_ms = Some(u64::MAX);
+    g.ring_timeout_ms = u64::MAX;
+    g.announce_every_ms = Some(u64::MAX);
+    g.callback_offer_after_ms = Some(u64::MAX);
+    g.overflow.push(OverflowRule {
+        trigger: OverflowTrigger::Waited { ms: u64::MAX },
+        target: OverflowTarget::Callback,
+    });
+    let mut acd = Acd::new(cfg(vec![g])).unwrap();
+    acd.add_agent(agent("1", &["g"]).auto_answer(false))
+        .unwrap();
+    arrive(&mut acd, "c", "1", "g", u64::MAX / 2);
+    ready(&mut acd, "1", u64::MAX / 2);
+    ev(&mut acd, Event::Tick, u64::MAX - 1);
+    assert_eq!(state(&acd, "1").name(), "ringing");
+}
