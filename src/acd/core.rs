@@ -2,7 +2,8 @@
 //!
 //! Contract (as str0m's `Rtc`): call [`Acd::handle`] with one event and the time, then drain
 //! [`Acd::poll`] until it returns `None`. Timers due at or before `now` run at the start of every
-//! `handle`, so a late `Tick` loses nothing. Agent and supervisor commands are in `commands.rs`.
+//! `handle`, so a late `Tick` loses nothing. Agent and supervisor commands are in `commands.rs`,
+//! routing in `routing.rs`, read-only views in `views.rs`.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -12,19 +13,17 @@ use tracing::debug;
 use super::agent::{
     transition, AgentInput, AgentProfile, AgentRules, AgentState, Endpoint, Next, Refusal,
 };
-use super::board::{AgentRow, Board, QueueRow, TransferTarget};
-use super::config::{AcdConfig, GroupConfig, OverflowTarget, OverflowTrigger, Strategy};
+use super::config::{AcdConfig, GroupConfig, OverflowTarget, OverflowTrigger};
 use super::event::{
     AcdEvent, Action, CallbackRecord, CallerHistory, Event, ExitReason, IncomingCall, OfferFailure,
     PersistOp, StateChange,
 };
 use super::lists::Lists;
-use super::queue::{cross_queue_key, entry_index, Priority};
-use super::strategy::{self, Candidate};
+use super::queue::{entry_index, Priority};
 use super::{CallId, Ms};
 
 /// Orders head calls across queues (see [`cross_queue_key`]).
-type HeadKey = (Reverse<Priority>, Ms, u64);
+pub(super) type HeadKey = (Reverse<Priority>, Ms, u64);
 
 /// Why a configuration cannot start an ACD.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -361,7 +360,7 @@ impl Acd {
             })
     }
 
-    fn push_timer(&mut self, at: Ms, t: Timer) {
+    pub(super) fn push_timer(&mut self, at: Ms, t: Timer) {
         // Never in the past: a timer fired now re-arming at `now` would loop.
         let at = at.max(self.now.saturating_add(1));
         self.timers.push(Reverse((at, t)));
@@ -1038,291 +1037,5 @@ impl Acd {
             *h = (*h * 7 + talk + wrap) / 8;
         }
         let _ = self.apply(a, AgentInput::CallEnded);
-    }
-
-    // ---- routing ----
-
-    /// Offers waiting calls to ready agents until no pair is left. The highest-priority, longest
-    /// waiting head call across all groups goes first, so an agent in several groups serves the
-    /// most urgent caller.
-    pub(super) fn dispatch(&mut self) {
-        let bound = self.calls.len() + self.agents.len() + 1;
-        for _ in 0..bound {
-            let mut best: Option<(HeadKey, usize, CallId)> = None;
-            for (g, grp) in self.groups.iter().enumerate() {
-                if grp.ready == 0 {
-                    continue;
-                }
-                let head = grp
-                    .queue
-                    .iter()
-                    .filter_map(|id| self.calls.get(id))
-                    .find(|c| c.status == CallStatus::Waiting);
-                if let Some(c) = head {
-                    let k = cross_queue_key(c.priority, c.arrived, c.seq);
-                    if best.as_ref().is_none_or(|(bk, _, _)| k < *bk) {
-                        best = Some((k, g, c.id.clone()));
-                    }
-                }
-            }
-            let Some((_, g, id)) = best else { return };
-            let chosen = self.choose_agents(g, &id);
-            if chosen.is_empty() {
-                // Counters say someone is ready but nobody is: a bug, not a reason to spin.
-                tracing::warn!(group = %self.groups[g].cfg.id, "ready count without a ready member");
-                return;
-            }
-            self.offer(&id, g, chosen);
-        }
-    }
-
-    fn choose_agents(&self, g: usize, id: &str) -> Vec<usize> {
-        let grp = &self.groups[g];
-        let ready = |a: usize| self.agents[a].state == AgentState::Ready;
-        if grp.cfg.last_agent_first {
-            let last = self.calls.get(id).and_then(|c| c.last_agent.as_ref());
-            if let Some(&a) = last.and_then(|no| self.agent_ix.get(no)) {
-                if ready(a) && grp.members.contains(&a) {
-                    return vec![a];
-                }
-            }
-        }
-        if grp.cfg.strategy == Strategy::RingAll {
-            return grp.members.iter().copied().filter(|&a| ready(a)).collect();
-        }
-        let n = grp.members.len();
-        let mut best: Option<((u64, u64, u64), usize)> = None;
-        for (pos, &a) in grp.members.iter().enumerate() {
-            let agent = &self.agents[a];
-            if agent.state != AgentState::Ready {
-                continue;
-            }
-            let level = agent.groups.iter().find(|x| x.0 == g).map_or(0, |x| x.2);
-            let cand = Candidate {
-                member_pos: pos,
-                idle_since: agent.idle_since,
-                calls: agent.calls,
-                talk_ms: agent.talk_ms,
-                level,
-            };
-            let k = strategy::key(grp.cfg.strategy, &cand, grp.rr_last, n);
-            if best.is_none_or(|(bk, _)| k < bk) {
-                best = Some((k, a));
-            }
-        }
-        best.map(|(_, a)| vec![a]).unwrap_or_default()
-    }
-
-    /// Offers call `id` to `agents` (several under ring-all).
-    pub(super) fn offer(&mut self, id: &str, g: usize, agents: Vec<usize>) {
-        let now = self.now;
-        let ring = self.groups[g].cfg.ring_timeout_ms;
-        for &a in &agents {
-            if self
-                .apply(
-                    a,
-                    AgentInput::Offer {
-                        call: id.to_string(),
-                    },
-                )
-                .is_err()
-            {
-                continue;
-            }
-            if let Some(&(_, pos, _)) = self.agents[a].groups.iter().find(|x| x.0 == g) {
-                self.groups[g].rr_last = pos;
-            }
-        }
-        let agents: Vec<usize> = agents
-            .into_iter()
-            .filter(|&a| self.agents[a].state.call().map(String::as_str) == Some(id))
-            .collect();
-        let Some(c) = self.calls.get_mut(id) else {
-            return;
-        };
-        if agents.is_empty() {
-            return;
-        }
-        c.status = CallStatus::Offered;
-        c.offers = agents.clone();
-        c.gen += 1;
-        let gen = c.gen;
-        let (caller, did, ivr, history, red, callback, arrived) = (
-            c.caller.clone(),
-            c.did.clone(),
-            c.ivr_path.clone(),
-            c.history.clone(),
-            c.red_list,
-            c.callback.clone(),
-            c.arrived,
-        );
-        for a in agents {
-            let agent = &self.agents[a];
-            let agent_no = agent.profile.agent_no.clone();
-            let auto_answer = agent.profile.auto_answer;
-            self.emit(Action::OfferCall {
-                call: id.to_string(),
-                agent_no: agent_no.clone(),
-                endpoint: agent.endpoint.clone(),
-                auto_answer,
-                ring_timeout_ms: ring,
-                callback: callback.clone(),
-            });
-            self.publish(AcdEvent::CallRinging {
-                call: id.to_string(),
-                agent_no,
-                caller: caller.clone(),
-                did: did.clone(),
-                group: self.groups[g].cfg.id.clone(),
-                group_name: self.groups[g].cfg.name.clone(),
-                ivr_path: ivr.clone(),
-                waited_ms: now.saturating_sub(arrived),
-                red_list: red,
-                history: history.clone(),
-                auto_answer,
-                callback: callback.is_some(),
-            });
-        }
-        self.push_timer(now.saturating_add(ring), Timer::Ring(id.to_string(), gen));
-    }
-
-    // ---- views ----
-
-    /// The queue rows of the board alone (cheaper than [`Acd::board`]).
-    pub fn queue_rows(&self, now: Ms) -> Vec<QueueRow> {
-        (0..self.groups.len())
-            .map(|g| self.queue_row(g, now))
-            .collect()
-    }
-
-    /// The live board at `now`.
-    pub fn board(&self, now: Ms) -> Board {
-        Board {
-            at_ms: now,
-            agents: (0..self.agents.len())
-                .map(|a| self.agent_row(a, now))
-                .collect(),
-            queues: (0..self.groups.len())
-                .map(|g| self.queue_row(g, now))
-                .collect(),
-        }
-    }
-
-    pub(super) fn agent_row(&self, a: usize, now: Ms) -> AgentRow {
-        let agent = &self.agents[a];
-        AgentRow {
-            agent_no: agent.profile.agent_no.clone(),
-            name: agent.profile.name.clone(),
-            state: agent.state.clone(),
-            since_ms: agent.since,
-            time_in_state_ms: now.saturating_sub(agent.since),
-            groups: agent
-                .groups
-                .iter()
-                .map(|&(g, _, _)| self.groups[g].cfg.id.clone())
-                .collect(),
-            calls: agent.calls,
-            talk_ms: agent.talk_ms,
-        }
-    }
-
-    pub(super) fn queue_row(&self, g: usize, now: Ms) -> QueueRow {
-        let grp = &self.groups[g];
-        let longest = grp
-            .queue
-            .iter()
-            .filter_map(|id| self.calls.get(id))
-            .filter(|c| c.callback.is_none())
-            .map(|c| now.saturating_sub(c.arrived))
-            .max()
-            .unwrap_or(0);
-        let s = &grp.stats;
-        QueueRow {
-            group: grp.cfg.id.clone(),
-            name: grp.cfg.name.clone(),
-            waiting: grp.queue.len(),
-            longest_wait_ms: longest,
-            logged_in: grp.logged_in,
-            ready: grp.ready,
-            not_ready: grp.not_ready,
-            not_ready_cap: grp.cfg.not_ready_cap,
-            entered: s.entered,
-            answered: s.answered,
-            answered_in_sl: s.answered_in_sl,
-            abandoned: s.abandoned,
-            overflowed: s.overflowed,
-            service_level_permille: QueueRow::service_level(
-                s.answered_in_sl,
-                s.answered,
-                s.abandoned,
-            ),
-        }
-    }
-
-    /// The transfer picker: every group as "name (idle)(queued)" (A L1395).
-    pub fn transfer_targets(&self) -> Vec<TransferTarget> {
-        self.groups
-            .iter()
-            .map(|g| TransferTarget {
-                group: g.cfg.id.clone(),
-                name: g.cfg.name.clone(),
-                idle: g.ready,
-                queued: g.queue.len(),
-            })
-            .collect()
-    }
-
-    /// One agent's state (A L1872, get agent state).
-    pub fn agent_state(&self, agent_no: &str) -> Option<&AgentState> {
-        self.agent_ix.get(agent_no).map(|&a| &self.agents[a].state)
-    }
-
-    /// The profile of an agent.
-    pub fn agent_profile(&self, agent_no: &str) -> Option<&AgentProfile> {
-        self.agent_ix
-            .get(agent_no)
-            .map(|&a| &self.agents[a].profile)
-    }
-
-    /// The CTI session currently bound to an agent.
-    pub fn agent_session(&self, agent_no: &str) -> Option<u64> {
-        self.agent_ix
-            .get(agent_no)
-            .and_then(|&a| self.agents[a].session)
-    }
-
-    /// Call ids waiting in a group, in queue order.
-    pub fn queue_order(&self, group: &str) -> Vec<CallId> {
-        self.group_ix
-            .get(group)
-            .map(|&g| self.groups[g].queue.iter().cloned().collect())
-            .unwrap_or_default()
-    }
-
-    /// The snapshot a (re)connecting CTI client gets: its row and the queues of its groups.
-    pub fn agent_snapshot(&self, agent_no: &str, now: Ms) -> Option<super::board::AgentSnapshot> {
-        let &a = self.agent_ix.get(agent_no)?;
-        let call = self.agents[a].state.call().and_then(|id| {
-            let c = self.calls.get(id)?;
-            Some(super::board::CallInfo {
-                call: id.clone(),
-                caller: c.caller.clone(),
-                did: c.did.clone(),
-                group: self.groups[c.group].cfg.id.clone(),
-                group_name: self.groups[c.group].cfg.name.clone(),
-                waited_ms: now.saturating_sub(c.arrived),
-            })
-        });
-        Some(super::board::AgentSnapshot {
-            agent: self.agent_row(a, now),
-            auto_answer: self.agents[a].profile.auto_answer,
-            call,
-            queues: self.agents[a]
-                .groups
-                .iter()
-                .map(|&(g, _, _)| self.queue_row(g, now))
-                .collect(),
-            not_ready_reasons: self.cfg.not_ready_reasons.clone(),
-        })
     }
 }

@@ -14,11 +14,13 @@ pub mod core;
 pub mod event;
 pub mod lists;
 pub mod queue;
+mod routing;
 pub mod shell;
 pub mod store;
 pub mod strategy;
 #[cfg(test)]
 mod tests;
+mod views;
 
 pub use self::agent::{AgentProfile, AgentState, Endpoint, Refusal};
 pub use self::board::{AgentRow, AgentSnapshot, Board, QueueRow, TransferTarget as PickerEntry};
