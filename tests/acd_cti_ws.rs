@@ -186,6 +186,21 @@ async fn agent_logs_in_gets_events_in_order_and_is_taken_over() {
     assert_eq!(k["type"], "kicked");
     let c = recv(&mut ws).await;
     assert_eq!(c["type"], "closed");
+
+    // The agent is still logged in; a supervisor's force logout reaches the new desktop.
+    let (mut boss, mut bseq) = connect(&url, "t-boss").await;
+    until(&mut boss, &mut bseq, |v| v["type"] == "snapshot").await;
+    send(&mut boss, json!({"type":"command","id":1,"command":{"cmd":"force_logout","agent_no":"1001","reason":"test"}})).await;
+    let r = until(&mut boss, &mut bseq, |v| v["type"] == "result").await;
+    assert_eq!(r["ok"], true, "{r}");
+    let k = until(&mut ws2, &mut seq2, |v| {
+        v["type"] == "kicked" || v["type"] == "closed"
+    })
+    .await;
+    assert_eq!(
+        k["type"], "kicked",
+        "the kick reaches the session that took over"
+    );
 }
 
 #[tokio::test]

@@ -55,6 +55,12 @@ impl Acd {
                 }
                 Ok(())
             }
+            AgentCommand::Attach { session } => {
+                if state.logged_in() {
+                    self.agents[a].session = Some(session);
+                }
+                Ok(())
+            }
             AgentCommand::SetReady => self.apply(a, AgentInput::SetReady),
             AgentCommand::SetNotReady { reason } => {
                 if !self.cfg.not_ready_reasons.contains(&reason) {

@@ -66,6 +66,10 @@ pub enum AgentCommand {
         endpoint: Option<Endpoint>,
     },
     Logout,
+    /// A reconnecting desktop's new CTI session now speaks for the agent (no state change).
+    Attach {
+        session: u64,
+    },
     SetReady,
     SetNotReady {
         reason: String,

@@ -217,6 +217,37 @@ fn not_ready_agent_is_never_offered() {
 }
 
 #[test]
+fn attach_moves_session_without_state_change() {
+    let mut acd = one_group(Strategy::LongestIdle);
+    acd.add_agent(agent("1", &["g"])).unwrap();
+    cmd(&mut acd, "1", AgentCommand::Attach { session: 5 }, 0).unwrap();
+    assert_eq!(
+        acd.agent_session("1"),
+        None,
+        "not logged in: nothing to attach"
+    );
+    ready(&mut acd, "1", 0);
+    let out = cmd(&mut acd, "1", AgentCommand::Attach { session: 5 }, S).unwrap();
+    assert!(out.is_empty());
+    assert_eq!(
+        (acd.agent_session("1"), state(&acd, "1")),
+        (Some(5), AgentState::Ready)
+    );
+    let out = sup(
+        &mut acd,
+        SupervisorCommand::ForceLogout {
+            agent_no: "1".into(),
+            reason: "x".into(),
+        },
+        2 * S,
+    )
+    .unwrap();
+    assert!(out
+        .iter()
+        .any(|a| matches!(a, Action::KickSession { session: 5, .. })));
+}
+
+#[test]
 fn forced_login_kicks_old_session_and_lands_not_ready() {
     let mut acd = one_group(Strategy::LongestIdle);
     acd.add_agent(agent("1", &["g"])).unwrap();

@@ -118,6 +118,14 @@ async fn run(socket: WebSocket, st: CtiState, id: u64, ip: String) {
                             st.acd.kick(a, old, "this agent connected again elsewhere");
                         }
                         agent = Some(a.clone());
+                        // Later kicks (force logout, forced login) must reach this session.
+                        let attach = crate::acd::Event::Agent {
+                            agent_no: a.clone(),
+                            cmd: crate::acd::AgentCommand::Attach { session: id },
+                        };
+                        if st.acd.request(attach).await.is_err() {
+                            break 'conn;
+                        }
                     }
                     let snap = match &principal.agent_no {
                         Some(a) => st.acd.agent_snapshot(a).await.ok().flatten(),
