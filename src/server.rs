@@ -14,6 +14,11 @@ use crate::call::cdr::{BatchPolicy, CdrWriter};
 use crate::call::shell;
 use crate::config::Config;
 use crate::store::{accounts, Db};
+use crate::tickets::api::ApiState;
+use crate::tickets::attachments::AttachmentConfig;
+use crate::tickets::sms::{FileSink, SmsSender};
+use crate::tickets::store::{Rules, TicketStore};
+use crate::web::auth::{Auth, AuthConfig};
 use crate::web::{self, Metrics};
 
 /// Logs to stderr; `RUST_LOG` chooses the level (default `info`).
@@ -134,7 +139,20 @@ pub async fn run(
         .await
         .with_context(|| format!("binding HTTP on {}", resolved.http))?;
     let http_addr = listener.local_addr()?;
-    let app = web::base_router(metrics.clone());
+    // Work orders: the sample catalogue (idempotent), the REST API and its background worker.
+    crate::tickets::catalogue::load_seed(&db).await.context("loading the sample catalogue")?;
+    let store = TicketStore::new(db.clone(), Rules::default());
+    let auth = Auth::new(db.clone(), AuthConfig::default());
+    let data_dir = h.paths.recordings.parent().map(std::path::Path::to_path_buf).unwrap_or_else(|| "data".into());
+    let api = ApiState {
+        files: AttachmentConfig { root: data_dir.join("attachments"), ..AttachmentConfig::default() },
+        ..ApiState::new(store.clone(), auth.clone())
+    };
+    let sms: Arc<dyn SmsSender> = Arc::new(FileSink { path: data_dir.join("sms-outbox.jsonl") });
+    let link_base = format!("http://{}/api/v1", resolved.http);
+    let tickets_worker = crate::tickets::worker::spawn(store, sms, api.links.clone(), link_base, Duration::from_secs(30));
+    let app = web::base_router(metrics.clone())
+        .nest("/api/v1", crate::tickets::api::router(api).merge(web::auth::router(auth)));
     let mut http_stop = stop.clone();
     let http = tokio::spawn(async move {
         let _ = axum::serve(listener, app)
@@ -167,6 +185,7 @@ pub async fn run(
         warn!("SIP engine did not stop in time");
     }
     sip.transport.shutdown(Duration::from_secs(1)).await;
+    tickets_worker.abort();
     let _ = http.await;
     db.pool.close().await;
     info!("stopped");
