@@ -81,13 +81,12 @@ impl<'a> Via<'a> {
             port,
             params,
         };
-        if let Some(r) = via.params.get("rport") {
-            if !r.is_empty() && parse_u64(r, 65535).is_none() {
+        // One pass over the params for the numeric ones we must trust later.
+        for (n, v) in via.params.iter() {
+            if n.eq_ignore_ascii_case("rport") && v.is_some_and(|r| parse_u64(r, 65535).is_none()) {
                 return Err(herr("Via: bad rport"));
             }
-        }
-        if let Some(t) = via.params.get("ttl") {
-            if parse_u64(t, 255).is_none() {
+            if n.eq_ignore_ascii_case("ttl") && v.and_then(|t| parse_u64(t, 255)).is_none() {
                 return Err(herr("Via: bad ttl"));
             }
         }
