@@ -248,6 +248,8 @@ async fn reinvite_moves_a_leg_and_the_far_side_sees_one_stream() {
     // A transfer/re-INVITE: A's media now comes from another endpoint with its own SSRC and numbering.
     r.update_remote(info.id, Leg::A, ea2.local_addr().unwrap())
         .unwrap();
+    // Commands and packets travel separately; give the command a moment before media flows.
+    tokio::time::sleep(Duration::from_millis(50)).await;
     // B's media goes to the new address at once.
     eb.send_to(&rtp(0xb, 1, 0, b"to-new"), relay_addr(info.port_b))
         .unwrap();

@@ -446,21 +446,19 @@ impl Worker {
                 }
             };
             let now = Instant::now();
-            let mut woken = false;
-            for ev in events.iter().take(n) {
-                let tok = ev.u64;
-                if tok == WAKE_TOKEN {
-                    woken = true;
-                } else {
-                    self.on_readable(&mut batch, tok, now);
-                }
-            }
-            // Commands run after the readiness list, so no event refers to a slot freed meanwhile.
-            if woken {
+            // Commands first, so a re-INVITE or hold queued before these packets applies to them. A readiness
+            // entry for a slot freed (or reused) by a command is harmless: a freed slot is skipped, and a
+            // reused one is read without blocking and holds only its own bridge's packets.
+            if events.iter().take(n).any(|ev| ev.u64 == WAKE_TOKEN) {
                 self.wake.drain();
                 if !self.drain_commands(now) {
                     self.shutdown();
                     return;
+                }
+            }
+            for ev in events.iter().take(n) {
+                if ev.u64 != WAKE_TOKEN {
+                    self.on_readable(&mut batch, ev.u64, now);
                 }
             }
             if now >= next_tick {
