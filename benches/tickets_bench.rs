@@ -301,17 +301,22 @@ async fn main() {
             let mut rng = rand::rngs::StdRng::seed_from_u64(u);
             while Instant::now() < until {
                 let roll = rng.gen_range(0..100);
-                let ok = if roll < 40 {
+                let res: Result<(), String> = if roll < 40 {
                     store
                         .get_by_number(&format!("S{:013}", rng.gen_range(0..n)), &me, now_ms())
                         .await
-                        .is_ok()
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
                 } else if roll < 70 {
                     let f = ListFilter {
                         caller_number: Some(format!("139{:08}", rng.gen_range(0..CALLERS))),
                         ..ListFilter::default()
                     };
-                    store.list(&me, &f, now_ms()).await.is_ok()
+                    store
+                        .list(&me, &f, now_ms())
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
                 } else if roll < 90 {
                     let input = CreateTicket {
                         title: "咨询".into(),
@@ -319,7 +324,11 @@ async fn main() {
                         region_code: "610902002001".into(),
                         ..CreateTicket::default()
                     };
-                    store.create(&me, input, None, now_ms()).await.is_ok()
+                    store
+                        .create(&me, input, None, now_ms())
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
                 } else {
                     let id = &created[rng.gen_range(0..created.len())];
                     store
@@ -332,9 +341,19 @@ async fn main() {
                             now_ms(),
                         )
                         .await
-                        .is_ok()
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
                 };
-                if ok { &done } else { &failed }.fetch_add(1, Ordering::Relaxed);
+                match res {
+                    Ok(()) => {
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => {
+                        if failed.fetch_add(1, Ordering::Relaxed) < 3 {
+                            eprintln!("mixed-load failure: {e}");
+                        }
+                    }
+                }
             }
         }));
     }
