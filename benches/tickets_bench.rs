@@ -49,6 +49,19 @@ const STATUSES: [&str; 6] = [
 ];
 const CALLERS: u64 = 200_000;
 
+/// id, number, status, region, category, caller, lead department, created, state JSON.
+type SeedRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    String,
+);
+
 fn env_num(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
@@ -103,17 +116,7 @@ async fn seed(db: &Db, n: u64) {
              region_code, address, requester_name, contact_phone, caller_number, tags, lead_dept, due_ms, overdue, next_timer_ms, \
              master_id, cycle, created_by, created_ms, updated_ms, closed_ms, version, idempotency_key, state_json) VALUES ",
         );
-        let mut vals: Vec<(
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-            i64,
-            String,
-        )> = Vec::new();
+        let mut vals: Vec<SeedRow> = Vec::new();
         for k in 0..rows {
             let seq = i + k;
             let id = format!("seed-{seq:08}");

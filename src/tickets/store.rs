@@ -1234,7 +1234,10 @@ fn may_read(actor: &Actor, v: &TicketView) -> bool {
 /// read transaction to a write one once another writer committed (it fails at once with
 /// "database is locked"), so every read-then-write transaction starts with a write.
 async fn lock_row(tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: &str) -> Result<()> {
-    sqlx::query("UPDATE tickets SET updated_ms = updated_ms WHERE id = $1").bind(id).execute(&mut **tx).await?;
+    sqlx::query("UPDATE tickets SET updated_ms = updated_ms WHERE id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
