@@ -49,6 +49,19 @@ const STATUSES: [&str; 6] = [
 ];
 const CALLERS: u64 = 200_000;
 
+/// id, number, status, region, category, caller, lead department, created, state JSON.
+type SeedRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    String,
+);
+
 fn env_num(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
@@ -103,17 +116,7 @@ async fn seed(db: &Db, n: u64) {
              region_code, address, requester_name, contact_phone, caller_number, tags, lead_dept, due_ms, overdue, next_timer_ms, \
              master_id, cycle, created_by, created_ms, updated_ms, closed_ms, version, idempotency_key, state_json) VALUES ",
         );
-        let mut vals: Vec<(
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-            i64,
-            String,
-        )> = Vec::new();
+        let mut vals: Vec<SeedRow> = Vec::new();
         for k in 0..rows {
             let seq = i + k;
             let id = format!("seed-{seq:08}");
@@ -301,17 +304,22 @@ async fn main() {
             let mut rng = rand::rngs::StdRng::seed_from_u64(u);
             while Instant::now() < until {
                 let roll = rng.gen_range(0..100);
-                let ok = if roll < 40 {
+                let res: Result<(), String> = if roll < 40 {
                     store
                         .get_by_number(&format!("S{:013}", rng.gen_range(0..n)), &me, now_ms())
                         .await
-                        .is_ok()
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
                 } else if roll < 70 {
                     let f = ListFilter {
                         caller_number: Some(format!("139{:08}", rng.gen_range(0..CALLERS))),
                         ..ListFilter::default()
                     };
-                    store.list(&me, &f, now_ms()).await.is_ok()
+                    store
+                        .list(&me, &f, now_ms())
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
                 } else if roll < 90 {
                     let input = CreateTicket {
                         title: "咨询".into(),
@@ -319,7 +327,11 @@ async fn main() {
                         region_code: "610902002001".into(),
                         ..CreateTicket::default()
                     };
-                    store.create(&me, input, None, now_ms()).await.is_ok()
+                    store
+                        .create(&me, input, None, now_ms())
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
                 } else {
                     let id = &created[rng.gen_range(0..created.len())];
                     store
@@ -332,9 +344,19 @@ async fn main() {
                             now_ms(),
                         )
                         .await
-                        .is_ok()
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
                 };
-                if ok { &done } else { &failed }.fetch_add(1, Ordering::Relaxed);
+                match res {
+                    Ok(()) => {
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => {
+                        if failed.fetch_add(1, Ordering::Relaxed) < 3 {
+                            eprintln!("mixed-load failure: {e}");
+                        }
+                    }
+                }
             }
         }));
     }

@@ -603,6 +603,7 @@ impl TicketStore {
             return Ok(before);
         }
         let mut tx = self.db.pool.begin().await?;
+        lock_row(&mut tx, id).await?;
         let row = sqlx::query("SELECT state_json, version FROM tickets WHERE id = $1")
             .bind(id)
             .fetch_one(&mut *tx)
@@ -769,11 +770,13 @@ impl TicketStore {
         t.handle(cmd, actor, now, self.rules.env())?;
         let outputs = drain(&mut t);
         let mut tx = self.db.pool.begin().await?;
-        let seq = next_seq(&mut tx, id).await?;
+        // The state write comes first: it takes the lock and checks the version.
         self.save(&mut tx, &t, version, now).await?;
+        let seq = next_seq(&mut tx, id).await?;
         write_outputs(&mut tx, id, seq, &outputs, now).await?;
         self.project(&mut tx, &before, &t).await?;
         if let Some(master) = master {
+            lock_row(&mut tx, &master).await?;
             // The master records its duplicate, so one reply answers all contacts.
             let ev = Output::Event(super::lifecycle::Event {
                 at_ms: now,
@@ -928,6 +931,7 @@ impl TicketStore {
         });
         for _ in 0..5 {
             let mut tx = self.db.pool.begin().await?;
+            lock_row(&mut tx, id).await?;
             let seq = next_seq(&mut tx, id).await?;
             match write_outputs(&mut tx, id, seq, std::slice::from_ref(&ev), now).await {
                 // Another writer took this sequence number: take the next one.
@@ -982,8 +986,8 @@ impl TicketStore {
         t.handle_timeout(now, self.rules.env());
         let outputs = drain(&mut t);
         let mut tx = self.db.pool.begin().await?;
-        let seq = next_seq(&mut tx, id).await?;
         self.save(&mut tx, &t, version, now).await?;
+        let seq = next_seq(&mut tx, id).await?;
         write_outputs(&mut tx, id, seq, &outputs, now).await?;
         self.project(&mut tx, &before, &t).await?;
         tx.commit().await?;
@@ -1224,6 +1228,17 @@ fn may_read(actor: &Actor, v: &TicketView) -> bool {
                 || v.assisting.iter().any(|a| Some(a.as_str()) == dept));
     }
     actor.covers_region(&v.region_code)
+}
+
+/// Takes the ticket row's write lock first thing in a transaction. SQLite cannot upgrade a
+/// read transaction to a write one once another writer committed (it fails at once with
+/// "database is locked"), so every read-then-write transaction starts with a write.
+async fn lock_row(tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: &str) -> Result<()> {
+    sqlx::query("UPDATE tickets SET updated_ms = updated_ms WHERE id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 async fn next_seq(tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: &str) -> Result<i64> {
