@@ -5,6 +5,7 @@
 mod harness;
 
 mod calls;
+mod edges;
 mod keepalive;
 mod misc;
 mod register;

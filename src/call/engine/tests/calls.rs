@@ -9,12 +9,12 @@ use crate::call::engine::MediaLeg;
 use crate::sip::message::Method;
 
 /// A call that is ringing at 1001: the B-leg INVITE as sent.
-struct Ringing {
-    call_id: String,
-    b_invite: Sent,
+pub(super) struct Ringing {
+    pub call_id: String,
+    pub b_invite: Sent,
 }
 
-fn ring(b: &mut Bench, call_id: &str) -> Ringing {
+pub(super) fn ring(b: &mut Bench, call_id: &str) -> Ringing {
     b.recv_text(&carrier_invite(call_id, "12345"), CARRIER);
     b.expect_response(100, Method::Invite, CARRIER);
     let b_invite = b.expect_request(Method::Invite, PHONE_1001);
@@ -25,16 +25,16 @@ fn ring(b: &mut Bench, call_id: &str) -> Ringing {
 }
 
 /// A connected call: B answered, A got 200 and (unless `ack` is false) sent its ACK.
-struct Connected {
-    call_id: String,
-    b_invite: Sent,
-    a_200: Sent,
+pub(super) struct Connected {
+    pub call_id: String,
+    pub b_invite: Sent,
+    pub a_200: Sent,
     /// hotline's tag in the caller's dialog.
-    our_a_tag: String,
-    b_ack: Sent,
+    pub our_a_tag: String,
+    pub b_ack: Sent,
 }
 
-fn connect(b: &mut Bench, call_id: &str, ack: bool) -> Connected {
+pub(super) fn connect(b: &mut Bench, call_id: &str, ack: bool) -> Connected {
     let r = ring(b, call_id);
     b.recv(
         answer(&r.b_invite, 180, "Ringing", Some("b-tag"), ""),
@@ -67,7 +67,7 @@ fn connect(b: &mut Bench, call_id: &str, ack: bool) -> Connected {
 }
 
 /// A BYE the engine sent, answered 200 so its transaction ends.
-fn answer_bye(b: &mut Bench, to: &str) -> Sent {
+pub(super) fn answer_bye(b: &mut Bench, to: &str) -> Sent {
     let bye = b.expect_request(Method::Bye, to);
     b.recv(answer(&bye, 200, "OK", None, ""), to);
     bye

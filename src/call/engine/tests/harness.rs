@@ -29,7 +29,7 @@ pub const CARRIER: &str = "192.0.2.10:5060";
 pub const PHONE_1001: &str = "192.0.2.50:5060";
 
 /// A carrier with one channel whose DID 12345 rings 1001 (fixed contact) and DID 12346 rings
-/// 1002 (which must register first); agents offer MD5 before SHA-256.
+/// 1002 (which must register first); agents offer MD5 before SHA-256; agents dial out with 9.
 pub const PROFILES: &str = r#"
 [[trunk]]
 name = "carrier"
@@ -57,6 +57,11 @@ contact = "sip:1001@192.0.2.50:5060"
 [[agents.extension]]
 number = "1002"
 password = "pw1002"
+
+[[dial]]
+prefix = "9"
+trunks = ["carrier"]
+strip = 1
 "#;
 
 /// Everything the fake media was asked to do, in order.
@@ -364,6 +369,11 @@ impl Bench {
         })
     }
 
+    /// The transaction layer's ACK for a non-2xx final response a far end sent to our INVITE.
+    pub fn expect_ack_of_failure(&mut self, to: &str) -> Sent {
+        self.expect_request(Method::Ack, to)
+    }
+
     pub fn count(&self, pred: impl Fn(&Sent) -> bool) -> usize {
         self.sent.iter().filter(|s| pred(s)).count()
     }
@@ -478,4 +488,76 @@ pub fn a_in_dialog(method: &str, call_id: &str, our_tag: &str, cseq: u32, branch
         "",
         "",
     )
+}
+
+/// Agent 1001 (at [`PHONE_1001`]) dials `number`: the INVITE is challenged, the 407 ACKed, and
+/// the INVITE resent with `Proxy-Authorization`. Returns the B-leg INVITE hotline sent.
+pub fn agent_dial(b: &mut Bench, call_id: &str, number: &str) -> Sent {
+    let invite = |auth: &str, cseq: u32| {
+        request(
+            "INVITE",
+            &format!("sip:{number}@{US}"),
+            PHONE_1001,
+            &format!("{call_id}-{cseq}"),
+            "<sip:1001@hotline.local>;tag=ag",
+            &format!("<sip:{number}@{US}>"),
+            call_id,
+            cseq,
+            &format!("Contact: <sip:1001@{PHONE_1001}>\r\n{auth}"),
+            &sdp("192.0.2.50", 20000, ""),
+        )
+    };
+    b.recv_text(&invite("", 1), PHONE_1001);
+    let challenge = b.expect("the 407 for this call", |s| {
+        s.code() == Some(407) && s.call_id() == call_id
+    });
+    ack_final(b, &challenge, PHONE_1001);
+    let values: Vec<String> = challenge
+        .msg
+        .headers("Proxy-Authenticate")
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .collect();
+    let mut client = crate::sip::auth::DigestClient::new("1001", "pw1001");
+    client
+        .handle_challenge(407, values.iter().map(String::as_str), false)
+        .expect("a usable challenge");
+    let (name, creds) = client
+        .credentials("INVITE", &format!("sip:{number}@{US}"), b"", "c0ffee")
+        .expect("credentials");
+    let auth = format!("{name}: {}\r\n", creds.to_header_value());
+    b.recv_text(&invite(&auth, 2), PHONE_1001);
+    b.expect(&format!("the B-leg INVITE for {number}"), |s| {
+        s.method() == Some(&Method::Invite) && s.peer != peer(PHONE_1001)
+    })
+}
+
+/// The caller's ACK for a non-2xx final response hotline sent (same branch and CSeq number as
+/// the INVITE, RFC 3261 §17.1.1.3).
+pub fn ack_final(b: &mut Bench, resp: &Sent, from: &str) {
+    let via = resp.hdr("Via");
+    let branch = via
+        .split(";branch=z9hG4bK")
+        .nth(1)
+        .and_then(|r| r.split(';').next())
+        .unwrap_or_default()
+        .to_string();
+    let seq = resp.msg.cseq().map(|c| c.seq).unwrap_or(1);
+    let ruri = resp
+        .msg
+        .to()
+        .map(|t| t.uri.as_str().to_string())
+        .unwrap_or_default();
+    let ack = request(
+        "ACK",
+        &ruri,
+        from,
+        &branch,
+        &resp.hdr("From"),
+        &resp.hdr("To"),
+        &resp.call_id(),
+        seq,
+        "",
+        "",
+    );
+    b.recv_text(&ack, from);
 }

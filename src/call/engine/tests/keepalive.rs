@@ -5,7 +5,6 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::harness::*;
-use crate::sip::auth::DigestClient;
 use crate::sip::message::Method;
 
 const KA_PEER: &str = "203.0.113.1:5060";
@@ -43,46 +42,10 @@ password = "pw1001"
 contact = "sip:1001@192.0.2.50:5060"
 "#;
 
-fn agent_invite(call_id: &str, number: &str, auth: &str) -> String {
-    request(
-        "INVITE",
-        &format!("sip:{number}@{US}"),
-        PHONE_1001,
-        &format!("{call_id}-{}", auth.len()),
-        "<sip:1001@hotline.local>;tag=ag",
-        &format!("<sip:{number}@{US}>"),
-        call_id,
-        if auth.is_empty() { 1 } else { 2 },
-        &format!("Contact: <sip:1001@{PHONE_1001}>\r\n{auth}"),
-        &sdp("192.0.2.50", 20000, ""),
-    )
-}
-
-/// Agent 1001 dials `number` (answering the 407) and returns where the B-leg INVITE went; the
-/// far end then refuses it with 486 so the call ends.
+/// Agent 1001 dials `number` and returns where the B-leg INVITE went; the far end then refuses
+/// it with 486 so the call ends.
 fn dial_out(b: &mut Bench, call_id: &str, number: &str) -> std::net::SocketAddr {
-    b.recv_text(&agent_invite(call_id, number, ""), PHONE_1001);
-    let challenge = b.expect("the 407 for this call", |s| {
-        s.code() == Some(407) && s.call_id() == call_id
-    });
-    ack_failure(b, &challenge);
-    let values: Vec<String> = challenge
-        .msg
-        .headers("Proxy-Authenticate")
-        .map(|v| String::from_utf8_lossy(v).into_owned())
-        .collect();
-    let mut client = DigestClient::new("1001", "pw1001");
-    client
-        .handle_challenge(407, values.iter().map(String::as_str), false)
-        .expect("a usable challenge");
-    let (name, creds) = client
-        .credentials("INVITE", &format!("sip:{number}@{US}"), b"", "c0ffee")
-        .expect("credentials");
-    let auth = format!("{name}: {}\r\n", creds.to_header_value());
-    b.recv_text(&agent_invite(call_id, number, &auth), PHONE_1001);
-    let inv = b.expect(&format!("the B-leg INVITE for {number}"), |s| {
-        s.method() == Some(&Method::Invite)
-    });
+    let inv = agent_dial(b, call_id, number);
     assert!(
         inv.msg
             .request_uri_str()
@@ -96,43 +59,13 @@ fn dial_out(b: &mut Bench, call_id: &str, number: &str) -> std::net::SocketAddr 
         answer(&inv, 486, "Busy Here", Some("far"), ""),
         &to.to_string(),
     );
+    b.expect_ack_of_failure(&to.to_string());
     let busy = b.expect("the 486 relayed to the agent", |s| {
         s.code() == Some(486) && s.call_id() == call_id
     });
-    ack_failure(b, &busy);
+    ack_final(b, &busy, PHONE_1001);
     assert_eq!(b.e.active_calls(), 0);
     to
-}
-
-/// The agent's ACK for a non-2xx final response (same branch and CSeq number as the INVITE).
-fn ack_failure(b: &mut Bench, resp: &Sent) {
-    let via = resp.hdr("Via");
-    let branch = via
-        .split(";branch=z9hG4bK")
-        .nth(1)
-        .and_then(|r| r.split(';').next())
-        .unwrap_or_default()
-        .to_string();
-    let seq = resp.msg.cseq().map(|c| c.seq).unwrap_or(1);
-    let to = resp.hdr("To");
-    let ruri = resp
-        .msg
-        .to()
-        .map(|t| t.uri.as_str().to_string())
-        .unwrap_or_default();
-    let ack = request(
-        "ACK",
-        &ruri,
-        PHONE_1001,
-        &branch,
-        &resp.hdr("From"),
-        &to,
-        &resp.call_id(),
-        seq,
-        "",
-        "",
-    );
-    b.recv_text(&ack, PHONE_1001);
 }
 
 fn up(b: &Bench) -> i64 {
