@@ -10,19 +10,23 @@ use crate::sip::registrar::Change;
 const SOFTPHONE: &str = "198.51.100.7:5062";
 
 fn register(cseq: u32, expires: u32, auth: Option<&str>) -> String {
+    register_as("1002", SOFTPHONE, cseq, expires, auth)
+}
+
+fn register_as(ext: &str, from: &str, cseq: u32, expires: u32, auth: Option<&str>) -> String {
     let auth = auth
         .map(|a| format!("Authorization: {a}\r\n"))
         .unwrap_or_default();
     request(
         "REGISTER",
         "sip:hotline.local",
-        SOFTPHONE,
-        &format!("reg{cseq}"),
-        "<sip:1002@hotline.local>;tag=r1",
-        "<sip:1002@hotline.local>",
-        "reg-call-1",
+        from,
+        &format!("reg{ext}-{cseq}"),
+        &format!("<sip:{ext}@hotline.local>;tag=r1"),
+        &format!("<sip:{ext}@hotline.local>"),
+        &format!("reg-call-{ext}"),
         cseq,
-        &format!("Contact: <sip:1002@{SOFTPHONE}>\r\nExpires: {expires}\r\n{auth}"),
+        &format!("Contact: <sip:{ext}@{from}>\r\nExpires: {expires}\r\n{auth}"),
         "",
     )
 }
@@ -39,12 +43,16 @@ fn challenge(b: &mut Bench, cseq: u32) -> Vec<String> {
 
 /// An `Authorization` value answering the MD5 challenge among `values` with `password`.
 fn md5_answer(values: &[String], password: &str) -> String {
+    md5_answer_as("1002", values, password)
+}
+
+fn md5_answer_as(ext: &str, values: &[String], password: &str) -> String {
     let md5 = values
         .iter()
         .filter_map(|v| Challenge::parse(v).ok())
         .find(|c| c.algorithm == Algorithm::Md5)
         .expect("an MD5 challenge is offered");
-    let mut client = DigestClient::new("1002", password);
+    let mut client = DigestClient::new(ext, password);
     client.set_challenge(md5, false);
     let (name, creds) = client
         .credentials("REGISTER", "sip:hotline.local", b"", "0a4f113b")
@@ -173,4 +181,91 @@ fn registering_another_extension_is_forbidden() {
     b.recv_text(&req, SOFTPHONE);
     b.expect_response(403, Method::Register, SOFTPHONE);
     assert_eq!(b.e.registrar().count(), 0);
+}
+
+#[test]
+fn expires_zero_removes_the_binding_and_calls_no_longer_ring_it() {
+    let mut b = Bench::new();
+    let values = challenge(&mut b, 1);
+    b.recv_text(
+        &register(2, 300, Some(&md5_answer(&values, "pw1002"))),
+        SOFTPHONE,
+    );
+    b.expect_response(200, Method::Register, SOFTPHONE);
+    assert_eq!(b.e.registrar().count(), 1);
+    // A fresh nonce for the de-registration.
+    let values = challenge(&mut b, 3);
+    b.recv_text(
+        &register(4, 0, Some(&md5_answer(&values, "pw1002"))),
+        SOFTPHONE,
+    );
+    let ok = b.expect_response(200, Method::Register, SOFTPHONE);
+    assert_eq!(ok.hdr("Contact"), "", "no bindings left");
+    assert_eq!(b.e.registrar().count(), 0);
+    match b.bindings.last().map(Vec::as_slice) {
+        Some(
+            [Change::Remove {
+                extension,
+                contact_uri,
+            }],
+        ) => {
+            assert_eq!(extension, "1002");
+            assert_eq!(contact_uri, &format!("sip:1002@{SOFTPHONE}"));
+        }
+        other => panic!("unexpected changes {other:?}"),
+    }
+    b.recv_text(&carrier_invite("after-unreg", "12346"), CARRIER);
+    b.expect_response(480, Method::Invite, CARRIER);
+}
+
+#[test]
+fn a_registered_softphone_and_the_desk_phone_ring_together_first_answer_wins() {
+    let mut b = Bench::new();
+    // 1001 also registers a softphone beside its fixed desk phone.
+    b.recv_text(&register_as("1001", SOFTPHONE, 1, 300, None), SOFTPHONE);
+    let r = b.expect_response(401, Method::Register, SOFTPHONE);
+    let values: Vec<String> = r
+        .msg
+        .headers("WWW-Authenticate")
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .collect();
+    let auth = md5_answer_as("1001", &values, "pw1001");
+    b.recv_text(
+        &register_as("1001", SOFTPHONE, 2, 300, Some(&auth)),
+        SOFTPHONE,
+    );
+    b.expect_response(200, Method::Register, SOFTPHONE);
+
+    b.recv_text(&carrier_invite("fork", "12345"), CARRIER);
+    let soft = b.expect_request(Method::Invite, SOFTPHONE);
+    let desk = b.expect_request(Method::Invite, PHONE_1001);
+    assert_ne!(soft.call_id(), desk.call_id(), "each fork is its own B-leg");
+    assert_eq!(soft.sdp_port(), desk.sdp_port(), "one bridge, one B port");
+    for (inv, to) in [(&soft, SOFTPHONE), (&desk, PHONE_1001)] {
+        b.recv(answer(inv, 180, "Ringing", Some("t"), ""), to);
+    }
+    b.expect_response(180, Method::Invite, CARRIER);
+    assert_eq!(
+        b.count(|s| s.code() == Some(180)),
+        0,
+        "one 180 to the caller: {}",
+        b.dump()
+    );
+    b.recv(
+        answer(&soft, 200, "OK", Some("t"), &sdp("198.51.100.7", 24000, "")),
+        SOFTPHONE,
+    );
+    b.expect_request(Method::Ack, SOFTPHONE);
+    let cancel = b.expect_request(Method::Cancel, PHONE_1001);
+    assert_eq!(cancel.call_id(), desk.call_id());
+    let ok = b.expect_response(200, Method::Invite, CARRIER);
+    assert_eq!(ok.sdp_port(), Some(40000));
+    b.recv(answer(&cancel, 200, "OK", Some("t"), ""), PHONE_1001);
+    b.recv(
+        answer(&desk, 487, "Request Terminated", Some("t"), ""),
+        PHONE_1001,
+    );
+    b.expect_request(Method::Ack, PHONE_1001);
+    assert_eq!(b.e.active_calls(), 1);
+    assert!(b.cdrs.is_empty());
 }
