@@ -561,3 +561,22 @@ pub fn ack_final(b: &mut Bench, resp: &Sent, from: &str) {
     );
     b.recv_text(&ack, from);
 }
+
+/// Sets Content-Length to the body's real length (after a test edited the body).
+pub fn fix_length(text: &str) -> String {
+    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+        return text.to_string();
+    };
+    let head = head
+        .split("\r\n")
+        .map(|l| {
+            if l.starts_with("Content-Length:") {
+                format!("Content-Length: {}", body.len())
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n");
+    format!("{head}\r\n\r\n{body}")
+}

@@ -188,3 +188,33 @@ fn a_repeated_call_id_without_tag_is_a_loop() {
     b.expect_response(482, Method::Invite, CARRIER);
     assert_eq!(b.e.active_calls(), 1);
 }
+
+#[test]
+fn an_unparsable_sdp_offer_gets_488() {
+    let mut b = Bench::new();
+    let inv = carrier_invite("badsdp", "12345").replace("m=audio 30000 RTP/AVP 0 8 101", "m=audio");
+    b.recv_text(&fix_length(&inv), CARRIER);
+    let r = b.expect("a 4xx to the bad offer", |s| {
+        s.call_id() == "badsdp" && s.code().is_some_and(|c| c >= 400)
+    });
+    assert_eq!(r.code(), Some(488), "{}", b.dump());
+    assert_eq!(b.e.active_calls(), 0);
+    assert!(b.media_log().is_empty());
+}
+
+#[test]
+fn an_offer_without_a_common_codec_gets_488() {
+    let mut b = Bench::new();
+    let inv = carrier_invite("g729", "12345")
+        .replace("m=audio 30000 RTP/AVP 0 8 101", "m=audio 30000 RTP/AVP 18")
+        .replace(
+            "a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n",
+            "a=rtpmap:18 G729/8000\r\n",
+        );
+    b.recv_text(&fix_length(&inv), CARRIER);
+    b.expect_response(488, Method::Invite, CARRIER);
+    assert_eq!(b.e.active_calls(), 0);
+    // The channel came back.
+    b.recv_text(&carrier_invite("pcmu", "12345"), CARRIER);
+    b.expect_request(Method::Invite, PHONE_1001);
+}

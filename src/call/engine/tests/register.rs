@@ -269,3 +269,28 @@ fn a_registered_softphone_and_the_desk_phone_ring_together_first_answer_wins() {
     assert_eq!(b.e.active_calls(), 1);
     assert!(b.cdrs.is_empty());
 }
+
+#[test]
+#[ignore = "bug: registrations expire by the wall clock (crate::store::now_ms), not the engine's time"]
+fn a_registration_expires_in_engine_time() {
+    let mut b = Bench::new();
+    let values = challenge(&mut b, 1);
+    b.recv_text(
+        &register(2, 60, Some(&md5_answer(&values, "pw1002"))),
+        SOFTPHONE,
+    );
+    b.expect_response(200, Method::Register, SOFTPHONE);
+    b.bindings.clear();
+    // Two minutes later the 60 s binding is gone: removed, and calls no longer ring it.
+    b.advance(std::time::Duration::from_secs(120));
+    assert!(
+        b.bindings
+            .iter()
+            .flatten()
+            .any(|c| matches!(c, Change::Remove { extension, .. } if extension == "1002")),
+        "no removal after expiry: {:?}",
+        b.bindings
+    );
+    b.recv_text(&carrier_invite("after-expiry", "12346"), CARRIER);
+    b.expect_response(480, Method::Invite, CARRIER);
+}
