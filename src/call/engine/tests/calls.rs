@@ -603,3 +603,67 @@ fn shutdown_refuses_new_calls_and_ends_active_ones_after_the_drain() {
     assert_eq!(b.cdrs.len(), 1);
     assert_eq!(b.cdrs[0].call.hangup_cause, "shutdown");
 }
+
+#[test]
+fn over_a_reliable_transport_our_200_is_not_retransmitted() {
+    use crate::sip::transaction::{Peer, TransportKind};
+    let mut b = Bench::new();
+    let tcp = Peer {
+        addr: addr(CARRIER),
+        transport: TransportKind::Tcp,
+        connection: Some(7),
+    };
+    let inv = carrier_invite("tcp-call", "12345").replace("SIP/2.0/UDP", "SIP/2.0/TCP");
+    let msg = crate::sip::message::SipMessage::parse(inv.into_bytes()).expect("parses");
+    b.e.handle_message(msg, tcp, b.now);
+    b.drain();
+    let b_inv = b.expect_request(Method::Invite, PHONE_1001);
+    b.recv(
+        answer(
+            &b_inv,
+            200,
+            "OK",
+            Some("b-tag"),
+            &sdp("192.0.2.50", 20000, ""),
+        ),
+        PHONE_1001,
+    );
+    let ok = b.expect("200 to the caller over TCP", |s| {
+        s.code() == Some(200) && s.peer == tcp
+    });
+    assert_eq!(ok.peer.connection, Some(7), "on the INVITE's connection");
+    b.sent.clear();
+    b.advance(Duration::from_secs(10));
+    assert_eq!(b.count(|s| s.code() == Some(200)), 0, "{}", b.dump());
+    assert_eq!(b.e.active_calls(), 1);
+}
+
+#[test]
+fn busy_callee_gives_the_caller_486_and_a_cdr() {
+    let mut b = Bench::new();
+    let r = ring(&mut b, "busy");
+    b.recv(
+        answer(&r.b_invite, 486, "Busy Here", Some("b-tag"), ""),
+        PHONE_1001,
+    );
+    let ack = b.expect_request(Method::Ack, PHONE_1001);
+    assert_eq!(ack.call_id(), r.b_invite.call_id());
+    b.expect_response(486, Method::Invite, CARRIER);
+    assert_eq!(b.e.active_calls(), 0);
+    let cdr = &b.cdrs[0];
+    assert_eq!(cdr.call.sip_code, 486);
+    assert_eq!(cdr.call.answer_ms, None);
+    assert_eq!(cdr.legs[1].sip_code, 486);
+    assert_eq!(
+        b.metrics
+            .active_calls
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+    assert_eq!(
+        b.metrics
+            .calls_failed_total
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+}

@@ -218,3 +218,23 @@ fn an_offer_without_a_common_codec_gets_488() {
     b.recv_text(&carrier_invite("pcmu", "12345"), CARRIER);
     b.expect_request(Method::Invite, PHONE_1001);
 }
+
+#[test]
+fn cancel_for_nothing_gets_481() {
+    let mut b = Bench::new();
+    let req = request(
+        "CANCEL",
+        "sip:12345@10.0.0.1:5060",
+        CARRIER,
+        "no-such-invite",
+        "<sip:13800138000@192.0.2.10>;tag=a-tag",
+        "<sip:12345@10.0.0.1:5060>",
+        "no-such-call",
+        1,
+        "",
+        "",
+    );
+    b.recv_text(&req, CARRIER);
+    b.expect_response(481, Method::Cancel, CARRIER);
+    assert!(b.cdrs.is_empty());
+}

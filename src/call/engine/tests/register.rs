@@ -294,3 +294,44 @@ fn a_registration_expires_in_engine_time() {
     b.recv_text(&carrier_invite("after-expiry", "12346"), CARRIER);
     b.expect_response(480, Method::Invite, CARRIER);
 }
+
+#[test]
+fn replayed_credentials_get_a_stale_challenge_not_a_binding() {
+    let mut b = Bench::new();
+    let values = challenge(&mut b, 1);
+    let auth = md5_answer(&values, "pw1002");
+    b.recv_text(&register(2, 300, Some(&auth)), SOFTPHONE);
+    b.expect_response(200, Method::Register, SOFTPHONE);
+    let batches = b.bindings.len();
+    // The same Authorization (same nonce, same nc) on a new request: a replay.
+    b.recv_text(&register(3, 300, Some(&auth)), SOFTPHONE);
+    let r = b.expect_response(401, Method::Register, SOFTPHONE);
+    let stale = r
+        .msg
+        .headers("WWW-Authenticate")
+        .filter_map(|v| Challenge::parse(&String::from_utf8_lossy(v)).ok())
+        .all(|c| c.stale);
+    assert!(
+        stale,
+        "the new challenge says stale=true: {}",
+        r.hdr("WWW-Authenticate")
+    );
+    assert_eq!(b.bindings.len(), batches, "no new binding change");
+}
+
+#[test]
+fn an_unknown_user_is_forbidden() {
+    let mut b = Bench::new();
+    let values = challenge(&mut b, 1);
+    let auth = md5_answer_as("4242", &values, "whatever");
+    b.recv_text(
+        &register_as("4242", SOFTPHONE, 2, 300, Some(&auth)),
+        SOFTPHONE,
+    );
+    let r = b.expect_response(403, Method::Register, SOFTPHONE);
+    assert!(
+        r.msg.reason_lossy().unwrap_or_default().contains("unknown"),
+        "{:?}",
+        r.msg.reason_lossy()
+    );
+}
