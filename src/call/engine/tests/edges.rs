@@ -44,7 +44,11 @@ fn ring_timeout_cancels_b_and_gives_the_caller_480() {
     let cancel = b.expect_request(Method::Cancel, PHONE_1001);
     assert_eq!(cancel.call_id(), r.b_invite.call_id());
     let refused = b.expect_response(480, Method::Invite, CARRIER);
-    assert_eq!(b.ms(refused.at), 60_000, "CPolicy ring_timeout is 60 s");
+    assert_eq!(
+        b.ms(refused.at),
+        60_000,
+        "CallPolicy::default().ring_timeout is 60 s"
+    );
     assert_eq!(b.cdrs.len(), 1);
     let c = &b.cdrs[0].call;
     assert_eq!((c.sip_code, c.hangup_side), (480, HangupSide::System));
