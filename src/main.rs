@@ -93,7 +93,9 @@ fn ivr_tool(cmd: &IvrCommand, config: Option<&std::path::Path>) -> ExitCode {
     match cmd {
         IvrCommand::Check { paths } => {
             let paths = if paths.is_empty() {
-                let flows = hotline::config::Config::load(config).map(|c| c.hotline.paths.ivr_flows).unwrap_or_else(|_| "ivr-flows".into());
+                let flows = hotline::config::Config::load(config)
+                    .map(|c| c.hotline.paths.ivr_flows)
+                    .unwrap_or_else(|_| "ivr-flows".into());
                 vec![flows]
             } else {
                 paths.clone()
@@ -188,18 +190,30 @@ fn main() -> ExitCode {
                 println!("extension {number} saved in realm {realm}");
                 Ok(())
             }
-            Command::User(UserCommand::Add { username, roles, password, name, region, department }) => {
-                let password = match password.or_else(|| std::env::var("HOTLINE_USER_PASSWORD").ok()) {
-                    Some(p) if !p.is_empty() => p,
-                    _ => anyhow::bail!("give --password or set HOTLINE_USER_PASSWORD"),
-                };
+            Command::User(UserCommand::Add {
+                username,
+                roles,
+                password,
+                name,
+                region,
+                department,
+            }) => {
+                let password =
+                    match password.or_else(|| std::env::var("HOTLINE_USER_PASSWORD").ok()) {
+                        Some(p) if !p.is_empty() => p,
+                        _ => anyhow::bail!("give --password or set HOTLINE_USER_PASSWORD"),
+                    };
                 let roles = roles
                     .iter()
-                    .map(|r| serde_json::from_value(serde_json::Value::String(r.trim().to_string())).map_err(|_| anyhow::anyhow!("unknown role `{r}`")))
+                    .map(|r| {
+                        serde_json::from_value(serde_json::Value::String(r.trim().to_string()))
+                            .map_err(|_| anyhow::anyhow!("unknown role `{r}`"))
+                    })
                     .collect::<anyhow::Result<Vec<hotline::tickets::model::Role>>>()?;
                 let db = hotline::store::Db::connect(config.hotline.database.url.get_ref()).await?;
                 db.migrate().await?;
-                let auth = hotline::web::auth::Auth::new(db, hotline::web::auth::AuthConfig::default());
+                let auth =
+                    hotline::web::auth::Auth::new(db, hotline::web::auth::AuthConfig::default());
                 let user = auth
                     .create_user(hotline::web::auth::NewUser {
                         username: username.clone(),

@@ -140,19 +140,39 @@ pub async fn run(
         .with_context(|| format!("binding HTTP on {}", resolved.http))?;
     let http_addr = listener.local_addr()?;
     // Work orders: the sample catalogue (idempotent), the REST API and its background worker.
-    crate::tickets::catalogue::load_seed(&db).await.context("loading the sample catalogue")?;
+    crate::tickets::catalogue::load_seed(&db)
+        .await
+        .context("loading the sample catalogue")?;
     let store = TicketStore::new(db.clone(), Rules::default());
     let auth = Auth::new(db.clone(), AuthConfig::default());
-    let data_dir = h.paths.recordings.parent().map(std::path::Path::to_path_buf).unwrap_or_else(|| "data".into());
+    let data_dir = h
+        .paths
+        .recordings
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_else(|| "data".into());
     let api = ApiState {
-        files: AttachmentConfig { root: data_dir.join("attachments"), ..AttachmentConfig::default() },
+        files: AttachmentConfig {
+            root: data_dir.join("attachments"),
+            ..AttachmentConfig::default()
+        },
         ..ApiState::new(store.clone(), auth.clone())
     };
-    let sms: Arc<dyn SmsSender> = Arc::new(FileSink { path: data_dir.join("sms-outbox.jsonl") });
+    let sms: Arc<dyn SmsSender> = Arc::new(FileSink {
+        path: data_dir.join("sms-outbox.jsonl"),
+    });
     let link_base = format!("http://{}/api/v1", resolved.http);
-    let tickets_worker = crate::tickets::worker::spawn(store, sms, api.links.clone(), link_base, Duration::from_secs(30));
-    let app = web::base_router(metrics.clone())
-        .nest("/api/v1", crate::tickets::api::router(api).merge(web::auth::router(auth)));
+    let tickets_worker = crate::tickets::worker::spawn(
+        store,
+        sms,
+        api.links.clone(),
+        link_base,
+        Duration::from_secs(30),
+    );
+    let app = web::base_router(metrics.clone()).nest(
+        "/api/v1",
+        crate::tickets::api::router(api).merge(web::auth::router(auth)),
+    );
     let mut http_stop = stop.clone();
     let http = tokio::spawn(async move {
         let _ = axum::serve(listener, app)

@@ -21,7 +21,8 @@ struct Ua {
 impl Ua {
     fn new() -> Ua {
         let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-        sock.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
         let addr = sock.local_addr().unwrap();
         Ua { sock, addr }
     }
@@ -62,8 +63,18 @@ fn request(method: &'static str) -> impl Fn(&SipMessage) -> bool {
 /// The audio address of an SDP body.
 fn sdp_media(body: &[u8]) -> SocketAddr {
     let text = String::from_utf8_lossy(body);
-    let ip = text.lines().find_map(|l| l.strip_prefix("c=IN IP4 ")).unwrap().trim();
-    let port = text.lines().find_map(|l| l.strip_prefix("m=audio ")).unwrap().split(' ').next().unwrap();
+    let ip = text
+        .lines()
+        .find_map(|l| l.strip_prefix("c=IN IP4 "))
+        .unwrap()
+        .trim();
+    let port = text
+        .lines()
+        .find_map(|l| l.strip_prefix("m=audio "))
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap();
     format!("{ip}:{port}").parse().unwrap()
 }
 
@@ -76,7 +87,14 @@ fn sdp(rtp: SocketAddr) -> String {
 }
 
 fn rtp_packet(seq: u16, payload: &[u8]) -> Vec<u8> {
-    RtpHeader { marker: false, payload_type: 0, sequence: seq, timestamp: u32::from(seq) * 160, ssrc: 0x1234_5678 }.to_vec(payload)
+    RtpHeader {
+        marker: false,
+        payload_type: 0,
+        sequence: seq,
+        timestamp: u32::from(seq) * 160,
+        ssrc: 0x1234_5678,
+    }
+    .to_vec(payload)
 }
 
 #[test]
@@ -109,18 +127,33 @@ fn registered_softphone_takes_a_carrier_call_with_rtp_intact_both_ways() {
     };
     phone.send_msg(h.sip, &reg(1, None));
     let (challenge, _) = phone.expect("401", status(401));
-    let values: Vec<String> = challenge.headers("WWW-Authenticate").map(|v| String::from_utf8_lossy(v).to_string()).collect();
-    assert!(values[0].contains("algorithm=SHA-256"), "SHA-256 offered first: {values:?}");
+    let values: Vec<String> = challenge
+        .headers("WWW-Authenticate")
+        .map(|v| String::from_utf8_lossy(v).to_string())
+        .collect();
+    assert!(
+        values[0].contains("algorithm=SHA-256"),
+        "SHA-256 offered first: {values:?}"
+    );
     let mut client = DigestClient::new("1001", "s3cret");
-    client.handle_challenge(401, values.iter().map(String::as_str), false).unwrap();
-    let (_, creds) = client.credentials("REGISTER", &format!("sip:{}", h.sip), b"", "cn0nce").unwrap();
+    client
+        .handle_challenge(401, values.iter().map(String::as_str), false)
+        .unwrap();
+    let (_, creds) = client
+        .credentials("REGISTER", &format!("sip:{}", h.sip), b"", "cn0nce")
+        .unwrap();
     phone.send_msg(h.sip, &reg(2, Some(creds.to_header_value())));
     let (ok, _) = phone.expect("200 to REGISTER", status(200));
-    assert!(ok.header_str("Contact").unwrap().contains("expires="), "{ok:?}");
+    assert!(
+        ok.header_str("Contact").unwrap().contains("expires="),
+        "{ok:?}"
+    );
 
     // The carrier calls 12345 with its RTP socket in the offer.
     let carrier_rtp = UdpSocket::bind("127.0.0.1:0").unwrap();
-    carrier_rtp.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    carrier_rtp
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
     let offer = sdp(carrier_rtp.local_addr().unwrap());
     carrier.send(
         h.sip,
@@ -134,12 +167,21 @@ fn registered_softphone_takes_a_carrier_call_with_rtp_intact_both_ways() {
 
     // The phone rings with hotline's anchored offer, shows the citizen's number, and answers.
     let (invite, _) = phone.expect("INVITE", request("INVITE"));
-    assert!(invite.header_str("From").unwrap().contains("13800138000"), "caller id shown to the agent");
+    assert!(
+        invite.header_str("From").unwrap().contains("13800138000"),
+        "caller id shown to the agent"
+    );
     let toward_phone = sdp_media(invite.body());
     assert_eq!(toward_phone.ip().to_string(), "127.0.0.1");
-    assert_ne!(toward_phone, carrier_rtp.local_addr().unwrap(), "media is anchored, not passed through");
+    assert_ne!(
+        toward_phone,
+        carrier_rtp.local_addr().unwrap(),
+        "media is anchored, not passed through"
+    );
     let phone_rtp = UdpSocket::bind("127.0.0.1:0").unwrap();
-    phone_rtp.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    phone_rtp
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
     let answer = sdp(phone_rtp.local_addr().unwrap());
     let mut ringing = SipMessage::response_to(&invite, 180, "Ringing", Some("phone"));
     ringing.push_header("Contact", format!("<sip:1001@{}>", phone.addr));
@@ -168,14 +210,28 @@ fn registered_softphone_takes_a_carrier_call_with_rtp_intact_both_ways() {
     let mut buf = [0u8; 2048];
     for seq in 0..20u16 {
         let citizen: Vec<u8> = (0..160).map(|i| (i as u16 * 3 + seq) as u8).collect();
-        carrier_rtp.send_to(&rtp_packet(seq, &citizen), toward_carrier).unwrap();
+        carrier_rtp
+            .send_to(&rtp_packet(seq, &citizen), toward_carrier)
+            .unwrap();
         let (n, _) = phone_rtp.recv_from(&mut buf).expect("RTP carrier → phone");
-        assert_eq!(RtpPacket::parse(&buf[..n]).unwrap().payload(), &citizen[..], "packet {seq} carrier → phone");
+        assert_eq!(
+            RtpPacket::parse(&buf[..n]).unwrap().payload(),
+            &citizen[..],
+            "packet {seq} carrier → phone"
+        );
 
         let agent: Vec<u8> = (0..160).map(|i| (i as u16 * 5 + seq + 7) as u8).collect();
-        phone_rtp.send_to(&rtp_packet(seq, &agent), toward_phone).unwrap();
-        let (n, _) = carrier_rtp.recv_from(&mut buf).expect("RTP phone → carrier");
-        assert_eq!(RtpPacket::parse(&buf[..n]).unwrap().payload(), &agent[..], "packet {seq} phone → carrier");
+        phone_rtp
+            .send_to(&rtp_packet(seq, &agent), toward_phone)
+            .unwrap();
+        let (n, _) = carrier_rtp
+            .recv_from(&mut buf)
+            .expect("RTP phone → carrier");
+        assert_eq!(
+            RtpPacket::parse(&buf[..n]).unwrap().payload(),
+            &agent[..],
+            "packet {seq} phone → carrier"
+        );
     }
 
     // The citizen hangs up: hotline ends the agent's leg and answers the carrier's BYE.

@@ -65,6 +65,8 @@ pub enum Input {
     },
     /// The media relay saw no RTP from either side for too long.
     MediaTimeout,
+    /// The caller never acknowledged our 200 (no ACK within 64*T1).
+    AckTimeout,
     /// The node is shutting down and this call must end now.
     Terminate,
 }
@@ -368,10 +370,15 @@ impl Call {
                     });
                 }
             }
-            Input::MediaTimeout => {
+            Input::MediaTimeout | Input::AckTimeout => {
                 if let Phase::Connected(b) = self.phase {
                     self.hangup = Hangup::System;
-                    self.cause = "no media".into();
+                    self.cause = if input == Input::AckTimeout {
+                        "no ACK from the caller"
+                    } else {
+                        "no media"
+                    }
+                    .into();
                     self.actions.push_back(Action::Bye { leg: LegId::A });
                     self.actions.push_back(Action::Bye { leg: b });
                     self.end_leg(b, now);
@@ -667,7 +674,8 @@ fn better_failure(code: u16, best: Option<u16>) -> bool {
 
 /// Whether a failure is the route's (try the next trunk) rather than the callee's answer.
 fn fails_over(code: u16) -> bool {
-    matches!(code, 408 | 500..=599)
+    // 401/407 left over from a trunk means our credentials for it were refused: a route failure.
+    matches!(code, 401 | 407 | 408 | 500..=599)
 }
 
 /// What the caller is told when every B-leg failed: the carrier must not see our internal
@@ -677,6 +685,8 @@ fn map_failure(code: u16) -> u16 {
         486 | 600 => 486,
         603 => 603,
         404 | 480 | 408 | 481 | 487 => 480,
+        // A challenge hotline could not answer is hotline's problem, never the caller's to answer.
+        401 | 407 => 503,
         500..=599 => 503,
         c if (400..700).contains(&c) => c,
         _ => 480,

@@ -782,3 +782,63 @@ fn failover_answer_on_the_second_trunk_connects() {
     );
     assert!(matches!(drain(&mut d)[0], Action::Reject { code: 503, .. }));
 }
+
+#[test]
+fn no_ack_from_the_caller_ends_both_legs_as_a_system_hangup() {
+    let t0 = Instant::now();
+    let mut c = Call::new(vec![t("1001")], offer(), CallPolicy::default(), t0);
+    drain(&mut c);
+    c.handle(
+        Input::Answered {
+            leg: LegId(1),
+            sdp: None,
+        },
+        t0,
+    );
+    drain(&mut c);
+    c.handle(Input::AckTimeout, t0 + Duration::from_secs(32));
+    let a = drain(&mut c);
+    assert_eq!(a[0], Action::Bye { leg: LegId::A });
+    assert_eq!(a[1], Action::Bye { leg: LegId(1) });
+    let s = summary(&a);
+    assert_eq!(
+        (s.hangup, s.cause.as_str()),
+        (Hangup::System, "no ACK from the caller")
+    );
+}
+
+#[test]
+fn a_trunk_challenge_left_unanswered_fails_over_and_never_reaches_the_caller() {
+    let t0 = Instant::now();
+    let policy = CallPolicy {
+        hunt: Hunt::Failover,
+        ..CallPolicy::default()
+    };
+    let mut c = Call::new(vec![t("trunk-a"), t("trunk-b")], offer(), policy, t0);
+    drain(&mut c);
+    c.handle(
+        Input::Failed {
+            leg: LegId(1),
+            code: 407,
+            reason: "Proxy Authentication Required".into(),
+        },
+        t0,
+    );
+    assert_eq!(
+        drain(&mut c),
+        vec![Action::Invite {
+            leg: LegId(2),
+            target: t("trunk-b"),
+            sdp: offer()
+        }]
+    );
+    c.handle(
+        Input::Failed {
+            leg: LegId(2),
+            code: 401,
+            reason: "Unauthorized".into(),
+        },
+        t0,
+    );
+    assert!(matches!(drain(&mut c)[0], Action::Reject { code: 503, .. }));
+}

@@ -84,7 +84,7 @@ impl<M: MediaControl> Engine<M> {
         let (decision, direction, agent) = if from_trunk {
             let registrar = &self.registrar;
             let fixed = &self.cfg.profiles.agents;
-            let now_ms = crate::store::now_ms();
+            let now_ms = self.unix_ms(now);
             let devices = |ext: &str| devices_of(registrar, fixed.as_ref(), ext, now_ms);
             let d = routing::route_inbound(
                 &self.cfg.profiles,
@@ -103,7 +103,7 @@ impl<M: MediaControl> Engine<M> {
                     &self.registrar,
                     self.cfg.profiles.agents.as_ref(),
                     &dialled,
-                    crate::store::now_ms(),
+                    self.unix_ms(now),
                 )
                 .into_iter()
                 .map(|(uri, dest)| Target {
@@ -153,9 +153,13 @@ impl<M: MediaControl> Engine<M> {
             return;
         };
         // From here on a refusal must give the inbound trunk channel back.
+        if let Some(t) = &inbound_trunk {
+            self.trunk_gauge(t);
+        }
         let refuse = |e: &mut Self, code: u16, reason: &str| {
             if let Some(t) = &inbound_trunk {
                 e.trunks.release(t);
+                e.trunk_gauge(t);
             }
             e.metrics.calls_failed_total.fetch_add(1, Ordering::Relaxed);
             e.reply(&key, &req, code, reason, now);
@@ -217,7 +221,7 @@ impl<M: MediaControl> Engine<M> {
                 caller: display_caller,
                 callee: dialled,
                 did,
-                start_ms: crate::store::now_ms(),
+                start_ms: self.unix_ms(now),
                 started: now,
                 answered: None,
                 a_2xx: None,
@@ -247,7 +251,7 @@ impl<M: MediaControl> Engine<M> {
         } else {
             (401, "WWW-Authenticate", "Authorization")
         };
-        let now_ms = crate::store::now_ms().max(0) as u64;
+        let now_ms = self.unix_ms(now).max(0) as u64;
         let method = req
             .method()
             .map(|m| m.as_str().to_string())
@@ -364,8 +368,9 @@ impl<M: MediaControl> Engine<M> {
                 self.a_dialog_from(id, &r);
                 self.respond(&key, r, now);
                 let t1 = self.cfg.timers.t1;
+                let unix_now = self.unix_ms(now);
                 if let Some(c) = self.calls.get_mut(&id) {
-                    c.answered = Some((now, crate::store::now_ms()));
+                    c.answered = Some((now, unix_now));
                     if !peer.transport.is_reliable() {
                         c.a_2xx = Some(Retransmit {
                             bytes,
@@ -487,10 +492,7 @@ impl<M: MediaControl> Engine<M> {
                 }
                 return;
             }
-            self.metrics
-                .trunk(&t.name)
-                .channels_in_use
-                .store(i64::from(self.trunks.in_use(&t.name)), Ordering::Relaxed);
+            self.trunk_gauge(&t.name);
         }
         let Some(dest) = target.dest.or_else(|| uri_addr(&target.uri)) else {
             if let Some(t) = &trunk {
@@ -895,16 +897,21 @@ impl<M: MediaControl> Engine<M> {
         }
     }
 
+    /// Shows a trunk's channels in use on /metrics.
+    fn trunk_gauge(&self, trunk: &str) {
+        self.metrics
+            .trunk(trunk)
+            .channels_in_use
+            .store(i64::from(self.trunks.in_use(trunk)), Ordering::Relaxed);
+    }
+
     fn release_leg_trunk(&mut self, id: u64, leg: LegId) {
         let Some(b) = self.b_leg_mut(id, leg) else {
             return;
         };
         if let Some(t) = b.trunk.take() {
             self.trunks.release(&t);
-            self.metrics
-                .trunk(&t)
-                .channels_in_use
-                .store(i64::from(self.trunks.in_use(&t)), Ordering::Relaxed);
+            self.trunk_gauge(&t);
         }
     }
 
@@ -1013,6 +1020,10 @@ impl<M: MediaControl> Engine<M> {
             Method::Bye => {
                 self.reply(&key, &req, 200, "OK", now);
                 if let Some(c) = self.calls.get_mut(&id) {
+                    if leg == LegId::A {
+                        // A BYE proves the caller got our 200 even if its ACK was lost.
+                        c.a_2xx = None;
+                    }
                     c.core.handle(Input::Bye { leg }, now);
                 }
                 self.run_call(id, now);
@@ -1062,10 +1073,12 @@ impl<M: MediaControl> Engine<M> {
             return;
         }
         if now >= r.give_up {
-            // No ACK in 64*T1: the caller never confirmed; end the call (RFC 3261 §13.3.1.4).
+            // No ACK in 64*T1: the caller never confirmed the session; end both legs
+            // (RFC 3261 §13.3.1.4).
+            let _g = c.span.clone().entered();
             warn!("no ACK for our 200: ending the call");
             c.a_2xx = None;
-            c.core.handle(Input::Bye { leg: LegId::A }, now);
+            c.core.handle(Input::AckTimeout, now);
             self.run_call(id, now);
             return;
         }
@@ -1075,7 +1088,8 @@ impl<M: MediaControl> Engine<M> {
         });
         r.interval = (r.interval * 2).min(t2);
         r.seq = r.seq.wrapping_add(1);
-        let (next, s) = (now + r.interval, r.seq);
+        // The last wait ends exactly at 64*T1, not at the next doubling after it.
+        let (next, s) = ((now + r.interval).min(r.give_up), r.seq);
         self.arm(next, Timer::Retransmit2xx(id, s));
     }
 
@@ -1133,10 +1147,7 @@ impl<M: MediaControl> Engine<M> {
         }
         for t in trunks {
             self.trunks.release(&t);
-            self.metrics
-                .trunk(&t)
-                .channels_in_use
-                .store(i64::from(self.trunks.in_use(&t)), Ordering::Relaxed);
+            self.trunk_gauge(&t);
         }
         if summary.sip_code >= 300 {
             self.metrics

@@ -174,6 +174,10 @@ pub struct Engine<M: MediaControl> {
     contact_routes: HashMap<String, (transaction::TransportKind, Option<u64>)>,
     /// The time of the input being handled, for events the transaction layer emits later.
     now_hint: Option<Instant>,
+    /// The wall clock (unix ms) that `epoch` stands for: registrations and CDRs are stored in unix
+    /// milliseconds, computed from the engine's own time so that virtual time drives them too.
+    epoch: Instant,
+    epoch_ms: i64,
 }
 
 impl<M: MediaControl> Engine<M> {
@@ -219,6 +223,8 @@ impl<M: MediaControl> Engine<M> {
             trunk_regs: Vec::new(),
             contact_routes: HashMap::new(),
             now_hint: Some(now),
+            epoch: now,
+            epoch_ms: crate::store::now_ms(),
             cfg,
         };
         e.keepalive = keepalive::TrunkHealth::for_profiles(&e.cfg.profiles);
@@ -330,6 +336,11 @@ impl<M: MediaControl> Engine<M> {
         }
     }
 
+    /// Unix milliseconds at engine time `now`.
+    pub(crate) fn unix_ms(&self, now: Instant) -> i64 {
+        self.epoch_ms + now.saturating_duration_since(self.epoch).as_millis() as i64
+    }
+
     fn arm(&mut self, at: Instant, t: Timer) {
         self.timers.push(Reverse((at, t)));
     }
@@ -349,7 +360,7 @@ impl<M: MediaControl> Engine<M> {
             Timer::Keepalive(i) => self.send_keepalive(i, now),
             Timer::TrunkRegister(i) => self.send_trunk_register(i, now),
             Timer::ExpireBindings => {
-                let changes = self.registrar.expire(crate::store::now_ms());
+                let changes = self.registrar.expire(self.unix_ms(now));
                 if !changes.is_empty() {
                     self.out.push_back(Output::Bindings(changes));
                 }

@@ -70,7 +70,7 @@ impl<M: MediaControl> Engine<M> {
                 .take(120)
                 .collect(),
         };
-        let now_ms = crate::store::now_ms();
+        let now_ms = self.unix_ms(now);
         match self.registrar.apply(&register, now_ms) {
             Ok((bindings, changes)) => {
                 let mut r = SipMessage::response_to(&req, 200, "OK", Some(&dialog::new_tag()));

@@ -406,7 +406,6 @@ fn bye_without_ack_still_ends_the_call() {
 }
 
 #[test]
-#[ignore = "bug: our 200 keeps being retransmitted to the caller after its BYE (a_2xx is cleared only by ACK or give-up)"]
 fn bye_without_ack_stops_our_200_retransmissions() {
     let mut b = Bench::new();
     let c = connect(&mut b, "bye-no-ack-2", false);
@@ -492,7 +491,6 @@ fn a_cancel_after_the_answer_changes_nothing() {
 }
 
 #[test]
-#[ignore = "bug: an inbound call's trunk channel is not shown in metrics trunk(name).channels_in_use (only set on release or outbound acquire)"]
 fn an_inbound_call_shows_its_trunk_channel_in_use() {
     let mut b = Bench::new();
     ring(&mut b, "gauge");
@@ -589,7 +587,6 @@ fn a_carriers_challenge_is_answered_once_and_not_in_a_loop() {
 }
 
 #[test]
-#[ignore = "bug: a carrier's second 407 is relayed to the agent as a bare 407 (no Proxy-Authenticate); map_failure passes 401/407 through"]
 fn a_carriers_final_challenge_is_not_relayed_as_407() {
     let mut b = with_trunk_auth();
     let inv = agent_dial(&mut b, "chal2", "9010555");

@@ -271,7 +271,6 @@ fn a_registered_softphone_and_the_desk_phone_ring_together_first_answer_wins() {
 }
 
 #[test]
-#[ignore = "bug: registrations expire by the wall clock (crate::store::now_ms), not the engine's time"]
 fn a_registration_expires_in_engine_time() {
     let mut b = Bench::new();
     let values = challenge(&mut b, 1);
