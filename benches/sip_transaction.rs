@@ -3,6 +3,7 @@
 //! - client INVITE: INVITE out, 180 and 200 in (per call on the B-leg);
 //! - server non-INVITE: BYE in, 200 out;
 //! - a retransmitted INVITE absorbed by an existing transaction.
+//!
 //! Requests are built in the loop (as the engine does); virtual time advances 1 ms per call and
 //! timers run, so finished transactions leave as they would in service.
 

@@ -40,22 +40,13 @@ pub struct Hotline {
     pub http: SocketAddr,
 }
 
+#[derive(Default)]
 pub struct HotlineSetup {
     /// Extra `sip-profiles/*.toml` files: (file name, contents). `{sip_port}` is replaced.
     pub profiles: Vec<(String, String)>,
     /// Extra lines appended to hotline.toml.
     pub extra_toml: String,
     pub database_url: Option<String>,
-}
-
-impl Default for HotlineSetup {
-    fn default() -> Self {
-        HotlineSetup {
-            profiles: Vec::new(),
-            extra_toml: String::new(),
-            database_url: None,
-        }
-    }
 }
 
 impl Hotline {
