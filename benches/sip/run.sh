@@ -18,6 +18,7 @@ mkdir -p "$OUT"
 mode=${1:?caps|concurrent|kamailio}; shift
 
 start_hotline() {
+  if ss -ulpn | grep -q "127.0.0.1:5060 "; then echo "port 5060 is taken by another process" >&2; exit 1; fi
   cargo build --release --quiet
   WORK=$(mktemp -d)
   mkdir -p "$WORK/sip-profiles"
@@ -57,10 +58,13 @@ number = "9000"
 password = "bench"
 contact = "sip:uas@127.0.0.1:5090"
 TOML
-  (cd "$WORK" && RUST_LOG=${RUST_LOG:-warn} setsid "$ROOT/target/release/hotline" --config "$WORK/hotline.toml" serve \
-      > "$WORK/hotline.log" 2>&1 < /dev/null & echo $! > "$WORK/pid")
+  # exec, so that $! is hotline itself (the sampler follows that PID's threads).
+  (cd "$WORK" && RUST_LOG=${RUST_LOG:-warn} exec "$ROOT/target/release/hotline" --config "$WORK/hotline.toml" serve \
+      > "$WORK/hotline.log" 2>&1 < /dev/null) &
+  echo $! > "$WORK/pid"
   for _ in $(seq 1 100); do curl -sf http://127.0.0.1:18080/healthz >/dev/null && break; sleep 0.1; done
   HPID=$(cat "$WORK/pid")
+  kill -0 "$HPID" || { echo "hotline did not start:" >&2; cat "$WORK/hotline.log" >&2; exit 1; }
   echo "hotline pid $HPID, work dir $WORK"
 }
 

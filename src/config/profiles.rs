@@ -215,6 +215,7 @@ fn default_codecs() -> Vec<Spanned<String>> {
     vec![
         Spanned::new(0..0, "PCMU".into()),
         Spanned::new(0..0, "PCMA".into()),
+        Spanned::new(0..0, "telephone-event".into()),
     ]
 }
 fn default_reg_expires() -> u32 {

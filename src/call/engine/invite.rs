@@ -173,7 +173,8 @@ impl<M: MediaControl> Engine<M> {
             );
         };
         let mut b_offer = offer.clone();
-        sdp::restrict_offer(&mut b_offer, &self.cfg.codecs);
+        // Only what the engine supports and the caller's trunk is allowed to carry.
+        sdp::restrict_offer(&mut b_offer, &self.codecs_for(inbound_trunk.as_deref()));
         let Some(audio) = first_audio(&b_offer) else {
             return refuse(self, 488, "Not Acceptable Here (no common codec)");
         };
@@ -585,6 +586,32 @@ impl<M: MediaControl> Engine<M> {
         invite.push_header("Contact", self.contact());
         invite.push_header("Allow", super::ALLOW);
         invite.push_header("User-Agent", "hotline");
+        let sdp = match (&trunk, sdp) {
+            // Toward a trunk, offer only the codecs that trunk allows.
+            (Some(t), Some(body)) => match SessionDescription::parse(&body) {
+                Ok(mut d) => {
+                    sdp::restrict_offer(&mut d, &self.codecs_for(Some(&t.name)));
+                    if first_audio(&d).is_none() {
+                        self.trunks.release(&t.name);
+                        self.trunk_gauge(&t.name);
+                        if let Some(c) = self.calls.get_mut(&id) {
+                            c.core.handle(
+                                Input::Failed {
+                                    leg,
+                                    code: 488,
+                                    reason: "no codec allowed on this trunk".into(),
+                                },
+                                now,
+                            );
+                        }
+                        return;
+                    }
+                    Some(d.to_sdp_string().into_bytes())
+                }
+                Err(_) => Some(body),
+            },
+            (_, body) => body,
+        };
         if let Some(body) = sdp {
             invite.set_body(body, Some("application/sdp"));
         }
@@ -894,6 +921,20 @@ impl<M: MediaControl> Engine<M> {
                 warn!(error = %e, "authenticated INVITE not sent");
                 false
             }
+        }
+    }
+
+    /// The codecs a call on `trunk` may use: the engine's, limited to the trunk's `codecs` list.
+    fn codecs_for(&self, trunk: Option<&str>) -> Vec<sdp::Codec> {
+        match trunk.and_then(|t| self.cfg.profiles.trunk(t)) {
+            Some(t) => self
+                .cfg
+                .codecs
+                .iter()
+                .filter(|c| t.codecs.iter().any(|n| n.eq_ignore_ascii_case(c.name)))
+                .cloned()
+                .collect(),
+            None => self.cfg.codecs.clone(),
         }
     }
 

@@ -5,6 +5,7 @@
 mod harness;
 
 mod calls;
+mod codecs;
 mod edges;
 mod keepalive;
 mod misc;
