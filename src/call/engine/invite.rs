@@ -1069,7 +1069,12 @@ impl<M: MediaControl> Engine<M> {
                 }
                 self.run_call(id, now);
             }
-            Method::Invite => {
+            // An UPDATE with an offer changes the session like a re-INVITE (RFC 3311); it is
+            // relayed to the other side as a re-INVITE and answered with that side's answer.
+            // An UPDATE without a body is a session refresh and is answered below.
+            Method::Invite | Method::Update
+                if method == Method::Invite || !req.body().is_empty() =>
+            {
                 let body = req.body().to_vec();
                 if let Some(c) = self.calls.get_mut(&id) {
                     c.reinvites_in.insert(leg, key);

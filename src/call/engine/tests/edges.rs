@@ -618,3 +618,62 @@ fn a_carriers_final_challenge_is_not_relayed_as_407() {
         refused.code()
     );
 }
+
+#[test]
+fn an_update_with_an_offer_from_the_caller_is_relayed_and_answered_with_b_s_answer() {
+    let mut b = Bench::new();
+    let c = connect(&mut b, "a-upd", true);
+    let update = request(
+        "UPDATE",
+        "sip:hotline@10.0.0.1:5060",
+        CARRIER,
+        "a-upd-2",
+        "<sip:13800138000@192.0.2.10>;tag=a-tag",
+        &format!("<sip:12345@{US}>;tag={}", c.our_a_tag),
+        "a-upd",
+        2,
+        "Contact: <sip:13800138000@192.0.2.10:5060>\r\n",
+        &sdp("192.0.2.10", 30002, "a=sendrecv\r\n"),
+    );
+    b.recv_text(&update, CARRIER);
+    let to_b = b.expect_request(Method::Invite, PHONE_1001);
+    assert_eq!(to_b.sdp_port(), Some(40002), "{}", to_b.body());
+    b.recv(
+        answer(
+            &to_b,
+            200,
+            "OK",
+            Some("b-tag"),
+            &sdp("192.0.2.50", 20000, "a=sendrecv\r\n"),
+        ),
+        PHONE_1001,
+    );
+    b.expect_request(Method::Ack, PHONE_1001);
+    let to_a = b.expect_response(200, Method::Update, CARRIER);
+    assert_eq!(to_a.sdp_port(), Some(40000), "{}", to_a.body());
+}
+
+#[test]
+fn an_update_without_a_body_is_a_refresh_answered_at_once() {
+    let mut b = Bench::new();
+    let c = connect(&mut b, "a-ref", true);
+    let update = request(
+        "UPDATE",
+        "sip:hotline@10.0.0.1:5060",
+        CARRIER,
+        "a-ref-2",
+        "<sip:13800138000@192.0.2.10>;tag=a-tag",
+        &format!("<sip:12345@{US}>;tag={}", c.our_a_tag),
+        "a-ref",
+        2,
+        "",
+        "",
+    );
+    b.recv_text(&update, CARRIER);
+    b.expect_response(200, Method::Update, CARRIER);
+    assert_eq!(
+        b.count(|s| s.method() == Some(&Method::Invite) && s.peer == peer(PHONE_1001)),
+        0,
+        "no re-INVITE toward B"
+    );
+}
