@@ -15,7 +15,6 @@ use crate::config::{Config, HotlineConfig};
 use crate::media::relay::{BridgeConfig, BridgeEvent, MediaRelay, RelayConfig};
 use crate::sip::registrar::{self, persist};
 use crate::sip::sdp::DEFAULT_CODECS;
-use crate::sip::transaction::TransportKind as TxKind;
 use crate::sip::transaction::{Peer, TimerConfig, TryingPolicy};
 use crate::sip::transport::{
     self, ConnectionId, Outgoing, Transport, TransportConfig, TransportKind,
@@ -165,7 +164,7 @@ pub async fn start(
                 biased;
                 m = incoming.recv() => match m {
                     Some(m) => {
-                        let peer = Peer { addr: m.source, transport: to_tx(m.transport), connection: Some(m.connection.0) };
+                        let peer = Peer { addr: m.source, transport: m.transport, connection: Some(m.connection.0) };
                         engine.handle_message(m.message, peer, Instant::now());
                     }
                     None => break,
@@ -189,7 +188,7 @@ pub async fn start(
             while let Some(o) = engine.poll_output() {
                 match o {
                     Output::Transmit { bytes, peer } => {
-                        let mut out = Outgoing::new(bytes, peer.addr, from_tx(peer.transport));
+                        let mut out = Outgoing::new(bytes, peer.addr, peer.transport);
                         if let Some(c) = peer.connection {
                             out = out.via_connection(ConnectionId(c));
                         }
@@ -215,21 +214,4 @@ pub async fn start(
         task,
         udp,
     })
-}
-
-// The transaction layer names transports itself so that it needs nothing of the socket shell.
-fn to_tx(k: TransportKind) -> TxKind {
-    match k {
-        TransportKind::Udp => TxKind::Udp,
-        TransportKind::Tcp => TxKind::Tcp,
-        TransportKind::Tls => TxKind::Tls,
-    }
-}
-
-fn from_tx(k: TxKind) -> TransportKind {
-    match k {
-        TxKind::Udp => TransportKind::Udp,
-        TxKind::Tcp => TransportKind::Tcp,
-        TxKind::Tls => TransportKind::Tls,
-    }
 }

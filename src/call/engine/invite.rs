@@ -514,11 +514,7 @@ impl<M: MediaControl> Engine<M> {
         let peer = match trunk.as_ref().map(|t| t.transport) {
             Some(t) => Peer {
                 addr: dest,
-                transport: match t {
-                    crate::config::TrunkTransport::Udp => TransportKind::Udp,
-                    crate::config::TrunkTransport::Tcp => TransportKind::Tcp,
-                    crate::config::TrunkTransport::Tls => TransportKind::Tls,
-                },
+                transport: super::trunk_transport(t),
                 connection: None,
             },
             None => match self.contact_routes.get(&target.uri) {

@@ -9,7 +9,7 @@ use tracing::{info, warn};
 
 use crate::config::Profiles;
 use crate::sip::message::{Method, SipMessage};
-use crate::sip::transaction::{Peer, TransportKind};
+use crate::sip::transaction::Peer;
 
 use super::media::MediaControl;
 use super::{dialog, Engine, Timer, TxRole};
@@ -31,11 +31,7 @@ impl TrunkHealth {
                 name: t.name.clone(),
                 peer: Peer {
                     addr: t.peer,
-                    transport: match t.transport {
-                        crate::config::TrunkTransport::Udp => TransportKind::Udp,
-                        crate::config::TrunkTransport::Tcp => TransportKind::Tcp,
-                        crate::config::TrunkTransport::Tls => TransportKind::Tls,
-                    },
+                    transport: super::trunk_transport(t.transport),
                     connection: None,
                 },
                 interval: (t.keepalive.interval_secs > 0)

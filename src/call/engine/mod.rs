@@ -518,6 +518,15 @@ impl<M: MediaControl> Engine<M> {
     }
 }
 
+/// The transport a trunk is configured for.
+pub(crate) fn trunk_transport(t: crate::config::TrunkTransport) -> transaction::TransportKind {
+    match t {
+        crate::config::TrunkTransport::Udp => transaction::TransportKind::Udp,
+        crate::config::TrunkTransport::Tcp => transaction::TransportKind::Tcp,
+        crate::config::TrunkTransport::Tls => transaction::TransportKind::Tls,
+    }
+}
+
 /// A From/To value without its `;tag=` (for records and display).
 pub(crate) fn strip_tag_param(v: &str) -> String {
     let (head, params) = match v.rfind('>') {

@@ -33,20 +33,8 @@ use crate::sip::message::SipMessage;
 pub use key::{new_branch, KeyError, Role, TxKey, MAGIC_COOKIE};
 pub use layer::{CancelOutcome, TransactionLayer};
 
-/// The transport a message travels on. Same variants as `sip::transport::TransportKind`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum TransportKind {
-    Udp,
-    Tcp,
-    Tls,
-}
-
-impl TransportKind {
-    /// Reliable transports get no retransmissions and zero wait timers (RFC 3261 §17).
-    pub fn is_reliable(self) -> bool {
-        !matches!(self, TransportKind::Udp)
-    }
-}
+/// The transport a message travels on: the one enum the socket shell uses too.
+pub use crate::sip::transport::TransportKind;
 
 /// The far end of a transaction: where to send, over what, on which connection if any.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
