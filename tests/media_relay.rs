@@ -442,3 +442,121 @@ async fn rtcp_mux_is_relayed_and_garbage_dropped() {
     let s = r.destroy(info.id).await.unwrap().unwrap();
     assert_eq!((s.a.rtcp_packets, s.a.dropped_malformed), (1, 1));
 }
+
+#[tokio::test]
+async fn plays_clips_paced_and_detects_rfc4733_digits() {
+    use hotline::media::dtmf::rfc4733::TelephoneEvent;
+    use hotline::media::relay::local::LegFormat;
+    let r = relay(25000, 4, Duration::from_secs(30));
+    let (ea, eb) = (endpoint(), endpoint());
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let info = r
+        .create_bridge(Some(ea.local_addr().unwrap()), None, Some(tx))
+        .unwrap();
+    r.set_format(
+        info.id,
+        Leg::A,
+        LegFormat {
+            payload_type: 8,
+            dtmf_payload_type: Some(101),
+        },
+    )
+    .unwrap();
+    // 10 frames of a known sample, then 5 of another.
+    let clips: Vec<std::sync::Arc<[i16]>> =
+        vec![vec![1000i16; 1600].into(), vec![-1000; 800].into()];
+    let started = Instant::now();
+    r.play(info.id, Leg::A, 7, clips, false).unwrap();
+    let got = recv_n(&ea, 15, Duration::from_secs(3));
+    let took = started.elapsed();
+    assert_eq!(got.len(), 15, "every frame arrives");
+    assert!(
+        took >= Duration::from_millis(250),
+        "paced at 20 ms, not burst: {took:?}"
+    );
+    let mut last_seq = None;
+    for (i, (bytes, from)) in got.iter().enumerate() {
+        assert_eq!(*from, relay_addr(info.port_a), "sent from the A port");
+        let p = RtpPacket::parse(bytes).unwrap();
+        assert_eq!(p.payload_type(), 8, "in the leg's codec (PCMA)");
+        let want = hotline::media::codec::g711::alaw_encode(if i < 10 { 1000 } else { -1000 });
+        assert!(p.payload().iter().all(|&b| b == want), "frame {i}");
+        if let Some(s) = last_seq {
+            assert_eq!(p.sequence(), u16::wrapping_add(s, 1), "continuous sequence");
+        }
+        last_seq = Some(p.sequence());
+    }
+    let mut done = false;
+    while let Some(ev) = next_event(&mut rx, Duration::from_secs(2)).await {
+        if ev == (BridgeEvent::PlayDone { leg: Leg::A, id: 7 }) {
+            done = true;
+            break;
+        }
+    }
+    assert!(done, "PlayDone reported");
+
+    // The caller presses 5 then 9 (each: three updates, three end packets).
+    let a_port = relay_addr(info.port_a);
+    let mut seq = 100u16;
+    for (n, key) in [5u8, 9].into_iter().enumerate() {
+        let ts = 8000 * (n as u32 + 1);
+        for k in 0..6u16 {
+            let end = k >= 3;
+            let ev = TelephoneEvent {
+                event: key,
+                end,
+                volume: 10,
+                duration: 160 * (k.min(3) + 1),
+            };
+            let pkt = RtpHeader {
+                marker: k == 0,
+                payload_type: 101,
+                sequence: seq,
+                timestamp: ts,
+                ssrc: 0x55,
+            }
+            .to_vec(&ev.to_bytes());
+            seq += 1;
+            ea.send_to(&pkt, a_port).unwrap();
+        }
+    }
+    let mut digits = Vec::new();
+    while digits.len() < 2 {
+        match next_event(&mut rx, Duration::from_secs(2)).await {
+            Some(BridgeEvent::Digit { leg, digit, .. }) => {
+                assert_eq!(leg, Leg::A);
+                digits.push(digit);
+            }
+            Some(_) => {}
+            None => break,
+        }
+    }
+    assert_eq!(digits, vec!['5', '9'], "each press reported exactly once");
+    assert!(
+        next_event(&mut rx, Duration::from_millis(300))
+            .await
+            .is_none(),
+        "no duplicate digits"
+    );
+
+    // A loop plays until stopped; relayed audio from B is held back meanwhile.
+    r.update_remote(info.id, Leg::B, eb.local_addr().unwrap())
+        .unwrap();
+    r.play(info.id, Leg::A, 8, vec![vec![5i16; 160].into()], true)
+        .unwrap();
+    let looped = recv_n(&ea, 10, Duration::from_secs(2));
+    assert_eq!(looped.len(), 10, "music loops");
+    eb.send_to(&rtp(0xb, 1, 0, &[0x11; 160]), relay_addr(info.port_b))
+        .unwrap();
+    r.stop_play(info.id, Leg::A, Some(8)).unwrap();
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    while ea.recv_from(&mut [0u8; 2048]).is_ok() {}
+    eb.send_to(&rtp(0xb, 2, 160, &[0x22; 160]), relay_addr(info.port_b))
+        .unwrap();
+    let after = recv_n(&ea, 1, Duration::from_secs(2));
+    assert_eq!(after.len(), 1, "relaying resumes after the stop");
+    assert_eq!(
+        RtpPacket::parse(&after[0].0).unwrap().payload(),
+        &[0x22; 160][..]
+    );
+}

@@ -10,8 +10,10 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use super::local::{build_packet, LegFormat, Playback, FRAME_SAMPLES, PTIME};
 use super::seq::SeqTracker;
 use super::stream::{OutStream, SourceId};
+use crate::media::dtmf::DtmfDetector;
 use crate::media::rtcp;
 use crate::media::rtp::{classify, PacketKind, RtpPacketMut};
 
@@ -100,6 +102,8 @@ pub enum DropReason {
     Held,
     /// The other leg has neither an SDP hint nor a latched address yet.
     NoDestination,
+    /// Hotline is playing a prompt or music to the destination leg; its stream takes the place.
+    Playing,
 }
 
 /// Something the call should hear about.
@@ -109,6 +113,14 @@ pub enum BridgeEvent {
     Latched { leg: Leg, addr: SocketAddr },
     /// No media from a leg for the configured time: the call should hang up.
     RtpTimeout { leg: Leg, silent_for: Duration },
+    /// A key press the leg sent as RFC 4733 telephone-events, reported once when it ends.
+    Digit {
+        leg: Leg,
+        digit: char,
+        duration_ms: u32,
+    },
+    /// A playback to the leg played to its end (not reported when stopped or replaced).
+    PlayDone { leg: Leg, id: u64 },
 }
 
 /// Per-leg counters. `rx_*` count what the leg's endpoint sent us (accepted), `tx_*` what we sent to it.
@@ -149,6 +161,11 @@ struct LegState {
     stats: LegStats,
     /// The stream we send to this leg.
     out: OutStream,
+    format: LegFormat,
+    /// What hotline plays to this leg (replaces relayed audio while it lasts).
+    play: Option<Playback>,
+    /// The leg's telephone-events, when it negotiated them.
+    dtmf: DtmfDetector,
 }
 
 impl LegState {
@@ -166,12 +183,19 @@ impl LegState {
             seq: SeqTracker::default(),
             stats: LegStats::default(),
             out: OutStream::default(),
+            format: LegFormat::default(),
+            play: None,
+            dtmf: DtmfDetector::new(8000, DTMF_END_TIMEOUT),
         }
     }
 }
 
-/// At most this many undelivered events are kept; older ones are dropped (they are advisory).
-const MAX_EVENTS: usize = 16;
+/// At most this many undelivered events are kept; older ones are dropped.
+const MAX_EVENTS: usize = 64;
+/// A key press whose end packets were all lost is reported after this much quiet.
+const DTMF_END_TIMEOUT: Duration = Duration::from_millis(300);
+/// The latch generation that marks hotline's own playback as a source of a leg's out-stream.
+const PLAYBACK_GENERATION: u32 = u32::MAX;
 
 /// The state of one two-party bridge.
 #[derive(Debug)]
@@ -267,9 +291,20 @@ impl BridgeCore {
         if kind == PacketKind::Rtp {
             st.latched_ssrc = Some(ssrc);
             st.seq.update(ssrc, seq);
+            if let Some(dtmf_pt) = st.format.dtmf_payload_type {
+                if let Ok(p) = RtpPacketMut::parse(buf) {
+                    let v = p.view();
+                    if v.payload_type() == dtmf_pt {
+                        // A malformed event is the sender's problem; the packet is still relayed.
+                        let _ = st.dtmf.on_packet(ts, v.marker(), v.payload(), now);
+                        self.drain_digits(leg);
+                    }
+                }
+            }
         } else {
-            st.stats.rtcp_packets += 1;
+            self.leg_mut(leg).stats.rtcp_packets += 1;
         }
+        let st = self.leg_mut(leg);
         // Hold stops RTP only: RTCP keeps flowing in every direction (RFC 3264 §5.1).
         let is_rtp = kind == PacketKind::Rtp;
         if is_rtp && !st.direction.endpoint_sends() {
@@ -281,6 +316,9 @@ impl BridgeCore {
         if is_rtp && !dst.direction.endpoint_receives() {
             self.leg_mut(leg).stats.dropped_held += 1;
             return Verdict::Drop(DropReason::Held);
+        }
+        if is_rtp && dst.play.is_some() {
+            return Verdict::Drop(DropReason::Playing);
         }
         let Some(to) = dst.dest else {
             return Verdict::Drop(DropReason::NoDestination);
@@ -358,8 +396,13 @@ impl BridgeCore {
         s
     }
 
-    /// Checks the RTP timeout; call at least every second or so. Raises at most one event per silence.
+    /// Checks the RTP timeout and digits left without end packets; call at least every second or so.
+    /// Raises at most one timeout event per silence.
     pub fn handle_timeout(&mut self, now: Instant) {
+        for leg in [Leg::A, Leg::B] {
+            self.leg_mut(leg).dtmf.handle_timeout(now);
+            self.drain_digits(leg);
+        }
         let limit = self.cfg.rtp_timeout;
         for leg in [Leg::A, Leg::B] {
             let st = self.leg_mut(leg);
@@ -390,6 +433,98 @@ impl BridgeCore {
                     + self.cfg.rtp_timeout
             })
             .min()
+    }
+
+    /// Sets what `leg` negotiated (the codec of played audio, the telephone-event type to detect).
+    pub fn set_format(&mut self, leg: Leg, format: LegFormat) {
+        self.leg_mut(leg).format = format;
+    }
+
+    /// Plays `playback` to `leg` from now on, replacing whatever played there before.
+    pub fn play(&mut self, leg: Leg, mut playback: Playback, now: Instant) {
+        playback.next_due = now;
+        self.leg_mut(leg).play = Some(playback);
+    }
+
+    /// Stops the playback to `leg`, if it is `id` (or any, with `None`); relayed audio resumes.
+    pub fn stop_play(&mut self, leg: Leg, id: Option<u64>) -> bool {
+        let st = self.leg_mut(leg);
+        if st
+            .play
+            .as_ref()
+            .is_some_and(|p| id.is_none_or(|i| p.id == i))
+        {
+            st.play = None;
+            return true;
+        }
+        false
+    }
+
+    /// Whether hotline is playing to any leg.
+    pub fn is_playing(&self) -> bool {
+        self.legs.iter().any(|l| l.play.is_some())
+    }
+
+    /// When the next played frame is due.
+    pub fn next_frame_due(&self) -> Option<Instant> {
+        self.legs
+            .iter()
+            .filter_map(|l| l.play.as_ref().map(|p| p.next_due))
+            .min()
+    }
+
+    /// The next played packet due at `now`: written into `out`, to be sent from `leg`'s own socket to
+    /// the address returned. Call until `None`.
+    pub fn poll_transmit(&mut self, now: Instant, out: &mut Vec<u8>) -> Option<(Leg, SocketAddr)> {
+        let clock_rate = self.cfg.clock_rate;
+        for leg in [Leg::A, Leg::B] {
+            loop {
+                let st = &mut self.legs[leg.index()];
+                let Some(p) = st.play.as_mut() else { break };
+                if p.next_due > now {
+                    break;
+                }
+                p.catch_up(now);
+                let mut pcm = [0i16; FRAME_SAMPLES];
+                if !p.next_frame(&mut pcm) {
+                    let id = p.id;
+                    st.play = None;
+                    self.push_event(BridgeEvent::PlayDone { leg, id });
+                    break;
+                }
+                let (seq, ts, ssrc) = (p.seq, p.ts, p.ssrc);
+                p.seq = p.seq.wrapping_add(1);
+                p.ts = p.ts.wrapping_add(FRAME_SAMPLES as u32);
+                p.next_due += PTIME;
+                p.frames += 1;
+                // Held by the far end (it only sends): nothing goes out, but time moves on.
+                let Some(to) = st.dest.filter(|_| st.direction.endpoint_receives()) else {
+                    continue;
+                };
+                let src = SourceId {
+                    ssrc,
+                    generation: PLAYBACK_GENERATION,
+                };
+                let r = st.out.map(src, seq, ts, now, clock_rate);
+                build_packet(out, &st.format, r.force_marker, r.seq, r.ts, r.ssrc, &pcm);
+                st.stats.tx_packets += 1;
+                st.stats.tx_bytes += out.len() as u64;
+                return Some((leg, to));
+            }
+        }
+        None
+    }
+
+    fn drain_digits(&mut self, leg: Leg) {
+        while let Some(d) = self.leg_mut(leg).dtmf.poll_digit() {
+            if let Some(digit) = d.key {
+                self.push_event(BridgeEvent::Digit {
+                    leg,
+                    digit,
+                    duration_ms: d.duration_ms,
+                });
+            }
+        }
     }
 
     /// Next event for the call, if any.

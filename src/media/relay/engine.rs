@@ -23,6 +23,7 @@ use tokio::sync::{mpsc as tmpsc, oneshot};
 use super::bridge::{
     BridgeConfig, BridgeCore, BridgeEvent, Leg, LegStats, MediaDirection, Verdict,
 };
+use super::local::{LegFormat, Playback};
 use super::sys::{Batch, Epoll, EventFd, BATCH};
 use crate::media::port_pool::{PortPair, PortPool, PortPoolError};
 
@@ -138,6 +139,21 @@ enum Command {
         leg: Leg,
         dir: MediaDirection,
     },
+    SetFormat {
+        id: BridgeId,
+        leg: Leg,
+        format: LegFormat,
+    },
+    Play {
+        id: BridgeId,
+        leg: Leg,
+        playback: Box<Playback>,
+    },
+    StopPlay {
+        id: BridgeId,
+        leg: Leg,
+        play: Option<u64>,
+    },
     Stats {
         id: BridgeId,
         reply: oneshot::Sender<Option<BridgeStats>>,
@@ -204,6 +220,8 @@ impl MediaRelay {
                 slots: Vec::new(),
                 free: Vec::new(),
                 by_id: HashMap::new(),
+                playing: Vec::new(),
+                out_buf: Vec::with_capacity(256),
                 cfg: cfg.bridge,
                 coalesce: cfg.coalesce,
             };
@@ -339,6 +357,30 @@ impl MediaRelay {
         self.send(id, Command::SetDirection { id, leg, dir })
     }
 
+    /// What `leg` negotiated: the codec hotline's own audio is encoded in, the telephone-event type.
+    pub fn set_format(&self, id: BridgeId, leg: Leg, format: LegFormat) -> Result<(), RelayError> {
+        self.send(id, Command::SetFormat { id, leg, format })
+    }
+
+    /// Plays clips (8 kHz mono) to `leg`, replacing relayed audio until done, stopped or replaced;
+    /// [`BridgeEvent::PlayDone`] reports the end of a playback that ran its course.
+    pub fn play(
+        &self,
+        id: BridgeId,
+        leg: Leg,
+        play: u64,
+        clips: Vec<std::sync::Arc<[i16]>>,
+        looping: bool,
+    ) -> Result<(), RelayError> {
+        let playback = Box::new(Playback::new(play, clips, looping, Instant::now()));
+        self.send(id, Command::Play { id, leg, playback })
+    }
+
+    /// Stops playback `play` (or whatever plays, with `None`) to `leg`.
+    pub fn stop_play(&self, id: BridgeId, leg: Leg, play: Option<u64>) -> Result<(), RelayError> {
+        self.send(id, Command::StopPlay { id, leg, play })
+    }
+
     /// Current counters of a bridge (None if it does not exist).
     pub async fn stats(&self, id: BridgeId) -> Result<Option<BridgeStats>, RelayError> {
         let (reply, rx) = oneshot::channel();
@@ -419,6 +461,9 @@ struct Worker {
     slots: Vec<Option<Slot>>,
     free: Vec<usize>,
     by_id: HashMap<BridgeId, usize>,
+    /// Slots playing something to a leg: visited every 20 ms.
+    playing: Vec<usize>,
+    out_buf: Vec<u8>,
     cfg: BridgeConfig,
     coalesce: Duration,
 }
@@ -433,11 +478,15 @@ impl Worker {
         let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 1024];
         let mut next_tick = Instant::now() + TICK;
         loop {
-            let wait_ms = next_tick
+            let wake_at = self
+                .next_frame_due()
+                .map_or(next_tick, |t| t.min(next_tick));
+            // Rounded up: waking early for a frame due in 0.4 ms would spin.
+            let wait_ms = wake_at
                 .saturating_duration_since(Instant::now())
-                .as_millis()
-                .min(1000) as i32
-                + 1;
+                .as_micros()
+                .div_ceil(1000)
+                .min(1000) as i32;
             let n = match self.epoll.wait(&mut events, wait_ms) {
                 Ok(n) => n,
                 Err(e) => {
@@ -461,6 +510,7 @@ impl Worker {
                     self.on_readable(&mut batch, ev.u64, now);
                 }
             }
+            self.send_playback(now);
             if now >= next_tick {
                 self.tick(now);
                 next_tick = now + TICK;
@@ -499,6 +549,37 @@ impl Worker {
         slot.deliver_events();
     }
 
+    /// When the earliest playing slot's next frame is due.
+    fn next_frame_due(&self) -> Option<Instant> {
+        self.playing
+            .iter()
+            .filter_map(|&i| self.slots.get(i)?.as_ref()?.core.next_frame_due())
+            .min()
+    }
+
+    /// Sends every played frame that is due, from the socket of the leg it goes to.
+    fn send_playback(&mut self, now: Instant) {
+        let mut i = 0;
+        while i < self.playing.len() {
+            let idx = self.playing[i];
+            let Some(Some(slot)) = self.slots.get_mut(idx) else {
+                self.playing.swap_remove(i);
+                continue;
+            };
+            while let Some((leg, to)) = slot.core.poll_transmit(now, &mut self.out_buf) {
+                if slot.socks[leg.index()].send_to(&self.out_buf, to).is_err() {
+                    slot.send_errors += 1;
+                }
+            }
+            slot.deliver_events();
+            if slot.core.is_playing() {
+                i += 1;
+            } else {
+                self.playing.swap_remove(i);
+            }
+        }
+    }
+
     fn tick(&mut self, now: Instant) {
         for slot in self.slots.iter_mut().flatten() {
             slot.core.handle_timeout(now);
@@ -533,6 +614,32 @@ impl Worker {
                     if let Some(s) = self.slot_mut(id) {
                         s.core.set_direction(leg, dir, now);
                         tracing::debug!(bridge = id, ?leg, ?dir, "direction set");
+                    }
+                }
+                Command::SetFormat { id, leg, format } => {
+                    if let Some(s) = self.slot_mut(id) {
+                        s.core.set_format(leg, format);
+                    }
+                }
+                Command::Play { id, leg, playback } => {
+                    if let Some(&idx) = self.by_id.get(&id) {
+                        if let Some(Some(s)) = self.slots.get_mut(idx) {
+                            tracing::debug!(
+                                bridge = id,
+                                ?leg,
+                                play = playback.id,
+                                "playback started"
+                            );
+                            s.core.play(leg, *playback, now);
+                            if !self.playing.contains(&idx) {
+                                self.playing.push(idx);
+                            }
+                        }
+                    }
+                }
+                Command::StopPlay { id, leg, play } => {
+                    if let Some(s) = self.slot_mut(id) {
+                        s.core.stop_play(leg, play);
                     }
                 }
                 Command::Stats { id, reply } => {

@@ -3,6 +3,7 @@
 
 pub mod bridge;
 pub mod engine;
+pub mod local;
 pub mod seq;
 pub mod stream;
 mod sys;
