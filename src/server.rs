@@ -184,7 +184,15 @@ pub async fn run(
     info!(%http_addr, "HTTP listening");
 
     let cdr = CdrWriter::spawn(db.clone(), BatchPolicy::default());
-    let sip = shell::start(&config, db.clone(), metrics.clone(), cdr, stop.clone()).await?;
+    let sip = shell::start(
+        &config,
+        db.clone(),
+        metrics.clone(),
+        cdr,
+        stop.clone(),
+        None,
+    )
+    .await?;
     info!(udp = ?sip.udp, "SIP listening");
 
     let node = Node {

@@ -69,6 +69,19 @@ pub enum Input {
     AckTimeout,
     /// The node is shutting down and this call must end now.
     Terminate,
+    /// A hosted call (answered by hotline: IVR, queue) rings these targets; the caller stays
+    /// connected to hotline until one answers. Ignored while another connect is under way.
+    Connect {
+        targets: Vec<Target>,
+        ring_timeout: Duration,
+    },
+    /// A hosted call lets its B-side go (ringing legs cancelled, a connected one ended); the
+    /// caller stays with hotline.
+    Disconnect,
+    /// A hosted call lets these B-legs go (one agent's offer withdrawn while others ring).
+    DropLegs(Vec<LegId>),
+    /// Hotline ends the call (the IVR hung up, a refusal was played).
+    Hangup { cause: String },
 }
 
 /// Something the SIP shell must do.
@@ -105,6 +118,15 @@ pub enum Action {
     },
     /// Connect media of the A-leg and this B-leg (the relay starts forwarding both ways).
     Bridge { b: LegId },
+    /// Hosted call: a B-leg answered a [`Input::Connect`] and is bridged.
+    Connected { b: LegId },
+    /// Hosted call: no target of a [`Input::Connect`] answered (the best failure code).
+    ConnectFailed { code: u16, reason: String },
+    /// Hosted call: the connected B-leg hung up (or was let go); the caller is with hotline again.
+    Disconnected { b: LegId, by_callee: bool },
+    /// Hosted call: a B-leg that never answered is over (its final code; 487 when cancelled,
+    /// 480 when it rang out).
+    LegEnded { leg: LegId, code: u16 },
     /// The call is over: write this summary and forget the call.
     Finished(Summary),
 }
@@ -190,6 +212,8 @@ struct BLeg {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
+    /// Hosted call: answered by hotline, no B-leg connected or ringing.
+    Hosted,
     /// B-legs are ringing; the caller waits.
     Ringing,
     /// One B-leg answered and is bridged to the caller.
@@ -228,6 +252,8 @@ pub struct Call {
     ring_deadline: Option<Instant>,
     /// Targets not tried yet ([`Hunt::Failover`]).
     waiting: VecDeque<Target>,
+    /// Hotline answered the caller itself; B-legs come and go while the caller stays.
+    hosted: bool,
     actions: VecDeque<Action>,
 }
 
@@ -256,6 +282,7 @@ impl Call {
             reinvite: None,
             ring_deadline: Some(now + policy.ring_timeout),
             waiting: VecDeque::new(),
+            hosted: false,
             actions: VecDeque::new(),
         };
         if targets.is_empty() {
@@ -276,6 +303,30 @@ impl Call {
             }
         }
         call
+    }
+
+    /// A call hotline answers itself (IVR, queue): [`Action::Answer`] with no SDP (the shell
+    /// makes hotline's own answer to the caller's offer); `offer` is what later B-legs get.
+    pub fn hosted(offer: Option<Vec<u8>>, policy: CallPolicy, now: Instant) -> Call {
+        let mut call = Call::new(Vec::new(), offer, policy, now);
+        call.actions.clear();
+        call.phase = Phase::Hosted;
+        call.hosted = true;
+        call.ring_deadline = None;
+        call.final_code = Some(200);
+        call.answer_at = Some(now);
+        call.actions.push_back(Action::Answer { sdp: None });
+        call
+    }
+
+    /// Whether hotline answered this call itself.
+    pub fn is_hosted(&self) -> bool {
+        self.hosted
+    }
+
+    /// Whether a hosted call's B-side is ringing.
+    pub fn is_connecting(&self) -> bool {
+        self.hosted && self.phase == Phase::Ringing
     }
 
     fn add_leg(&mut self, target: Target, now: Instant) {
@@ -323,8 +374,138 @@ impl Call {
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.phase == Phase::Ringing && self.ring_deadline.is_some_and(|d| now >= d) {
             self.ring_deadline = None;
-            self.fail_caller(480, "no answer", now);
+            if self.hosted {
+                self.end_ringing_legs(false, now);
+                self.back_to_hosted();
+                self.actions.push_back(Action::ConnectFailed {
+                    code: 480,
+                    reason: "no answer".into(),
+                });
+            } else {
+                self.fail_caller(480, "no answer", now);
+            }
         }
+    }
+
+    fn on_connect(&mut self, targets: Vec<Target>, ring_timeout: Duration, now: Instant) {
+        if !self.hosted {
+            return;
+        }
+        if self.phase == Phase::Ringing {
+            // Ring-all offers several agents in turn: their devices join the ringing set.
+            for t in targets {
+                self.add_leg(t, now);
+            }
+            return;
+        }
+        if self.phase != Phase::Hosted {
+            return;
+        }
+        if targets.is_empty() {
+            self.actions.push_back(Action::ConnectFailed {
+                code: 480,
+                reason: "no registered device".into(),
+            });
+            return;
+        }
+        self.phase = Phase::Ringing;
+        self.ring_deadline = Some(now + ring_timeout);
+        self.best_failure = None;
+        match self.policy.hunt {
+            Hunt::Parallel => {
+                for t in targets {
+                    self.add_leg(t, now);
+                }
+            }
+            Hunt::Failover => {
+                self.waiting = targets.into();
+                if let Some(first) = self.waiting.pop_front() {
+                    self.add_leg(first, now);
+                }
+            }
+        }
+    }
+
+    fn on_drop_legs(&mut self, legs: &[LegId], now: Instant) {
+        if !self.hosted {
+            return;
+        }
+        if let Phase::Connected(b) = self.phase {
+            if legs.contains(&b) {
+                self.on_disconnect(now);
+            }
+            return;
+        }
+        for l in &mut self.legs {
+            if legs.contains(&l.id) && matches!(l.state, LegState::Trying | LegState::Early) {
+                l.state = LegState::Cancelling;
+                l.code = 487;
+                l.end_at = Some(now);
+                self.actions.push_back(Action::Cancel {
+                    leg: l.id,
+                    completed_elsewhere: false,
+                });
+            }
+        }
+        if self.phase == Phase::Ringing
+            && !self
+                .legs
+                .iter()
+                .any(|l| matches!(l.state, LegState::Trying | LegState::Early))
+        {
+            self.back_to_hosted();
+        }
+    }
+
+    fn on_disconnect(&mut self, now: Instant) {
+        if !self.hosted {
+            return;
+        }
+        match self.phase {
+            Phase::Ringing => {
+                self.end_ringing_legs(false, now);
+                self.back_to_hosted();
+            }
+            Phase::Connected(b) => {
+                self.actions.push_back(Action::Bye { leg: b });
+                self.end_leg(b, now);
+                self.back_to_hosted();
+                self.actions.push_back(Action::Disconnected {
+                    b,
+                    by_callee: false,
+                });
+            }
+            _ => {}
+        }
+    }
+
+    fn back_to_hosted(&mut self) {
+        self.phase = Phase::Hosted;
+        self.ring_deadline = None;
+        self.waiting.clear();
+    }
+
+    /// Ends a hosted call: the caller gets BYE (unless they hung up), B-legs are let go.
+    fn hang_up_hosted(&mut self, who: Hangup, cause: String, now: Instant) {
+        if !self.hosted {
+            return;
+        }
+        match self.phase {
+            Phase::Ending | Phase::Done => return,
+            Phase::Ringing => self.end_ringing_legs(false, now),
+            Phase::Connected(b) => {
+                self.actions.push_back(Action::Bye { leg: b });
+                self.end_leg(b, now);
+            }
+            Phase::Hosted => {}
+        }
+        if who != Hangup::Caller {
+            self.actions.push_back(Action::Bye { leg: LegId::A });
+        }
+        self.hangup = who;
+        self.cause = cause;
+        self.phase = Phase::Ending;
+        self.maybe_finish(now);
     }
 
     pub fn handle(&mut self, input: Input, now: Instant) {
@@ -370,6 +551,14 @@ impl Call {
                     });
                 }
             }
+            Input::MediaTimeout | Input::AckTimeout if self.hosted => {
+                let cause = if input == Input::AckTimeout {
+                    "no ACK from the caller"
+                } else {
+                    "no media"
+                };
+                self.hang_up_hosted(Hangup::System, cause.into(), now)
+            }
             Input::MediaTimeout | Input::AckTimeout => {
                 if let Phase::Connected(b) = self.phase {
                     self.hangup = Hangup::System;
@@ -385,6 +574,16 @@ impl Call {
                     self.phase = Phase::Ending;
                     self.maybe_finish(now);
                 }
+            }
+            Input::Connect {
+                targets,
+                ring_timeout,
+            } => self.on_connect(targets, ring_timeout, now),
+            Input::Disconnect => self.on_disconnect(now),
+            Input::DropLegs(legs) => self.on_drop_legs(&legs, now),
+            Input::Hangup { cause } => self.hang_up_hosted(Hangup::System, cause, now),
+            Input::Terminate if self.hosted => {
+                self.hang_up_hosted(Hangup::System, "shutdown".into(), now)
             }
             Input::Terminate => match self.phase {
                 Phase::Ringing => self.fail_caller(503, "service shutting down", now),
@@ -415,6 +614,10 @@ impl Call {
             return;
         }
         l.state = LegState::Early;
+        if self.hosted {
+            // The caller was answered by hotline and hears its queue audio, not the agent's ringing.
+            return;
+        }
         match sdp {
             // Early media (ringback or announcements from the far end): relay the first source only,
             // so the caller never hears two forks at once.
@@ -459,7 +662,10 @@ impl Call {
             l.answer_at = Some(now);
             l.code = 200;
         }
-        self.answer_at = Some(now);
+        if !self.hosted {
+            // A hosted caller was answered by hotline on arrival; that time stays the answer time.
+            self.answer_at = Some(now);
+        }
         self.final_code = Some(200);
         self.phase = Phase::Connected(leg);
         self.ring_deadline = None;
@@ -475,7 +681,12 @@ impl Call {
             }
         }
         self.actions.push_back(Action::Bridge { b: leg });
-        self.actions.push_back(Action::Answer { sdp });
+        if self.hosted {
+            self.best_failure = None;
+            self.actions.push_back(Action::Connected { b: leg });
+        } else {
+            self.actions.push_back(Action::Answer { sdp });
+        }
     }
 
     fn on_failed(&mut self, leg: LegId, code: u16, reason: String, now: Instant) {
@@ -491,6 +702,9 @@ impl Call {
         }
         if was_answered {
             return;
+        }
+        if self.hosted {
+            self.actions.push_back(Action::LegEnded { leg, code });
         }
         if self.phase == Phase::Ringing {
             if better_failure(code, self.best_failure.as_ref().map(|b| b.0)) {
@@ -511,9 +725,15 @@ impl Call {
             if self.legs.iter().all(|l| l.state == LegState::Ended) {
                 let (code, reason) = self
                     .best_failure
-                    .clone()
+                    .take()
                     .unwrap_or((480, "unavailable".into()));
-                self.fail_caller(map_failure(code), &reason, now);
+                if self.hosted {
+                    self.back_to_hosted();
+                    self.actions
+                        .push_back(Action::ConnectFailed { code, reason });
+                } else {
+                    self.fail_caller(map_failure(code), &reason, now);
+                }
             }
         } else {
             self.maybe_finish(now);
@@ -521,6 +741,20 @@ impl Call {
     }
 
     fn on_bye(&mut self, leg: LegId, now: Instant) {
+        if self.hosted {
+            if leg == LegId::A {
+                return self.hang_up_hosted(Hangup::Caller, "caller hung up".into(), now);
+            }
+            if self.phase == Phase::Connected(leg) {
+                self.end_leg(leg, now);
+                self.back_to_hosted();
+                self.actions.push_back(Action::Disconnected {
+                    b: leg,
+                    by_callee: true,
+                });
+            }
+            return;
+        }
         let Phase::Connected(b) = self.phase else {
             return;
         };
@@ -541,6 +775,16 @@ impl Call {
     }
 
     fn on_reinvite(&mut self, leg: LegId, sdp: Option<Vec<u8>>) {
+        if self.hosted && leg == LegId::A && !matches!(self.phase, Phase::Connected(_)) {
+            // Nobody to relay to: hotline answers from its own session (the shell builds it).
+            let _ = sdp;
+            self.actions.push_back(Action::ReinviteResponse {
+                leg,
+                code: 200,
+                sdp: None,
+            });
+            return;
+        }
         let Phase::Connected(b) = self.phase else {
             self.actions.push_back(Action::ReinviteResponse {
                 leg,
@@ -632,11 +876,19 @@ impl Call {
                 code: l.code,
             })
             .collect();
-        let answered_by = self
-            .legs
-            .iter()
-            .find(|l| l.answer_at.is_some() && Some(l.answer_at) == Some(self.answer_at))
-            .map(|l| l.id);
+        let answered_by = if self.hosted {
+            // The agent who last took the call from hotline's queue or IVR.
+            self.legs
+                .iter()
+                .rev()
+                .find(|l| l.answer_at.is_some())
+                .map(|l| l.id)
+        } else {
+            self.legs
+                .iter()
+                .find(|l| l.answer_at.is_some() && Some(l.answer_at) == Some(self.answer_at))
+                .map(|l| l.id)
+        };
         self.actions.push_back(Action::Finished(Summary {
             answered_by,
             answer_at: self.answer_at,

@@ -4,4 +4,5 @@ pub mod cdr;
 pub mod core;
 pub mod engine;
 pub mod routing;
+pub mod services;
 pub mod shell;

@@ -99,6 +99,12 @@ pub enum Decision {
         /// The caller number to present (outbound through a trunk).
         caller_id: Option<String>,
     },
+    /// Hotline answers the call itself: an IVR flow or a skill-group queue.
+    Hosted {
+        inbound_trunk: Option<String>,
+        did: String,
+        service: crate::call::engine::Service,
+    },
     Reject {
         code: u16,
         reason: String,
@@ -181,14 +187,16 @@ pub fn route_inbound(
                 caller_id: None,
             }
         }
-        RouteTarget::Queue(name) | RouteTarget::Flow(name) => {
-            // Queues and IVR flows are served by the ACD and IVR engines; a build without them
-            // says so instead of pretending to ring someone.
-            return reject(
-                480,
-                format!("`{name}` needs the ACD/IVR engine, which is not running"),
-            );
-        }
+        RouteTarget::Queue(name) => Decision::Hosted {
+            inbound_trunk: Some(trunk.name.clone()),
+            did: did.to_string(),
+            service: crate::call::engine::Service::Queue(name.clone()),
+        },
+        RouteTarget::Flow(name) => Decision::Hosted {
+            inbound_trunk: Some(trunk.name.clone()),
+            did: did.to_string(),
+            service: crate::call::engine::Service::Flow(name.clone()),
+        },
     };
     trunks.acquire(&trunk.name);
     decision
@@ -422,15 +430,21 @@ prepend = "00"
             route_inbound(&p, &mut t, lo(1), "12333", devices),
             reject(480, "agent not registered")
         );
-        assert!(matches!(
-            route_inbound(&p, &mut t, lo(1), "12315", devices),
-            Decision::Reject { code: 480, .. }
-        ));
         assert_eq!(
             t.in_use("carrier-a"),
             0,
             "no channel is held by a refused call"
         );
+        // A queue route is answered by hotline itself (the engine checks an ACD runs).
+        assert_eq!(
+            route_inbound(&p, &mut t, lo(1), "12315", devices),
+            Decision::Hosted {
+                inbound_trunk: Some("carrier-a".into()),
+                did: "12315".into(),
+                service: crate::call::engine::Service::Queue("consumer".into()),
+            }
+        );
+        assert_eq!(t.in_use("carrier-a"), 1, "a hosted call holds its channel");
     }
 
     #[test]

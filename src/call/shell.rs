@@ -12,7 +12,7 @@ use tracing::{info, warn};
 use crate::call::cdr::CdrWriter;
 use crate::call::core::CallPolicy;
 use crate::config::{Config, HotlineConfig};
-use crate::media::relay::{BridgeConfig, BridgeEvent, MediaRelay, RelayConfig};
+use crate::media::relay::{BridgeConfig, MediaRelay, RelayConfig};
 use crate::sip::registrar::{self, persist};
 use crate::sip::sdp::DEFAULT_CODECS;
 use crate::sip::transaction::{Peer, TimerConfig, TryingPolicy};
@@ -22,7 +22,11 @@ use crate::sip::transport::{
 use crate::store::{accounts, Db};
 use crate::web::Metrics;
 
-use super::engine::{Engine, EngineConfig, Output, RelayMedia};
+use super::engine::{Engine, EngineConfig, Output, RelayMedia, Services};
+use crate::ivr::flow::LookupSource;
+use crate::ivr::interp::Env;
+use crate::ivr::{AlwaysOpen, FlowRegistry, StaticLists};
+use crate::media::prompt::PromptCache;
 
 /// The running SIP side of a node.
 pub struct SipService {
@@ -31,14 +35,22 @@ pub struct SipService {
     pub udp: Vec<std::net::SocketAddr>,
 }
 
+/// The ACD as the engine sees it: where call events go and where its decisions come from.
+pub struct AcdLink {
+    pub handle: crate::acd::shell::AcdHandle,
+    pub actions: mpsc::UnboundedReceiver<crate::acd::Action>,
+}
+
 /// Binds SIP and RTP, loads accounts and bindings, and starts the engine task. The task ends
-/// once `stop` turned true and every call has ended (or the drain time is over).
+/// once `stop` turned true and every call has ended (or the drain time is over). With `acd`,
+/// `queue:` routes and IVR queue nodes reach agents; IVR flows load from the configured folder.
 pub async fn start(
     config: &Config,
     db: Db,
     metrics: Arc<Metrics>,
     cdr: CdrWriter,
     stop: watch::Receiver<bool>,
+    acd: Option<AcdLink>,
 ) -> anyhow::Result<SipService> {
     let h: &HotlineConfig = &config.hotline;
     let resolved = h.resolve("hotline.toml", "").context("configuration")?;
@@ -107,6 +119,26 @@ pub async fn start(
         nonce_secret: rand::random::<[u8; 32]>().to_vec(),
         linger: Duration::from_secs(32),
     };
+    // IVR flows and their prompts: flows refused by the checker are reported and not served.
+    let flows_dir = h.paths.ivr_flows.clone();
+    let (mut registry, outcome) = FlowRegistry::open(&flows_dir);
+    if outcome.report.errors() + outcome.report.warnings() > 0 {
+        warn!(dir = %flows_dir.display(), "IVR flow problems:\n{}", outcome.report);
+    }
+    let flows = registry.current();
+    info!(flows = flows.flows.len(), version = flows.version, dir = %flows_dir.display(), "IVR flows loaded");
+    let prompts = PromptCache::new(flows_dir.join("prompts"));
+    let loaded = {
+        let p = prompts.clone();
+        tokio::task::spawn_blocking(move || p.preload())
+            .await
+            .unwrap_or(0)
+    };
+    info!(prompts = loaded, "prompts decoded");
+    let env = Env {
+        calendar: Arc::new(AlwaysOpen),
+        lists: Arc::new(StaticLists::new()),
+    };
     let now = Instant::now();
     let mut engine = Engine::new(
         ecfg,
@@ -114,10 +146,37 @@ pub async fn start(
             relay,
             events: media_tx,
             metrics: metrics.clone(),
+            prompts,
         },
         metrics.clone(),
         now,
     );
+    let (acd_handle, mut acd_actions) = match acd {
+        Some(l) => (Some(l.handle), Some(l.actions)),
+        None => (None, None),
+    };
+    engine.set_services(Services {
+        flows,
+        env: env.clone(),
+        acd: acd_handle.is_some(),
+        language: "zh-CN".into(),
+    });
+    // Events for the ACD go out in order through one task.
+    let (acd_tx, mut acd_rx) = mpsc::unbounded_channel::<crate::acd::Event>();
+    if let Some(handle) = acd_handle.clone() {
+        tokio::spawn(async move {
+            while let Some(ev) = acd_rx.recv().await {
+                match handle.request(ev).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(refusal)) => tracing::debug!(%refusal, "ACD refused a call event"),
+                    Err(_) => break,
+                }
+            }
+        });
+    }
+    // Lookup answers come back to the engine task.
+    let (lookup_tx, mut lookup_rx) =
+        mpsc::unbounded_channel::<(u64, u64, crate::ivr::interp::LookupOutcome)>();
     engine.set_accounts(accounts::all(&db).await?);
     let now_ms = crate::store::now_ms();
     let restored = persist::load_rows(&db, now_ms).await?;
@@ -153,11 +212,14 @@ pub async fn start(
         }
     });
 
+    let lookup_db = db.clone();
     let handle = transport.handle();
     let drain = Duration::from_secs(h.shutdown.drain_secs);
     let mut stop = stop;
     let task = tokio::spawn(async move {
         let mut stopping = false;
+        let mut flow_check = tokio::time::interval(Duration::from_secs(2));
+        flow_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let deadline = engine.poll_timeout().map(tokio::time::Instant::from_std);
             tokio::select! {
@@ -172,9 +234,26 @@ pub async fn start(
                 _ = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => {
                     engine.handle_timeout(Instant::now());
                 }
-                Some(ev) = media_rx.recv() => {
-                    if let BridgeEvent::RtpTimeout { .. } = ev.event {
-                        engine.handle_media_timeout(ev.bridge, Instant::now());
+                Some(ev) = media_rx.recv() => engine.handle_media_event(ev, Instant::now()),
+                Some(a) = async { match acd_actions.as_mut() { Some(r) => r.recv().await, None => std::future::pending().await } } => {
+                    engine.handle_acd_action(a, Instant::now());
+                }
+                Some((call, id, outcome)) = lookup_rx.recv() => {
+                    engine.handle_lookup_result(call, id, outcome, Instant::now());
+                }
+                _ = flow_check.tick() => {
+                    // Edited flows are checked and swapped in; a broken edit keeps the old version.
+                    if let Some(outcome) = registry.poll_changes() {
+                        if outcome.report.errors() + outcome.report.warnings() > 0 {
+                            warn!("IVR flow reload problems:\n{}", outcome.report);
+                        }
+                        info!(version = outcome.version, updated = ?outcome.updated, removed = ?outcome.removed, "IVR flows reloaded");
+                        engine.set_services(Services {
+                            flows: registry.current(),
+                            env: env.clone(),
+                            acd: acd_handle.is_some(),
+                            language: "zh-CN".into(),
+                        });
                     }
                 }
                 Some(a) = acct_rx.recv() => engine.set_accounts(a),
@@ -200,6 +279,54 @@ pub async fn start(
                         let _ = bind_tx.send(changes);
                     }
                     Output::Cdr(c) => cdr.record(*c),
+                    Output::Acd(ev) => {
+                        let _ = acd_tx.send(ev);
+                    }
+                    Output::Lookup {
+                        call,
+                        id,
+                        source,
+                        args,
+                    } => {
+                        let db = lookup_db.clone();
+                        let tx = lookup_tx.clone();
+                        tokio::spawn(async move {
+                            let outcome = match source {
+                                LookupSource::Internal(name) => {
+                                    crate::call::services::internal_lookup(&db, &name, &args).await
+                                }
+                                LookupSource::Http(url) => {
+                                    crate::ivr::interp::LookupOutcome::Failed(format!(
+                                        "HTTP lookups are not enabled on this node ({url})"
+                                    ))
+                                }
+                            };
+                            let _ = tx.send((call, id, outcome));
+                        });
+                    }
+                    Output::Rating {
+                        call_id,
+                        ticket,
+                        rating,
+                        scale,
+                    } => {
+                        let db = lookup_db.clone();
+                        tokio::spawn(async move {
+                            let at = crate::store::now_ms();
+                            if let Err(e) = crate::call::services::store_rating(
+                                &db,
+                                &call_id,
+                                ticket.as_deref(),
+                                rating,
+                                scale,
+                                at,
+                            )
+                            .await
+                            {
+                                warn!(%call_id, error = %e, "rating not stored");
+                            }
+                        });
+                    }
                 }
             }
             if stopping && engine.active_calls() == 0 {

@@ -842,3 +842,250 @@ fn a_trunk_challenge_left_unanswered_fails_over_and_never_reaches_the_caller() {
     );
     assert!(matches!(drain(&mut c)[0], Action::Reject { code: 503, .. }));
 }
+
+// ---- Hosted calls: hotline answers (IVR, queue) and connects agents later ----
+
+fn hosted(now: Instant) -> Call {
+    let mut c = Call::hosted(offer(), CallPolicy::default(), now);
+    assert_eq!(drain(&mut c), vec![Action::Answer { sdp: None }]);
+    assert!(c.is_hosted());
+    c
+}
+
+fn connect(targets: Vec<Target>) -> Input {
+    Input::Connect {
+        targets,
+        ring_timeout: Duration::from_secs(15),
+    }
+}
+
+#[test]
+fn hosted_call_connects_an_agent_without_answering_the_caller_again() {
+    let t0 = Instant::now();
+    let mut c = hosted(t0);
+    c.handle(connect(vec![t("1001"), t("1002")]), t0);
+    assert!(c.is_connecting());
+    let a = drain(&mut c);
+    assert_eq!(a.len(), 2, "both devices ring: {a:?}");
+    c.handle(
+        Input::Progress {
+            leg: LegId(1),
+            code: 180,
+            sdp: None,
+        },
+        t0,
+    );
+    assert!(drain(&mut c).is_empty(), "the caller already hears hotline");
+    c.handle(
+        Input::Answered {
+            leg: LegId(2),
+            sdp: Some(b"answer".to_vec()),
+        },
+        t0 + Duration::from_secs(3),
+    );
+    let a = drain(&mut c);
+    assert_eq!(
+        a,
+        vec![
+            Action::Cancel {
+                leg: LegId(1),
+                completed_elsewhere: true
+            },
+            Action::Bridge { b: LegId(2) },
+            Action::Connected { b: LegId(2) },
+        ]
+    );
+    assert_eq!(c.connected_leg(), Some(LegId(2)));
+    // A connect while connected changes nothing.
+    c.handle(connect(vec![t("1003")]), t0);
+    assert!(drain(&mut c).is_empty());
+}
+
+#[test]
+fn hosted_connect_failure_and_ring_timeout_leave_the_caller_with_hotline() {
+    let t0 = Instant::now();
+    let mut c = hosted(t0);
+    c.handle(connect(vec![t("1001")]), t0);
+    drain(&mut c);
+    c.handle(
+        Input::Failed {
+            leg: LegId(1),
+            code: 486,
+            reason: "Busy Here".into(),
+        },
+        t0,
+    );
+    assert_eq!(
+        drain(&mut c),
+        vec![
+            Action::LegEnded {
+                leg: LegId(1),
+                code: 486
+            },
+            Action::ConnectFailed {
+                code: 486,
+                reason: "Busy Here".into()
+            }
+        ]
+    );
+    assert!(!c.is_connecting() && !c.is_done());
+    // Next offer rings and times out.
+    c.handle(connect(vec![t("1002")]), t0);
+    drain(&mut c);
+    assert_eq!(c.poll_timeout(), Some(t0 + Duration::from_secs(15)));
+    c.handle_timeout(t0 + Duration::from_secs(15));
+    assert_eq!(
+        drain(&mut c),
+        vec![
+            Action::Cancel {
+                leg: LegId(2),
+                completed_elsewhere: false
+            },
+            Action::ConnectFailed {
+                code: 480,
+                reason: "no answer".into()
+            }
+        ]
+    );
+    // No targets at all fails at once.
+    c.handle(connect(vec![]), t0);
+    assert!(matches!(
+        drain(&mut c).as_slice(),
+        [Action::ConnectFailed { code: 480, .. }]
+    ));
+    assert!(!c.is_done());
+}
+
+#[test]
+fn agent_hangup_returns_the_caller_to_hotline_and_caller_bye_ends_all() {
+    let t0 = Instant::now();
+    let mut c = hosted(t0);
+    c.handle(connect(vec![t("1001")]), t0);
+    drain(&mut c);
+    c.handle(
+        Input::Answered {
+            leg: LegId(1),
+            sdp: None,
+        },
+        t0 + Duration::from_secs(2),
+    );
+    drain(&mut c);
+    c.handle(Input::Bye { leg: LegId(1) }, t0 + Duration::from_secs(60));
+    assert_eq!(
+        drain(&mut c),
+        vec![Action::Disconnected {
+            b: LegId(1),
+            by_callee: true
+        }]
+    );
+    assert!(!c.is_done(), "the caller stays for the survey");
+    c.handle(Input::Bye { leg: LegId::A }, t0 + Duration::from_secs(70));
+    let a = drain(&mut c);
+    let s = summary(&a);
+    assert_eq!(s.hangup, Hangup::Caller);
+    assert_eq!(s.sip_code, 200);
+    assert_eq!(s.answer_at, Some(t0), "answered by hotline at arrival");
+    assert_eq!(s.answered_by, Some(LegId(1)), "the agent who took it");
+    assert!(c.is_done());
+}
+
+#[test]
+fn hotline_hangup_and_disconnect_end_the_right_legs() {
+    let t0 = Instant::now();
+    let mut c = hosted(t0);
+    c.handle(connect(vec![t("1001")]), t0);
+    drain(&mut c);
+    c.handle(Input::Disconnect, t0);
+    assert_eq!(
+        drain(&mut c),
+        vec![Action::Cancel {
+            leg: LegId(1),
+            completed_elsewhere: false
+        }]
+    );
+    c.handle(connect(vec![t("1002")]), t0);
+    drain(&mut c);
+    c.handle(
+        Input::Answered {
+            leg: LegId(2),
+            sdp: None,
+        },
+        t0,
+    );
+    drain(&mut c);
+    c.handle(
+        Input::Hangup {
+            cause: "IVR hung up".into(),
+        },
+        t0,
+    );
+    let a = drain(&mut c);
+    assert_eq!(a[0], Action::Bye { leg: LegId(2) });
+    assert_eq!(a[1], Action::Bye { leg: LegId::A });
+    let s = summary(&a);
+    assert_eq!(
+        (s.hangup, s.cause.as_str()),
+        (Hangup::System, "IVR hung up")
+    );
+}
+
+#[test]
+fn hosted_reinvite_is_answered_by_hotline_and_media_timeout_ends_the_call() {
+    let t0 = Instant::now();
+    let mut c = hosted(t0);
+    c.handle(
+        Input::Reinvite {
+            leg: LegId::A,
+            sdp: offer(),
+        },
+        t0,
+    );
+    assert_eq!(
+        drain(&mut c),
+        vec![Action::ReinviteResponse {
+            leg: LegId::A,
+            code: 200,
+            sdp: None
+        }]
+    );
+    c.handle(Input::MediaTimeout, t0);
+    let a = drain(&mut c);
+    assert_eq!(a[0], Action::Bye { leg: LegId::A });
+    assert_eq!(summary(&a).cause, "no media");
+}
+
+#[test]
+fn ring_all_offers_join_the_ringing_set_and_one_offer_can_be_withdrawn() {
+    let t0 = Instant::now();
+    let mut c = hosted(t0);
+    c.handle(connect(vec![t("1001")]), t0);
+    c.handle(connect(vec![t("1002")]), t0);
+    assert_eq!(drain(&mut c).len(), 2, "both agents ring");
+    c.handle(Input::DropLegs(vec![LegId(1)]), t0);
+    assert_eq!(
+        drain(&mut c),
+        vec![Action::Cancel {
+            leg: LegId(1),
+            completed_elsewhere: false
+        }]
+    );
+    assert!(c.is_connecting(), "the other agent still rings");
+    c.handle(
+        Input::Failed {
+            leg: LegId(1),
+            code: 487,
+            reason: "Request Terminated".into(),
+        },
+        t0,
+    );
+    assert_eq!(
+        drain(&mut c),
+        vec![Action::LegEnded {
+            leg: LegId(1),
+            code: 487
+        }]
+    );
+    c.handle(Input::DropLegs(vec![LegId(2)]), t0);
+    drain(&mut c);
+    assert!(!c.is_connecting(), "nobody rings: back with hotline");
+}

@@ -135,6 +135,24 @@ impl<M: MediaControl> Engine<M> {
                 )
             }
         };
+        if let Decision::Hosted {
+            inbound_trunk,
+            did,
+            service,
+        } = decision
+        {
+            return self.on_hosted_invite(
+                key,
+                req,
+                source,
+                inbound_trunk,
+                did,
+                service,
+                caller,
+                span.clone(),
+                now,
+            );
+        }
         let Decision::Route {
             inbound_trunk,
             did,
@@ -206,6 +224,7 @@ impl<M: MediaControl> Engine<M> {
             _ => caller.clone(),
         };
         self.by_a.insert(call_id, id);
+        self.by_bridge.insert(bridge.id, id);
         self.tx_roles.insert(key.clone(), TxRole::AInvite(id));
         self.calls.insert(
             id,
@@ -227,9 +246,131 @@ impl<M: MediaControl> Engine<M> {
                 answered: None,
                 a_2xx: None,
                 reinvites_in: Default::default(),
+                hosted: None,
                 done: false,
                 agent,
                 span: span.clone(),
+            },
+        );
+        self.metrics.calls_total.fetch_add(1, Ordering::Relaxed);
+        self.metrics.active_calls.fetch_add(1, Ordering::Relaxed);
+        self.run_call(id, now);
+    }
+
+    /// A trunk call for an IVR flow or a queue: hotline answers it with its own SDP (one codec
+    /// of the caller's offer plus telephone-event) and later B-legs get exactly that codec.
+    #[allow(clippy::too_many_arguments)]
+    fn on_hosted_invite(
+        &mut self,
+        key: TxKey,
+        req: SipMessage,
+        source: Peer,
+        inbound_trunk: Option<String>,
+        did: String,
+        service: super::Service,
+        caller: String,
+        span: tracing::Span,
+        now: Instant,
+    ) {
+        let refuse = |e: &mut Self, code: u16, reason: &str| {
+            if let Some(t) = &inbound_trunk {
+                e.trunks.release(t);
+                e.trunk_gauge(t);
+            }
+            e.metrics.calls_failed_total.fetch_add(1, Ordering::Relaxed);
+            e.reply(&key, &req, code, reason, now);
+        };
+        if let Some(t) = &inbound_trunk {
+            self.trunk_gauge(t);
+        }
+        if let Err(why) = self.can_serve(&service) {
+            warn!(?service, %why, "hosted route not served");
+            return refuse(self, 480, &reason_phrase(480, &why));
+        }
+        let Some(offer) = parse_offer(&req) else {
+            return refuse(
+                self,
+                488,
+                "Not Acceptable Here (an SDP offer with PCMU or PCMA is required)",
+            );
+        };
+        let allowed = self.codecs_for(inbound_trunk.as_deref());
+        let bridge = match self.media.create_bridge(media_addr_any(&offer), None) {
+            Ok(b) => b,
+            Err(e) => {
+                warn!(error = %e, "no media ports");
+                return refuse(self, 503, "Service Unavailable (no media ports)");
+            }
+        };
+        let Some((local, pt, dtmf)) =
+            super::hosted::local_answer(&offer, &allowed, self.cfg.advertise, bridge.port_a)
+        else {
+            self.media.destroy(bridge.id);
+            return refuse(self, 488, "Not Acceptable Here (no common codec)");
+        };
+        self.media.set_format(bridge.id, MediaLeg::A, pt, dtmf);
+        self.media.set_format(bridge.id, MediaLeg::B, pt, dtmf);
+        // Nobody on B until an agent answers: no RTP timeout for the empty side.
+        self.media
+            .set_direction(bridge.id, MediaLeg::B, false, false);
+        let mut b_offer = offer.clone();
+        sdp::restrict_offer(&mut b_offer, &super::hosted::codecs_of_answer(pt, dtmf));
+        if let Some(audio) = first_audio(&b_offer) {
+            anchor_one(&mut b_offer, audio, self.cfg.advertise, bridge.port_b);
+        }
+        let call_id = req.call_id().unwrap_or_default().to_string();
+        let id = self.next_id;
+        self.next_id += 1;
+        let core = Call::hosted(
+            Some(b_offer.to_sdp_string().into_bytes()),
+            self.cfg.call,
+            now,
+        );
+        let language = self
+            .services()
+            .map(|s| s.language.clone())
+            .unwrap_or_else(|| "zh-CN".into());
+        info!(%caller, %did, ?service, trunk = inbound_trunk.as_deref().unwrap_or(""), "new hosted call");
+        self.by_a.insert(call_id.clone(), id);
+        self.by_bridge.insert(bridge.id, id);
+        self.tx_roles.insert(key.clone(), TxRole::AInvite(id));
+        self.calls.insert(
+            id,
+            CallCtx {
+                id,
+                core,
+                a_invite: req,
+                a_key: key,
+                a: Side::new(call_id, dialog::new_tag(), source),
+                b: Vec::new(),
+                bridge: Some(bridge),
+                inbound_trunk,
+                direction: "inbound",
+                caller: caller.clone(),
+                callee: did.clone(),
+                did,
+                start_ms: self.unix_ms(now),
+                started: now,
+                answered: None,
+                a_2xx: None,
+                reinvites_in: Default::default(),
+                hosted: Some(Box::new(super::hosted::Hosted {
+                    ivr: None,
+                    ivr_timer: None,
+                    local_sdp: local,
+                    in_acd: false,
+                    group: None,
+                    offers: Default::default(),
+                    agent: None,
+                    auto_answer: false,
+                    transferring: false,
+                    ivr_path: Vec::new(),
+                    language,
+                    service: Some(service),
+                })),
+                done: false,
+                agent: String::new(),
+                span,
             },
         );
         self.metrics.calls_total.fetch_add(1, Ordering::Relaxed);
@@ -355,7 +496,14 @@ impl<M: MediaControl> Engine<M> {
                 self.respond(&key, r, now);
             }
             Action::Answer { sdp } => {
-                let body = sdp.and_then(|b| self.answer_for_a(id, &b));
+                let body = match sdp {
+                    Some(b) => self.answer_for_a(id, &b),
+                    None => self
+                        .calls
+                        .get(&id)
+                        .and_then(|c| c.hosted.as_ref())
+                        .map(|h| h.local_sdp.to_sdp_string().into_bytes()),
+                };
                 let Some(c) = self.calls.get(&id) else { return };
                 let mut r = SipMessage::response_to(&c.a_invite, 200, "OK", Some(&c.a.local_tag));
                 r.push_header("Contact", self.contact());
@@ -384,6 +532,14 @@ impl<M: MediaControl> Engine<M> {
                     }
                 }
                 info!("answered");
+                let service = self
+                    .calls
+                    .get_mut(&id)
+                    .and_then(|c| c.hosted.as_mut())
+                    .and_then(|h| h.service.take());
+                if let Some(service) = service {
+                    self.start_service(id, service, now);
+                }
             }
             Action::Reject { code, reason } => {
                 let Some(c) = self.calls.get(&id) else { return };
@@ -441,7 +597,20 @@ impl<M: MediaControl> Engine<M> {
                     SipMessage::response_to(&req, code, &reason_phrase(code, ""), Some(&tag));
                 if code == 200 {
                     r.push_header("Contact", self.contact());
-                    if let Some(body) = sdp.and_then(|b| self.reoffer_for(id, leg, &b)) {
+                    let body = match sdp {
+                        Some(b) => self.reoffer_for(id, leg, &b),
+                        // Hosted and nobody connected: hotline answers from its own session.
+                        None => self
+                            .calls
+                            .get(&id)
+                            .and_then(|c| c.hosted.as_ref())
+                            .map(|h| {
+                                let mut s = h.local_sdp.clone();
+                                s.bump_version();
+                                s.to_sdp_string().into_bytes()
+                            }),
+                    };
+                    if let Some(body) = body {
                         r.set_body(body, Some("application/sdp"));
                     }
                 }
@@ -458,7 +627,12 @@ impl<M: MediaControl> Engine<M> {
                     self.media.update_remote(bridge.id, MediaLeg::B, addr);
                 }
             }
-            Action::Finished(summary) => self.finish(id, summary, now),
+            Action::Finished(summary) => {
+                self.end_hosted(id, now);
+                self.finish(id, summary, now)
+            }
+            a if super::hosted::is_hosted_action(&a) => self.on_hosted_action(id, a, now),
+            _ => {}
         }
     }
 
@@ -582,6 +756,12 @@ impl<M: MediaControl> Engine<M> {
         invite.push_header("Contact", self.contact());
         invite.push_header("Allow", super::ALLOW);
         invite.push_header("User-Agent", "hotline");
+        if c.hosted.as_ref().is_some_and(|h| h.auto_answer) {
+            // Agents on auto-answer: phones pick up by themselves (Polycom/Yealink/Snom style
+            // headers; softphones honour one or the other).
+            invite.push_header("Call-Info", format!("<sip:{host_port}>;answer-after=0"));
+            invite.push_header("Alert-Info", "<http://127.0.0.1/>;info=alert-autoanswer");
+        }
         let sdp = match (&trunk, sdp) {
             // Toward a trunk, offer only the codecs that trunk allows.
             (Some(t), Some(body)) => match SessionDescription::parse(&body) {
@@ -1203,12 +1383,7 @@ impl<M: MediaControl> Engine<M> {
 
     /// Media from a leg stopped for too long.
     pub fn handle_media_timeout(&mut self, bridge: crate::media::relay::BridgeId, now: Instant) {
-        let Some(id) = self
-            .calls
-            .values()
-            .find(|c| c.bridge.map(|b| b.id) == Some(bridge))
-            .map(|c| c.id)
-        else {
+        let Some(&id) = self.by_bridge.get(&bridge) else {
             return;
         };
         if let Some(c) = self.calls.get_mut(&id) {
@@ -1222,7 +1397,7 @@ impl<M: MediaControl> Engine<M> {
 
 /// Devices of an extension: its registered contacts (sent to the address the REGISTER came from)
 /// and its fixed contact from the profiles, if any.
-fn devices_of(
+pub(super) fn devices_of(
     registrar: &crate::sip::registrar::Registrar,
     fixed: Option<&crate::config::AgentDomain>,
     ext: &str,
@@ -1266,6 +1441,11 @@ fn parse_offer(req: &SipMessage) -> Option<SessionDescription> {
 }
 
 /// The first audio stream that is not disabled.
+/// The caller's media address from the first audio stream, if any.
+fn media_addr_any(s: &SessionDescription) -> Option<SocketAddr> {
+    first_audio(s).and_then(|i| media_addr(s, i))
+}
+
 fn first_audio(s: &SessionDescription) -> Option<usize> {
     s.media
         .iter()

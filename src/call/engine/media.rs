@@ -4,6 +4,9 @@
 
 use std::net::SocketAddr;
 
+use crate::ivr::interp::PromptRef;
+use crate::media::prompt::PromptCache;
+use crate::media::relay::local::LegFormat;
 use crate::media::relay::{BridgeId, MediaDirection, MediaRelay, RelayEvent};
 
 /// Which side of a bridge: the caller (A) or the callee (B).
@@ -33,6 +36,22 @@ pub trait MediaControl {
     fn update_remote(&mut self, id: BridgeId, leg: MediaLeg, addr: SocketAddr);
     fn set_direction(&mut self, id: BridgeId, leg: MediaLeg, sends: bool, receives: bool);
     fn destroy(&mut self, id: BridgeId);
+    /// What `leg` negotiated: the payload type hotline's audio goes out in, and the
+    /// telephone-event payload type whose digits are reported.
+    fn set_format(&mut self, id: BridgeId, leg: MediaLeg, payload_type: u8, dtmf: Option<u8>);
+    /// Plays prompts to `leg` (replacing relayed audio until done); the relay reports
+    /// `PlayDone { id: play }` when the sequence ran to its end.
+    fn play(
+        &mut self,
+        id: BridgeId,
+        leg: MediaLeg,
+        play: u64,
+        prompts: &[PromptRef],
+        rate: f32,
+        looping: bool,
+    );
+    /// Stops playback `play` (any, with `None`) to `leg`.
+    fn stop_play(&mut self, id: BridgeId, leg: MediaLeg, play: Option<u64>);
 }
 
 /// The relay, with an event channel for latching and RTP timeouts, and the metrics that a
@@ -41,6 +60,8 @@ pub struct RelayMedia {
     pub relay: MediaRelay,
     pub events: tokio::sync::mpsc::UnboundedSender<RelayEvent>,
     pub metrics: std::sync::Arc<crate::web::Metrics>,
+    /// Decoded prompts (loaded at start, shared by every call).
+    pub prompts: PromptCache,
 }
 
 fn relay_leg(leg: MediaLeg) -> crate::media::relay::Leg {
@@ -81,6 +102,52 @@ impl MediaControl for RelayMedia {
         };
         if let Err(e) = self.relay.set_direction(id, relay_leg(leg), dir) {
             tracing::warn!(bridge = id, error = %e, "media: direction not set");
+        }
+    }
+
+    fn set_format(&mut self, id: BridgeId, leg: MediaLeg, payload_type: u8, dtmf: Option<u8>) {
+        let format = LegFormat {
+            payload_type,
+            dtmf_payload_type: dtmf,
+        };
+        if let Err(e) = self.relay.set_format(id, relay_leg(leg), format) {
+            tracing::warn!(bridge = id, error = %e, "media: format not set");
+        }
+    }
+
+    fn play(
+        &mut self,
+        id: BridgeId,
+        leg: MediaLeg,
+        play: u64,
+        prompts: &[PromptRef],
+        rate: f32,
+        looping: bool,
+    ) {
+        let slow = rate < 0.95;
+        let mut clips = Vec::with_capacity(prompts.len());
+        for p in prompts {
+            match p {
+                PromptRef::File { language, name } => {
+                    match self.prompts.get(language, name, slow) {
+                        Ok(c) => clips.push(c),
+                        Err(e) => tracing::warn!(bridge = id, error = %e, "prompt skipped"),
+                    }
+                }
+                PromptRef::Tts { text, .. } => {
+                    tracing::warn!(bridge = id, %text, "no TTS engine on this node: text prompt skipped")
+                }
+            }
+        }
+        // An empty sequence still ends with PlayDone, so a flow never waits for silence forever.
+        if let Err(e) = self.relay.play(id, relay_leg(leg), play, clips, looping) {
+            tracing::warn!(bridge = id, error = %e, "media: playback not started");
+        }
+    }
+
+    fn stop_play(&mut self, id: BridgeId, leg: MediaLeg, play: Option<u64>) {
+        if let Err(e) = self.relay.stop_play(id, relay_leg(leg), play) {
+            tracing::debug!(bridge = id, error = %e, "media: playback not stopped");
         }
     }
 

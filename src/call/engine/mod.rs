@@ -9,6 +9,7 @@
 //! routes them back).
 
 mod dialog;
+mod hosted;
 mod invite;
 mod keepalive;
 mod media;
@@ -42,6 +43,7 @@ use super::core::{Call, CallPolicy, LegId};
 use super::routing::TrunkTable;
 
 pub use dialog::Side;
+pub use hosted::{Service, Services, MUSIC_PROMPT};
 pub use media::{BridgeInfo, MediaControl, MediaLeg, RelayMedia};
 
 /// What the engine needs to know about itself.
@@ -72,6 +74,22 @@ pub enum Output {
     Bindings(Vec<registrar::Change>),
     /// Write this call detail record.
     Cdr(Box<Cdr>),
+    /// Tell the ACD.
+    Acd(crate::acd::Event),
+    /// Run an IVR lookup; answer with [`Engine::handle_lookup_result`].
+    Lookup {
+        call: u64,
+        id: u64,
+        source: crate::ivr::flow::LookupSource,
+        args: Vec<(String, String)>,
+    },
+    /// Store a caller's satisfaction rating.
+    Rating {
+        call_id: String,
+        ticket: Option<String>,
+        rating: u8,
+        scale: u8,
+    },
 }
 
 /// Timers of the engine itself (the transaction layer keeps its own).
@@ -91,6 +109,8 @@ enum Timer {
     ExpireBindings,
     /// The drain time after shutdown is over: end every call.
     DrainOver,
+    /// An IVR timer of a hosted call (call, token).
+    Ivr(u64, u64),
 }
 
 /// Who a client or server transaction belongs to.
@@ -135,6 +155,8 @@ struct CallCtx {
     a_2xx: Option<Retransmit>,
     /// Re-INVITE transactions received per leg, to answer when the other side answers.
     reinvites_in: HashMap<LegId, TxKey>,
+    /// IVR and queue state of a call hotline answered itself.
+    hosted: Option<Box<hosted::Hosted>>,
     done: bool,
     span: tracing::Span,
 }
@@ -158,6 +180,10 @@ pub struct Engine<M: MediaControl> {
     media: M,
     metrics: Arc<Metrics>,
     calls: HashMap<u64, CallCtx>,
+    /// Media bridge → call (digits, prompt ends and RTP timeouts come by bridge).
+    by_bridge: HashMap<crate::media::relay::BridgeId, u64>,
+    /// IVR flows and ACD, when this node runs them.
+    services: Option<Services>,
     /// A-leg Call-ID → call.
     by_a: HashMap<String, u64>,
     /// B-leg Call-ID (ours) → call and leg.
@@ -212,6 +238,8 @@ impl<M: MediaControl> Engine<M> {
             media,
             metrics,
             calls: HashMap::new(),
+            by_bridge: HashMap::new(),
+            services: None,
             by_a: HashMap::new(),
             by_b: HashMap::new(),
             tx_roles: HashMap::new(),
@@ -356,6 +384,7 @@ impl<M: MediaControl> Engine<M> {
                 }
             }
             Timer::Retransmit2xx(id, seq) => self.retransmit_2xx(id, seq, now),
+            Timer::Ivr(id, token) => self.on_ivr_timer(id, token, now),
             Timer::Forget(id) => self.forget(id),
             Timer::Keepalive(i) => self.send_keepalive(i, now),
             Timer::TrunkRegister(i) => self.send_trunk_register(i, now),
@@ -511,6 +540,9 @@ impl<M: MediaControl> Engine<M> {
     fn forget(&mut self, id: u64) {
         if let Some(c) = self.calls.remove(&id) {
             self.by_a.remove(c.a.call_id.as_str());
+            if let Some(b) = c.bridge {
+                self.by_bridge.remove(&b.id);
+            }
             for b in &c.b {
                 self.by_b.remove(b.side.call_id.as_str());
             }

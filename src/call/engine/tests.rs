@@ -7,6 +7,7 @@ mod harness;
 mod calls;
 mod codecs;
 mod edges;
+mod hosted;
 mod keepalive;
 mod misc;
 mod register;

@@ -86,6 +86,24 @@ pub enum MediaCall {
     Destroy {
         id: BridgeId,
     },
+    Format {
+        id: BridgeId,
+        leg: MediaLeg,
+        pt: u8,
+        dtmf: Option<u8>,
+    },
+    Play {
+        id: BridgeId,
+        leg: MediaLeg,
+        play: u64,
+        prompts: Vec<String>,
+        looping: bool,
+    },
+    StopPlay {
+        id: BridgeId,
+        leg: MediaLeg,
+        play: Option<u64>,
+    },
 }
 
 /// Hands out bridges with ports 40000/40002, 40004/40006, ... and records every call.
@@ -137,6 +155,43 @@ impl MediaControl for FakeMedia {
 
     fn destroy(&mut self, id: BridgeId) {
         self.log.borrow_mut().push(MediaCall::Destroy { id });
+    }
+
+    fn set_format(&mut self, id: BridgeId, leg: MediaLeg, pt: u8, dtmf: Option<u8>) {
+        self.log
+            .borrow_mut()
+            .push(MediaCall::Format { id, leg, pt, dtmf });
+    }
+
+    fn play(
+        &mut self,
+        id: BridgeId,
+        leg: MediaLeg,
+        play: u64,
+        prompts: &[crate::ivr::interp::PromptRef],
+        _rate: f32,
+        looping: bool,
+    ) {
+        let prompts = prompts
+            .iter()
+            .map(|p| match p {
+                crate::ivr::interp::PromptRef::File { name, .. } => name.clone(),
+                crate::ivr::interp::PromptRef::Tts { text, .. } => format!("tts:{text}"),
+            })
+            .collect();
+        self.log.borrow_mut().push(MediaCall::Play {
+            id,
+            leg,
+            play,
+            prompts,
+            looping,
+        });
+    }
+
+    fn stop_play(&mut self, id: BridgeId, leg: MediaLeg, play: Option<u64>) {
+        self.log
+            .borrow_mut()
+            .push(MediaCall::StopPlay { id, leg, play });
     }
 }
 
@@ -203,6 +258,9 @@ pub fn peer(s: &str) -> Peer {
     Peer::udp(addr(s))
 }
 
+/// A lookup the engine asked for: call, lookup id, source, arguments.
+pub type Lookup = (u64, u64, crate::ivr::flow::LookupSource, Vec<(String, String)>);
+
 pub struct Bench {
     pub e: Engine<FakeMedia>,
     pub media: FakeMedia,
@@ -212,6 +270,10 @@ pub struct Bench {
     pub sent: VecDeque<Sent>,
     pub cdrs: Vec<Cdr>,
     pub bindings: Vec<Vec<registrar::Change>>,
+    /// Events the engine sent to the ACD.
+    pub acd: Vec<crate::acd::Event>,
+    pub lookups: Vec<Lookup>,
+    pub ratings: Vec<(String, u8, u8)>,
 }
 
 pub fn timers() -> TimerConfig {
@@ -273,6 +335,9 @@ impl Bench {
             sent: VecDeque::new(),
             cdrs: Vec::new(),
             bindings: Vec::new(),
+            acd: Vec::new(),
+            lookups: Vec::new(),
+            ratings: Vec::new(),
         };
         b.drain();
         b
@@ -301,6 +366,19 @@ impl Bench {
                 }
                 Output::Bindings(c) => self.bindings.push(c),
                 Output::Cdr(c) => self.cdrs.push(*c),
+                Output::Acd(ev) => self.acd.push(ev),
+                Output::Lookup {
+                    call,
+                    id,
+                    source,
+                    args,
+                } => self.lookups.push((call, id, source, args)),
+                Output::Rating {
+                    call_id,
+                    rating,
+                    scale,
+                    ..
+                } => self.ratings.push((call_id, rating, scale)),
             }
         }
     }

@@ -1,0 +1,956 @@
+//! Hosted calls: calls hotline answers itself, for an IVR flow or a skill-group queue. The caller
+//! talks to hotline's media (prompts, music, digits) until the ACD offers the call to an agent,
+//! whose devices then ring on B-legs; the caller's SDP never changes, because the A side stays
+//! anchored on the same relay port whoever is behind it.
+//!
+//! The IVR interpreter ([`IvrCall`]) and the call core are both sans-IO and owned here, so a digit,
+//! a prompt ending, an IVR timer, an ACD offer and a SIP answer are all handled in one place and
+//! in order. The ACD runs in its own task: it hears from calls through [`Output::Acd`] and answers
+//! with actions fed to [`Engine::handle_acd_action`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tracing::{debug, info, warn};
+
+use crate::acd::event::{CallOp, OfferFailure};
+use crate::acd::{self, IncomingCall};
+use crate::call::core::{Action, Input, LegId};
+use crate::ivr::flow::TransferTo;
+use crate::ivr::interp::{
+    self as ivr, Env, FlowSet, IvrCall, LookupOutcome, PromptRef, QueueEvent,
+};
+use crate::media::relay::{BridgeEvent, Leg as RelayLeg, RelayEvent};
+use crate::sip::sdp::{self, Codec, SessionDescription};
+
+use super::media::{MediaControl, MediaLeg};
+use super::{Engine, Output, Timer};
+
+/// Play ids of hotline's own playbacks (the IVR numbers its own from 1 up).
+const OWN_PLAY: u64 = 1 << 63;
+const MUSIC: u64 = OWN_PLAY | 1;
+const ANNOUNCEMENT: u64 = OWN_PLAY | 2;
+/// A prompt after which the call ends (refusal, overflow message).
+const FINAL_PROMPT: u64 = OWN_PLAY | 3;
+
+/// The prompt looped to callers waiting in a queue.
+pub const MUSIC_PROMPT: &str = "queue_music";
+
+/// What a hosted call serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Service {
+    /// An IVR flow by name.
+    Flow(String),
+    /// A skill group's queue (a DID routed straight to the ACD).
+    Queue(String),
+}
+
+/// The services a node runs: IVR flows and their environment, and whether an ACD listens.
+#[derive(Clone)]
+pub struct Services {
+    pub flows: Arc<FlowSet>,
+    pub env: Env,
+    pub acd: bool,
+    pub language: String,
+}
+
+/// The hosted part of a call.
+pub(super) struct Hosted {
+    pub ivr: Option<IvrCall>,
+    /// The IVR's current timer token (a newer timer replaces the older one).
+    pub ivr_timer: Option<u64>,
+    /// Our answer to the caller (re-INVITEs while nobody is connected are answered from it).
+    pub local_sdp: SessionDescription,
+    /// The ACD knows this call (queued, offered or talking).
+    pub in_acd: bool,
+    pub group: Option<String>,
+    /// Agents offered the call and their ringing legs.
+    pub offers: HashMap<String, Vec<LegId>>,
+    /// The agent talking with the caller, and on which leg.
+    pub agent: Option<(String, LegId)>,
+    pub auto_answer: bool,
+    /// Leg currently connected by an IVR transfer (not an ACD offer).
+    pub transferring: bool,
+    pub ivr_path: Vec<String>,
+    pub language: String,
+    /// What to start once the caller is answered (taken then).
+    pub service: Option<Service>,
+}
+
+/// hotline's answer to a caller's offer: the first audio codec of the offer that the trunk
+/// allows, plus telephone-event, on our A-side port. Returns the answer, the codec's payload
+/// type and the telephone-event payload type.
+pub(super) fn local_answer(
+    offer: &SessionDescription,
+    allowed: &[Codec],
+    addr: std::net::IpAddr,
+    port: u16,
+) -> Option<(SessionDescription, u8, Option<u8>)> {
+    let audio = offer
+        .media
+        .iter()
+        .position(|m| m.media == "audio" && !m.is_rejected())?;
+    let m = &offer.media[audio];
+    let voice: Vec<Codec> = allowed
+        .iter()
+        .filter(|c| c.static_pt.is_some())
+        .cloned()
+        .collect();
+    let pt = m
+        .payload_types()
+        .find(|&pt| voice.iter().any(|c| c.matches(m, pt)))?;
+    let dtmf = m
+        .payload_types()
+        .find(|&pt| sdp::TELEPHONE_EVENT.matches(m, pt))
+        .filter(|_| allowed.contains(&sdp::TELEPHONE_EVENT));
+    let chosen: Vec<Codec> = voice
+        .into_iter()
+        .filter(|c| c.matches(m, pt))
+        .take(1)
+        .chain(dtmf.map(|_| sdp::TELEPHONE_EVENT))
+        .collect();
+    let mut ports = vec![None; offer.media.len()];
+    ports[audio] = Some(port);
+    let answer = sdp::answer(
+        offer,
+        &sdp::AnswerParams {
+            addr,
+            ports: &ports,
+            allowed: &chosen,
+            direction: sdp::Direction::SendRecv,
+            origin: sdp::Origin {
+                username: "hotline".into(),
+                session_id: rand::random::<u32>().to_string(),
+                session_version: 1,
+                net_type: "IN".into(),
+                addr_type: if addr.is_ipv6() { "IP6" } else { "IP4" }.into(),
+                address: addr.to_string(),
+            },
+            session_name: "hotline",
+        },
+    )
+    .ok()?;
+    Some((answer, pt, dtmf))
+}
+
+/// The codecs B-legs of a hosted call may use: exactly what the caller got.
+pub(super) fn codecs_of_answer(pt: u8, dtmf: Option<u8>) -> Vec<Codec> {
+    let voice = if pt == 8 { sdp::PCMA } else { sdp::PCMU };
+    let mut v = vec![voice];
+    if dtmf.is_some() {
+        v.push(sdp::TELEPHONE_EVENT);
+    }
+    v
+}
+
+fn offer_failure(code: u16) -> OfferFailure {
+    match code {
+        480 | 408 => OfferFailure::NoAnswer,
+        486 | 600 | 603 => OfferFailure::Rejected,
+        _ => OfferFailure::Unreachable,
+    }
+}
+
+impl<M: MediaControl> Engine<M> {
+    /// Gives the engine IVR flows and an ACD: `flow:` and `queue:` routes are served from now on.
+    /// Called again when flows are reloaded; calls already running keep the set they started with.
+    pub fn set_services(&mut self, services: Services) {
+        self.services = Some(services);
+    }
+
+    pub(super) fn services(&self) -> Option<&Services> {
+        self.services.as_ref()
+    }
+
+    /// Whether this node can serve `service` (a flow that exists, a queue with an ACD).
+    pub(super) fn can_serve(&self, service: &Service) -> Result<(), String> {
+        let Some(s) = &self.services else {
+            return Err("no IVR/ACD runs on this node".into());
+        };
+        match service {
+            Service::Flow(name) if s.flows.get(name).is_none() => {
+                Err(format!("IVR flow `{name}` is not loaded"))
+            }
+            Service::Queue(_) if !s.acd => Err("no ACD runs on this node".into()),
+            _ => Ok(()),
+        }
+    }
+
+    /// The caller was answered: start the flow or enter the queue.
+    pub(super) fn start_service(&mut self, id: u64, service: Service, now: Instant) {
+        let Some(services) = self.services.clone() else {
+            return;
+        };
+        let wall = chrono::Local::now().naive_local();
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let Some(h) = c.hosted.as_mut() else { return };
+        match service {
+            Service::Flow(name) => {
+                let Some(flow) = services.flows.get(&name).cloned() else {
+                    return;
+                };
+                info!(flow = %name, version = services.flows.version, "IVR flow starts");
+                let info = ivr::CallInfo {
+                    call_id: c.a.call_id.clone(),
+                    caller: c.caller.clone(),
+                    called: c.did.clone(),
+                    wall_start: wall,
+                };
+                let mut call = IvrCall::new(services.flows.clone(), flow, info, services.env);
+                call.handle(ivr::Input::Start, now);
+                h.ivr = Some(call);
+                self.run_ivr(id, now);
+            }
+            Service::Queue(group) => {
+                h.group = Some(group.clone());
+                self.enqueue(id, group, 0, BTreeMap::new(), now);
+            }
+        }
+    }
+
+    fn enqueue(
+        &mut self,
+        id: u64,
+        group: String,
+        priority: u8,
+        vars: BTreeMap<String, String>,
+        now: Instant,
+    ) {
+        let arrived = self.unix_ms(now);
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let Some(h) = c.hosted.as_mut() else { return };
+        h.in_acd = true;
+        h.group = Some(group.clone());
+        let call = IncomingCall {
+            call: c.a.call_id.clone(),
+            caller: c.caller.clone(),
+            did: c.did.clone(),
+            group: Some(group.clone()),
+            emergency: vars
+                .get("emergency")
+                .is_some_and(|v| v == "1" || v == "true"),
+            vip: priority >= 8,
+            ivr_path: h.ivr_path.clone(),
+            history: None,
+            arrived_ms: Some(u64::try_from(c.start_ms.min(arrived)).unwrap_or(0)),
+        };
+        info!(%group, priority, "queued for an agent");
+        self.out
+            .push_back(Output::Acd(acd::Event::CallArrived(call)));
+        self.play_own(id, MUSIC, &[MUSIC_PROMPT], true);
+    }
+
+    /// Plays hotline's own prompts (by name, in the call's language) to the caller.
+    fn play_own(&mut self, id: u64, play: u64, names: &[&str], looping: bool) {
+        let Some(c) = self.calls.get(&id) else { return };
+        let (Some(bridge), Some(h)) = (c.bridge, c.hosted.as_ref()) else {
+            return;
+        };
+        let prompts: Vec<PromptRef> = names
+            .iter()
+            .map(|n| PromptRef::File {
+                language: h.language.clone(),
+                name: (*n).to_string(),
+            })
+            .collect();
+        self.media
+            .play(bridge.id, MediaLeg::A, play, &prompts, 1.0, looping);
+    }
+
+    /// Carries out what the IVR asked for.
+    pub(super) fn run_ivr(&mut self, id: u64, now: Instant) {
+        for _ in 0..256 {
+            let Some(c) = self.calls.get_mut(&id) else {
+                return;
+            };
+            let Some(h) = c.hosted.as_mut() else { return };
+            let Some(call) = h.ivr.as_mut() else { return };
+            let Some(action) = call.poll() else { break };
+            let node = call.node().to_string();
+            if h.ivr_path.last() != Some(&node) && h.ivr_path.len() < 64 {
+                h.ivr_path.push(node);
+            }
+            let bridge = c.bridge;
+            let call_id = c.a.call_id.clone();
+            debug!(?action, "IVR");
+            match action {
+                ivr::Action::Play {
+                    id: play,
+                    prompts,
+                    rate,
+                    ..
+                } => {
+                    if let Some(b) = bridge {
+                        self.media
+                            .play(b.id, MediaLeg::A, play, &prompts, rate, false);
+                    }
+                }
+                ivr::Action::StopPlayback { id: play } => {
+                    if let Some(b) = bridge {
+                        self.media.stop_play(b.id, MediaLeg::A, Some(play));
+                    }
+                }
+                ivr::Action::StartRecording { id: rec, .. } => {
+                    // Voice messages need the recorder on the relay path; until it is wired,
+                    // the flow hears at once that nothing was recorded and takes its fallback.
+                    warn!("voice message recording is not available on this node");
+                    self.feed_ivr(
+                        id,
+                        ivr::Input::RecordingFinished {
+                            id: rec,
+                            recording: String::new(),
+                            duration_ms: 0,
+                        },
+                        now,
+                    );
+                }
+                ivr::Action::StopRecording { .. } => {}
+                ivr::Action::Lookup {
+                    id: lookup,
+                    source,
+                    args,
+                    ..
+                } => self.out.push_back(Output::Lookup {
+                    call: id,
+                    id: lookup,
+                    source,
+                    args,
+                }),
+                ivr::Action::Enqueue {
+                    group,
+                    priority,
+                    vars,
+                } => {
+                    if self.services.as_ref().is_some_and(|s| s.acd) {
+                        self.enqueue(id, group, priority, vars, now);
+                    } else {
+                        self.feed_ivr(
+                            id,
+                            ivr::Input::Queue(QueueEvent::Failed {
+                                reason: "no ACD runs on this node".into(),
+                            }),
+                            now,
+                        );
+                    }
+                }
+                ivr::Action::Transfer { to } => self.ivr_transfer(id, to, now),
+                ivr::Action::RecordSatisfaction {
+                    call_id,
+                    ticket,
+                    rating,
+                    scale,
+                } => {
+                    info!(rating, scale, "satisfaction rating");
+                    self.out.push_back(Output::Rating {
+                        call_id,
+                        ticket,
+                        rating,
+                        scale,
+                    });
+                }
+                ivr::Action::CreateMessageTicket { .. } => {
+                    debug!("message ticket skipped: no recording");
+                }
+                ivr::Action::RequestCallback { number, .. } => {
+                    let queued = self
+                        .calls
+                        .get(&id)
+                        .and_then(|c| c.hosted.as_ref())
+                        .is_some_and(|h| h.in_acd);
+                    if queued {
+                        self.out
+                            .push_back(Output::Acd(acd::Event::CallbackAccepted {
+                                call: call_id,
+                                number,
+                            }));
+                    } else {
+                        warn!(%number, "callback requested outside a queue: not kept");
+                    }
+                }
+                ivr::Action::SetTimer { at, token } => {
+                    if let Some(h) = self.calls.get_mut(&id).and_then(|c| c.hosted.as_mut()) {
+                        h.ivr_timer = Some(token);
+                    }
+                    self.arm(at, Timer::Ivr(id, token));
+                }
+                ivr::Action::Hangup => {
+                    if let Some(c) = self.calls.get_mut(&id) {
+                        c.core.handle(
+                            Input::Hangup {
+                                cause: "IVR ended the call".into(),
+                            },
+                            now,
+                        );
+                    }
+                    self.run_call(id, now);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn feed_ivr(&mut self, id: u64, input: ivr::Input, now: Instant) {
+        let fed = self
+            .calls
+            .get_mut(&id)
+            .and_then(|c| c.hosted.as_mut())
+            .and_then(|h| h.ivr.as_mut())
+            .map(|call| call.handle(input, now))
+            .is_some();
+        if fed {
+            self.run_ivr(id, now);
+        }
+    }
+
+    pub(super) fn on_ivr_timer(&mut self, id: u64, token: u64, now: Instant) {
+        let current = self
+            .calls
+            .get(&id)
+            .and_then(|c| c.hosted.as_ref())
+            .and_then(|h| h.ivr_timer);
+        if current == Some(token) {
+            self.feed_ivr(id, ivr::Input::Timer { token }, now);
+        }
+    }
+
+    fn ivr_transfer(&mut self, id: u64, to: TransferTo, now: Instant) {
+        let now_ms = self.unix_ms(now);
+        let targets = match &to {
+            TransferTo::Extension(ext) => super::invite::devices_of(
+                &self.registrar,
+                self.cfg.profiles.agents.as_ref(),
+                ext,
+                now_ms,
+            )
+            .into_iter()
+            .map(|(uri, dest)| crate::call::core::Target {
+                uri,
+                peer: ext.clone(),
+                dest,
+            })
+            .collect(),
+            TransferTo::External(number) => {
+                match crate::call::routing::route_outbound(&self.cfg.profiles, &self.trunks, number)
+                {
+                    crate::call::routing::Decision::Route { targets, .. } => targets,
+                    _ => Vec::new(),
+                }
+            }
+        };
+        info!(?to, devices = targets.len(), "IVR transfer");
+        if let Some(c) = self.calls.get_mut(&id) {
+            if let Some(h) = c.hosted.as_mut() {
+                h.transferring = true;
+            }
+            c.core.handle(
+                Input::Connect {
+                    targets,
+                    ring_timeout: self.cfg.call.ring_timeout,
+                },
+                now,
+            );
+        }
+        self.run_call(id, now);
+    }
+
+    /// The call core's hosted-call actions.
+    pub(super) fn on_hosted_action(&mut self, id: u64, action: Action, now: Instant) {
+        match action {
+            Action::Connected { b } => {
+                let Some(c) = self.calls.get_mut(&id) else {
+                    return;
+                };
+                let bridge = c.bridge;
+                let Some(h) = c.hosted.as_mut() else { return };
+                let agent = h
+                    .offers
+                    .iter()
+                    .find(|(_, legs)| legs.contains(&b))
+                    .map(|(a, _)| a.clone());
+                h.offers.clear();
+                let transfer = std::mem::take(&mut h.transferring);
+                if let Some(b) = bridge {
+                    self.media.stop_play(b.id, MediaLeg::A, None);
+                    self.media.set_direction(b.id, MediaLeg::B, true, true);
+                }
+                let call_id = c.a.call_id.clone();
+                if let Some(agent) = agent {
+                    info!(%agent, leg = b.0, "agent connected");
+                    if let Some(h) = self.calls.get_mut(&id).and_then(|c| c.hosted.as_mut()) {
+                        h.agent = Some((agent.clone(), b));
+                    }
+                    self.out.push_back(Output::Acd(acd::Event::CallAnswered {
+                        call: call_id,
+                        agent_no: agent.clone(),
+                    }));
+                    self.feed_ivr(id, ivr::Input::Queue(QueueEvent::Answered { agent }), now);
+                } else if transfer {
+                    self.feed_ivr(id, ivr::Input::TransferResult { ok: true }, now);
+                }
+            }
+            Action::LegEnded { leg, code } => {
+                let Some(h) = self.calls.get_mut(&id).and_then(|c| c.hosted.as_mut()) else {
+                    return;
+                };
+                let mut failed = None;
+                for (agent, legs) in h.offers.iter_mut() {
+                    if legs.contains(&leg) {
+                        legs.retain(|l| *l != leg);
+                        if legs.is_empty() {
+                            failed = Some(agent.clone());
+                        }
+                    }
+                }
+                if let Some(agent) = failed {
+                    h.offers.remove(&agent);
+                    self.offer_failed(id, agent, code);
+                }
+            }
+            Action::ConnectFailed { code, reason } => {
+                let Some(h) = self.calls.get_mut(&id).and_then(|c| c.hosted.as_mut()) else {
+                    return;
+                };
+                let agents: Vec<String> = h.offers.drain().map(|(a, _)| a).collect();
+                let transfer = std::mem::take(&mut h.transferring);
+                info!(code, %reason, "nobody answered");
+                for agent in agents {
+                    self.offer_failed(id, agent, code);
+                }
+                if transfer {
+                    self.feed_ivr(id, ivr::Input::TransferResult { ok: false }, now);
+                }
+                self.resume_waiting_audio(id);
+            }
+            Action::Disconnected { b, by_callee } => {
+                let Some(c) = self.calls.get_mut(&id) else {
+                    return;
+                };
+                let call_id = c.a.call_id.clone();
+                let bridge = c.bridge;
+                let Some(h) = c.hosted.as_mut() else { return };
+                let was_agent = h.agent.take().filter(|(_, l)| *l == b);
+                if let Some(b) = bridge {
+                    // Nobody on B until the next offer: no RTP timeout for an empty side.
+                    self.media.set_direction(b.id, MediaLeg::B, false, false);
+                }
+                info!(leg = b.0, by_callee, "agent side ended");
+                if was_agent.is_some() {
+                    let h = self.calls.get_mut(&id).and_then(|c| c.hosted.as_mut());
+                    let in_acd = h.map(|h| std::mem::take(&mut h.in_acd)).unwrap_or(false);
+                    if in_acd {
+                        self.out
+                            .push_back(Output::Acd(acd::Event::CallEnded { call: call_id }));
+                    }
+                }
+                let has_ivr = self
+                    .calls
+                    .get(&id)
+                    .and_then(|c| c.hosted.as_ref())
+                    .is_some_and(|h| h.ivr.is_some());
+                if has_ivr {
+                    self.feed_ivr(id, ivr::Input::Queue(QueueEvent::AgentHungUp), now);
+                } else if by_callee {
+                    if let Some(c) = self.calls.get_mut(&id) {
+                        c.core.handle(
+                            Input::Hangup {
+                                cause: "agent hung up".into(),
+                            },
+                            now,
+                        );
+                    }
+                    self.run_call(id, now);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn offer_failed(&mut self, id: u64, agent: String, code: u16) {
+        let Some(c) = self.calls.get(&id) else { return };
+        if code == 487 {
+            return; // we withdrew it: the ACD already knows
+        }
+        let cause = offer_failure(code);
+        info!(%agent, code, %cause, "offer failed");
+        self.out.push_back(Output::Acd(acd::Event::OfferFailed {
+            call: c.a.call_id.clone(),
+            agent_no: agent,
+            cause,
+        }));
+    }
+
+    /// Queue music again after an announcement or a failed offer, if the call still waits.
+    fn resume_waiting_audio(&mut self, id: u64) {
+        let waiting = self
+            .calls
+            .get(&id)
+            .and_then(|c| c.hosted.as_ref())
+            .is_some_and(|h| h.in_acd && h.agent.is_none());
+        if waiting {
+            self.play_own(id, MUSIC, &[MUSIC_PROMPT], true);
+        }
+    }
+
+    /// The hosted side of a finished call: the ACD and the IVR hear that it is over.
+    pub(super) fn end_hosted(&mut self, id: u64, now: Instant) {
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let call_id = c.a.call_id.clone();
+        let Some(h) = c.hosted.as_mut() else { return };
+        let in_acd = std::mem::take(&mut h.in_acd);
+        if let Some(call) = h.ivr.as_mut() {
+            call.handle(ivr::Input::CallerHungUp, now);
+            // Only records (a rating given before hanging up) matter once the caller is gone.
+            while let Some(a) = call.poll() {
+                if let ivr::Action::RecordSatisfaction {
+                    call_id,
+                    ticket,
+                    rating,
+                    scale,
+                } = a
+                {
+                    self.out.push_back(Output::Rating {
+                        call_id,
+                        ticket,
+                        rating,
+                        scale,
+                    });
+                }
+            }
+        }
+        if in_acd {
+            self.out
+                .push_back(Output::Acd(acd::Event::CallEnded { call: call_id }));
+        }
+    }
+
+    /// Digits, prompt ends and RTP timeouts from the relay.
+    pub fn handle_media_event(&mut self, ev: RelayEvent, now: Instant) {
+        self.now_hint = Some(now);
+        match ev.event {
+            BridgeEvent::RtpTimeout { .. } => self.handle_media_timeout(ev.bridge, now),
+            BridgeEvent::Digit {
+                leg: RelayLeg::A,
+                digit,
+                duration_ms,
+            } => {
+                let Some(id) = self.call_of_bridge(ev.bridge) else {
+                    return;
+                };
+                if let Some(c) = self.calls.get(&id) {
+                    let _g = c.span.clone().entered();
+                    info!(%digit, duration_ms, "digit");
+                }
+                self.feed_ivr(id, ivr::Input::Digit(digit), now);
+            }
+            BridgeEvent::PlayDone {
+                leg: RelayLeg::A,
+                id: play,
+            } => {
+                let Some(id) = self.call_of_bridge(ev.bridge) else {
+                    return;
+                };
+                match play {
+                    ANNOUNCEMENT => self.resume_waiting_audio(id),
+                    FINAL_PROMPT => {
+                        if let Some(c) = self.calls.get_mut(&id) {
+                            c.core.handle(
+                                Input::Hangup {
+                                    cause: "refused after a message".into(),
+                                },
+                                now,
+                            );
+                        }
+                        self.run_call(id, now);
+                    }
+                    p if p & OWN_PLAY == 0 => {
+                        self.feed_ivr(id, ivr::Input::PromptFinished { id: p }, now)
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn call_of_bridge(&self, bridge: crate::media::relay::BridgeId) -> Option<u64> {
+        self.by_bridge.get(&bridge).copied()
+    }
+
+    /// The answer to an IVR lookup the shell ran.
+    pub fn handle_lookup_result(
+        &mut self,
+        call: u64,
+        id: u64,
+        outcome: LookupOutcome,
+        now: Instant,
+    ) {
+        self.now_hint = Some(now);
+        self.feed_ivr(call, ivr::Input::LookupResult { id, outcome }, now);
+    }
+
+    /// What the ACD decided for a call.
+    pub fn handle_acd_action(&mut self, action: acd::Action, now: Instant) {
+        self.now_hint = Some(now);
+        match action {
+            acd::Action::OfferCall {
+                call,
+                agent_no,
+                endpoint,
+                auto_answer,
+                ring_timeout_ms,
+                callback,
+            } => self.offer(
+                &call,
+                agent_no,
+                endpoint,
+                auto_answer,
+                ring_timeout_ms,
+                callback,
+                now,
+            ),
+            acd::Action::CancelOffer { call, agent_no } => {
+                let Some(&id) = self.by_a.get(&call) else {
+                    return;
+                };
+                let legs = self
+                    .calls
+                    .get_mut(&id)
+                    .and_then(|c| c.hosted.as_mut())
+                    .and_then(|h| h.offers.remove(&agent_no));
+                if let Some(legs) = legs {
+                    debug!(%agent_no, "offer withdrawn");
+                    if let Some(c) = self.calls.get_mut(&id) {
+                        c.core.handle(Input::DropLegs(legs), now);
+                    }
+                    self.run_call(id, now);
+                }
+            }
+            acd::Action::RejectCall { call, reason } => {
+                let Some(&id) = self.by_a.get(&call) else {
+                    return;
+                };
+                info!(%reason, "call refused by the ACD");
+                if let Some(h) = self.calls.get_mut(&id).and_then(|c| c.hosted.as_mut()) {
+                    h.in_acd = false;
+                }
+                self.play_own(id, FINAL_PROMPT, &["refused"], false);
+            }
+            acd::Action::Announce {
+                call,
+                position,
+                expected_wait_ms,
+            } => {
+                let Some(&id) = self.by_a.get(&call) else {
+                    return;
+                };
+                let mut names: Vec<&str> = vec!["queue_ahead"];
+                match crate::ivr::say::number(position.saturating_sub(1) as u64) {
+                    Some(n) => names.extend(n),
+                    None => return,
+                }
+                names.push("queue_people");
+                let minutes = expected_wait_ms.div_ceil(60_000);
+                if (1..=120).contains(&minutes) {
+                    names.push("queue_wait");
+                    names.extend(crate::ivr::say::number(minutes).unwrap_or_default());
+                    names.push("queue_minutes");
+                }
+                debug!(position, expected_wait_ms, "position announced");
+                self.play_own(id, ANNOUNCEMENT, &names, false);
+            }
+            acd::Action::PlayMessage { call, prompt } => {
+                let Some(&id) = self.by_a.get(&call) else {
+                    return;
+                };
+                if let Some(h) = self.calls.get_mut(&id).and_then(|c| c.hosted.as_mut()) {
+                    h.in_acd = false;
+                }
+                let has_ivr = self
+                    .calls
+                    .get(&id)
+                    .and_then(|c| c.hosted.as_ref())
+                    .is_some_and(|h| h.ivr.is_some());
+                if has_ivr {
+                    // The flow's own fallback (a message, a callback) takes over.
+                    self.feed_ivr(
+                        id,
+                        ivr::Input::Queue(QueueEvent::Failed {
+                            reason: format!("left the queue: {prompt}"),
+                        }),
+                        now,
+                    );
+                } else {
+                    self.play_own(id, FINAL_PROMPT, &[prompt.as_str()], false);
+                }
+            }
+            acd::Action::CallControl { call, agent_no, op } => {
+                self.call_control(&call, &agent_no, op, now)
+            }
+            other => debug!(?other, "ACD action not handled by the call engine"),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn offer(
+        &mut self,
+        call: &str,
+        agent_no: String,
+        endpoint: Option<acd::Endpoint>,
+        auto_answer: bool,
+        ring_timeout_ms: u64,
+        callback: Option<String>,
+        now: Instant,
+    ) {
+        let fail = |e: &mut Self, cause: OfferFailure| {
+            e.out.push_back(Output::Acd(acd::Event::OfferFailed {
+                call: call.to_string(),
+                agent_no: agent_no.clone(),
+                cause,
+            }));
+        };
+        if callback.is_some() {
+            warn!(%agent_no, "callbacks are not dialled by this node yet");
+            return fail(self, OfferFailure::Unreachable);
+        }
+        let Some(&id) = self.by_a.get(call) else {
+            return fail(self, OfferFailure::Unreachable);
+        };
+        let Some(acd::Endpoint::Sip { extension }) = endpoint else {
+            warn!(%agent_no, "agent has no SIP endpoint");
+            return fail(self, OfferFailure::Unreachable);
+        };
+        let now_ms = self.unix_ms(now);
+        let targets: Vec<crate::call::core::Target> = super::invite::devices_of(
+            &self.registrar,
+            self.cfg.profiles.agents.as_ref(),
+            &extension,
+            now_ms,
+        )
+        .into_iter()
+        .map(|(uri, dest)| crate::call::core::Target {
+            uri,
+            peer: extension.clone(),
+            dest,
+        })
+        .collect();
+        if targets.is_empty() {
+            info!(%agent_no, %extension, "agent's extension is not registered");
+            return fail(self, OfferFailure::Unreachable);
+        }
+        let Some(c) = self.calls.get_mut(&id) else {
+            return fail(self, OfferFailure::Unreachable);
+        };
+        let _g = c.span.clone().entered();
+        if c.core.connected_leg().is_some() {
+            warn!(%agent_no, "offered a call that is already talking");
+            return fail(self, OfferFailure::Unreachable);
+        }
+        let Some(h) = c.hosted.as_mut() else {
+            return fail(self, OfferFailure::Unreachable);
+        };
+        h.auto_answer = auto_answer;
+        // The next B-legs are this agent's devices.
+        let first = c.b.iter().map(|b| b.leg.0).max().unwrap_or(0) + 1;
+        let legs: Vec<LegId> = (0..targets.len() as u16)
+            .map(|i| LegId(first + i))
+            .collect();
+        info!(%agent_no, %extension, devices = targets.len(), auto_answer, "offering the call");
+        h.offers.insert(agent_no, legs);
+        c.core.handle(
+            Input::Connect {
+                targets,
+                ring_timeout: Duration::from_millis(ring_timeout_ms.max(1_000)),
+            },
+            now,
+        );
+        self.run_call(id, now);
+    }
+
+    fn call_control(&mut self, call: &str, agent_no: &str, op: CallOp, now: Instant) {
+        let Some(&id) = self.by_a.get(call) else {
+            return;
+        };
+        let talking = self
+            .calls
+            .get(&id)
+            .and_then(|c| c.hosted.as_ref())
+            .and_then(|h| h.agent.as_ref())
+            .is_some_and(|(a, _)| a == agent_no);
+        let bridge = self.calls.get(&id).and_then(|c| c.bridge);
+        match op {
+            CallOp::Hangup if talking => {
+                // The agent's side ends; a flow may still ask the caller for a rating.
+                if let Some(c) = self.calls.get_mut(&id) {
+                    c.core.handle(Input::Disconnect, now);
+                }
+                self.run_call(id, now);
+            }
+            CallOp::DetachAgent => {
+                if let Some(c) = self.calls.get_mut(&id) {
+                    if let Some(h) = c.hosted.as_mut() {
+                        h.agent = None;
+                    }
+                    c.core.handle(Input::Disconnect, now);
+                }
+                self.run_call(id, now);
+                self.play_own(id, MUSIC, &[MUSIC_PROMPT], true);
+            }
+            CallOp::Hold if talking => {
+                if let Some(b) = bridge {
+                    self.media.play(
+                        b.id,
+                        MediaLeg::A,
+                        MUSIC,
+                        &[PromptRef::File {
+                            language: self.language_of(id),
+                            name: MUSIC_PROMPT.into(),
+                        }],
+                        1.0,
+                        true,
+                    );
+                    // The agent hears nothing while the caller is on hold.
+                    self.media.set_direction(b.id, MediaLeg::A, false, true);
+                }
+            }
+            CallOp::Retrieve if talking => {
+                if let Some(b) = bridge {
+                    self.media.stop_play(b.id, MediaLeg::A, Some(MUSIC));
+                    self.media.set_direction(b.id, MediaLeg::A, true, true);
+                }
+            }
+            CallOp::Mute { on } if talking => {
+                if let Some(b) = bridge {
+                    // The caller no longer hears the agent; the agent still hears the caller.
+                    self.media.set_direction(b.id, MediaLeg::B, !on, true);
+                }
+            }
+            other => debug!(?other, %agent_no, "call control not available for this call"),
+        }
+    }
+
+    fn language_of(&self, id: u64) -> String {
+        self.calls
+            .get(&id)
+            .and_then(|c| c.hosted.as_ref())
+            .map(|h| h.language.clone())
+            .unwrap_or_else(|| "zh-CN".into())
+    }
+}
+
+/// Routes a hosted call's B-leg events when the call core reports them (used by `do_action`).
+pub(super) fn is_hosted_action(a: &Action) -> bool {
+    matches!(
+        a,
+        Action::Connected { .. }
+            | Action::ConnectFailed { .. }
+            | Action::Disconnected { .. }
+            | Action::LegEnded { .. }
+    )
+}

@@ -1,0 +1,132 @@
+//! What hosted calls ask of the database, run by the engine's shell off the engine task:
+//! the IVR's internal lookups (a ticket's progress by its number) and post-call ratings.
+
+use std::collections::HashMap;
+
+use chrono::TimeZone;
+use sqlx::Row;
+
+use crate::ivr::interp::LookupOutcome;
+use crate::store::{Db, StoreError};
+
+/// Runs the internal lookup `name` with `args`.
+pub async fn internal_lookup(db: &Db, name: &str, args: &[(String, String)]) -> LookupOutcome {
+    let args: HashMap<&str, &str> = args.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let r = match name {
+        "ticket_status" => ticket_status(db, args.get("ticket_no").copied().unwrap_or("")).await,
+        other => return LookupOutcome::Failed(format!("unknown internal lookup `{other}`")),
+    };
+    r.unwrap_or_else(|e| LookupOutcome::Failed(e.to_string()))
+}
+
+/// A ticket's progress as the IVR speaks it: `status` (accepted / dispatched / processing /
+/// closed) and `deadline` (YYYY-MM-DD of the handling deadline, empty when none).
+pub async fn ticket_status(db: &Db, number: &str) -> Result<LookupOutcome, StoreError> {
+    let number = number.trim();
+    if number.is_empty() || number.len() > 32 {
+        return Ok(LookupOutcome::NotFound);
+    }
+    let row = sqlx::query("SELECT status, due_ms FROM tickets WHERE number = $1")
+        .bind(number)
+        .fetch_optional(&db.pool)
+        .await?;
+    let Some(row) = row else {
+        return Ok(LookupOutcome::NotFound);
+    };
+    let status: String = row.try_get("status")?;
+    let due: Option<i64> = row.try_get("due_ms")?;
+    // The citizen hears four stages; the internal workflow has more.
+    let spoken = match status.as_str() {
+        "draft" | "accepted" | "pending_dispatch" => "accepted",
+        "dispatched" => "dispatched",
+        "handling" | "suspended" | "returned" | "reviewing" => "processing",
+        "closed" | "archived" | "merged" | "withdrawn" | "voided" => "closed",
+        _ => "unknown",
+    };
+    let deadline = due
+        .filter(|_| spoken != "closed")
+        .and_then(|ms| chrono::Local.timestamp_millis_opt(ms).single())
+        .map(|t| t.format("%Y-%m-%d").to_string())
+        .unwrap_or_default();
+    Ok(LookupOutcome::Found(vec![
+        ("status".into(), spoken.into()),
+        ("deadline".into(), deadline),
+    ]))
+}
+
+/// Stores a post-call rating (a repeated rating for the same call replaces the first).
+pub async fn store_rating(
+    db: &Db,
+    call_id: &str,
+    ticket: Option<&str>,
+    rating: u8,
+    scale: u8,
+    at_ms: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM call_ratings WHERE call_id = $1")
+        .bind(call_id)
+        .execute(&db.pool)
+        .await?;
+    sqlx::query(
+        "INSERT INTO call_ratings (call_id, ticket, rating, scale, at_ms) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(call_id)
+    .bind(ticket)
+    .bind(i64::from(rating))
+    .bind(i64::from(scale))
+    .bind(at_ms)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+/// The rating stored for a call: (rating, scale).
+pub async fn rating_of(db: &Db, call_id: &str) -> Result<Option<(u8, u8)>, StoreError> {
+    let row = sqlx::query("SELECT rating, scale FROM call_ratings WHERE call_id = $1")
+        .bind(call_id)
+        .fetch_optional(&db.pool)
+        .await?;
+    Ok(match row {
+        Some(r) => {
+            let rating: i64 = r.try_get("rating")?;
+            let scale: i64 = r.try_get("scale")?;
+            Some((rating.clamp(0, 255) as u8, scale.clamp(0, 255) as u8))
+        }
+        None => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn check(db: Db) {
+        assert_eq!(
+            internal_lookup(&db, "ticket_status", &[("ticket_no".into(), "NOPE".into())]).await,
+            LookupOutcome::NotFound
+        );
+        assert!(matches!(
+            internal_lookup(&db, "weather", &[]).await,
+            LookupOutcome::Failed(_)
+        ));
+        store_rating(&db, "call-1", None, 4, 5, 1).await.unwrap();
+        store_rating(&db, "call-1", Some("T1"), 5, 5, 2)
+            .await
+            .unwrap();
+        assert_eq!(rating_of(&db, "call-1").await.unwrap(), Some((5, 5)));
+        assert_eq!(rating_of(&db, "call-2").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn lookups_and_ratings_on_sqlite() {
+        check(crate::store::testing::sqlite().await).await;
+    }
+
+    #[tokio::test]
+    async fn lookups_and_ratings_on_postgres() {
+        match crate::store::testing::postgres("call_services").await {
+            Some(db) => check(db).await,
+            None => eprintln!("PostgreSQL not reachable on 127.0.0.1:5432: skipped"),
+        }
+    }
+}
