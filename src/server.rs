@@ -169,10 +169,19 @@ pub async fn run(
         link_base,
         Duration::from_secs(30),
     );
-    let app = web::base_router(metrics.clone()).nest(
+    // The ACD (skill groups, agents) and its CTI bridge for the agents' desktops.
+    let acd = start_acd(&db, &h.paths.acd).await?;
+    let mut app = web::base_router(metrics.clone()).nest(
         "/api/v1",
-        crate::tickets::api::router(api).merge(web::auth::router(auth)),
+        crate::tickets::api::router(api).merge(web::auth::router(auth.clone())),
     );
+    if let Some(l) = &acd {
+        let tokens = Arc::new(web::auth::CtiTokens { auth: auth.clone() });
+        app = app.merge(crate::cti::ws::router(crate::cti::ws::CtiState::new(
+            l.handle.clone(),
+            tokens,
+        )));
+    }
     let mut http_stop = stop.clone();
     let http = tokio::spawn(async move {
         let _ = axum::serve(listener, app)
@@ -184,15 +193,7 @@ pub async fn run(
     info!(%http_addr, "HTTP listening");
 
     let cdr = CdrWriter::spawn(db.clone(), BatchPolicy::default());
-    let sip = shell::start(
-        &config,
-        db.clone(),
-        metrics.clone(),
-        cdr,
-        stop.clone(),
-        None,
-    )
-    .await?;
+    let sip = shell::start(&config, db.clone(), metrics.clone(), cdr, stop.clone(), acd).await?;
     info!(udp = ?sip.udp, "SIP listening");
 
     let node = Node {
@@ -218,6 +219,58 @@ pub async fn run(
     db.pool.close().await;
     info!("stopped");
     Ok(())
+}
+
+/// Loads `acd.toml`, restores persisted lists and callback promises, and starts the ACD task.
+/// Its state changes go to the database in order; its call decisions go to the SIP engine.
+async fn start_acd(db: &Db, path: &std::path::Path) -> anyhow::Result<Option<shell::AcdLink>> {
+    use crate::acd::{self, shell as acd_shell};
+    let Some(mut core) = acd::file::load(path).context("ACD configuration")? else {
+        warn!(path = %path.display(), "no ACD configuration: queue routes are refused");
+        return Ok(None);
+    };
+    let restored = acd::store::restore(db, &mut core, acd_shell::unix_ms())
+        .await
+        .context("restoring the ACD's lists and callbacks")?;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let handle = acd_shell::spawn(core, acd_shell::unix_ms, tx);
+    let (persist_tx, mut persist_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (call_tx, call_rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(a) = rx.recv().await {
+            match a {
+                acd::Action::Persist(op) => {
+                    let _ = persist_tx.send(op);
+                }
+                other => {
+                    if call_tx.send(other).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    let pdb = db.clone();
+    tokio::spawn(async move {
+        // Batches whatever queued up while the last write ran: one transaction, same order.
+        while let Some(first) = persist_rx.recv().await {
+            let mut ops = vec![first];
+            while let Ok(op) = persist_rx.try_recv() {
+                ops.push(op);
+                if ops.len() >= 256 {
+                    break;
+                }
+            }
+            if let Err(e) = acd::store::write_batch(&pdb, &ops).await {
+                warn!(error = %e, ops = ops.len(), "ACD state not persisted");
+            }
+        }
+    });
+    info!(path = %path.display(), callbacks = restored, "ACD started");
+    Ok(Some(shell::AcdLink {
+        handle,
+        actions: call_rx,
+    }))
 }
 
 async fn wait_for_signal() {

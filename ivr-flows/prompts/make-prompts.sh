@@ -48,6 +48,11 @@ survey_thanks|感谢您的评价，再见。|1
 goodbye|感谢您的来电，再见。|1
 elderly_welcome|老人家您好，欢迎致电幺二三四五。|1
 elderly_menu|查社保请按1，查医保请按2，找人工请按0。|1
+queue_ahead|您前面还有|1
+queue_people|位，请耐心等待。|1
+queue_wait|预计等待约|1
+queue_minutes|分钟。|1
+refused|抱歉，您的来电暂时无法受理，再见。|0
 say/0|零|1
 say/1|一|1
 say/2|二|1
@@ -85,3 +90,13 @@ while IFS='|' read -r name text slow; do
   fi
 done <<< "$prompts"
 echo "made $(find "$out" -name '*.wav' | wc -l) prompt files in $out"
+
+# Music while waiting in a queue: a soft C–F–G–C progression, 8 s, looped by the player.
+chord() { # dest f1 f2 f3
+  sox -n -r 8000 -c 1 -b 16 -e signed-integer "$1" synth 2 sine "$2" sine "$3" sine "$4" \
+    channels 1 fade q 0.1 2 0.3 gain -n -18
+}
+chord "$tmp/c1.wav" 261.6 329.6 392.0
+chord "$tmp/c2.wav" 349.2 440.0 523.3
+chord "$tmp/c3.wav" 392.0 493.9 587.3
+sox "$tmp/c1.wav" "$tmp/c2.wav" "$tmp/c3.wav" "$tmp/c1.wav" "$out/queue_music.wav"

@@ -12,6 +12,7 @@ mod commands;
 pub mod config;
 pub mod core;
 pub mod event;
+pub mod file;
 pub mod lists;
 pub mod queue;
 mod routing;

@@ -112,6 +112,9 @@ pub struct Paths {
     pub ivr_flows: PathBuf,
     #[serde(default = "default_recordings")]
     pub recordings: PathBuf,
+    /// Skill groups and agents; without this file queues are not served.
+    #[serde(default = "default_acd")]
+    pub acd: PathBuf,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -163,6 +166,9 @@ fn default_profiles() -> PathBuf {
 }
 fn default_flows() -> PathBuf {
     PathBuf::from("ivr-flows")
+}
+fn default_acd() -> PathBuf {
+    PathBuf::from("acd.toml")
 }
 fn default_recordings() -> PathBuf {
     PathBuf::from("data/recordings")
@@ -222,6 +228,7 @@ impl Default for Paths {
             sip_profiles: default_profiles(),
             ivr_flows: default_flows(),
             recordings: default_recordings(),
+            acd: default_acd(),
         }
     }
 }

@@ -469,3 +469,28 @@ pub fn router(auth: Auth) -> Router<()> {
         .route("/auth/me", get(me))
         .with_state(auth)
 }
+
+/// CTI logins with the same tokens as the REST API: a user with the agent role works as the
+/// agent whose number is their user name; supervisors and admins may supervise.
+pub struct CtiTokens {
+    pub auth: Auth,
+}
+
+impl crate::cti::session::TokenValidator for CtiTokens {
+    fn validate(&self, token: &str) -> Result<crate::cti::session::Principal, String> {
+        // The CTI session asks synchronously, once per login; the lookup itself is async.
+        let auth = self.auth.clone();
+        let token = token.to_string();
+        let user = tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current()
+                .block_on(async move { auth.authenticate(&token, crate::store::now_ms()).await })
+        })
+        .map_err(|e| e.to_string())?;
+        let is = |r: Role| user.roles.contains(&r);
+        Ok(crate::cti::session::Principal {
+            agent_no: is(Role::Agent).then(|| user.username.clone()),
+            supervisor: is(Role::Supervisor) || is(Role::Admin),
+            user: user.username,
+        })
+    }
+}

@@ -47,6 +47,8 @@ pub struct HotlineSetup {
     /// Extra lines appended to hotline.toml.
     pub extra_toml: String,
     pub database_url: Option<String>,
+    /// An `acd.toml` (skill groups and agents); without it the node runs no ACD.
+    pub acd: Option<String>,
 }
 
 impl Hotline {
@@ -61,9 +63,13 @@ impl Hotline {
         let toml = format!(
             "[sip]\nudp = [\"127.0.0.1:{sip_port}\"]\ntcp = [\"127.0.0.1:{sip_port}\"]\n\n[sip.timers]\nt1_ms = 100\nt2_ms = 400\nt4_ms = 500\n\n\
              [rtp]\naddress = \"127.0.0.1\"\nport_min = {rtp_min}\nport_max = {rtp_max}\n\n[http]\nlisten = \"127.0.0.1:{http_port}\"\n\n\
-             [database]\nurl = \"{db}\"\n\n[paths]\nsip_profiles = \"sip-profiles\"\nrecordings = \"recordings\"\n\n[shutdown]\ndrain_secs = 2\n{}\n",
-            setup.extra_toml
+             [database]\nurl = \"{db}\"\n\n[paths]\nsip_profiles = \"sip-profiles\"\nrecordings = \"recordings\"\nivr_flows = \"{flows}\"\n\n[shutdown]\ndrain_secs = 2\n{}\n",
+            setup.extra_toml,
+            flows = concat!(env!("CARGO_MANIFEST_DIR"), "/ivr-flows"),
         );
+        if let Some(acd) = &setup.acd {
+            std::fs::write(dir.path().join("acd.toml"), acd).unwrap();
+        }
         std::fs::write(dir.path().join("hotline.toml"), toml).unwrap();
         std::fs::create_dir_all(dir.path().join("sip-profiles")).unwrap();
         for (name, text) in &setup.profiles {

@@ -259,7 +259,12 @@ pub fn peer(s: &str) -> Peer {
 }
 
 /// A lookup the engine asked for: call, lookup id, source, arguments.
-pub type Lookup = (u64, u64, crate::ivr::flow::LookupSource, Vec<(String, String)>);
+pub type Lookup = (
+    u64,
+    u64,
+    crate::ivr::flow::LookupSource,
+    Vec<(String, String)>,
+);
 
 pub struct Bench {
     pub e: Engine<FakeMedia>,
