@@ -7,3 +7,4 @@ pub mod prompt;
 pub mod relay;
 pub mod rtcp;
 pub mod rtp;
+pub mod tone;
