@@ -2,6 +2,7 @@
 
 pub mod codec;
 pub mod dtmf;
+pub mod jitter;
 pub mod port_pool;
 pub mod prompt;
 pub mod relay;
