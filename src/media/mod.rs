@@ -5,6 +5,7 @@ pub mod dtmf;
 pub mod jitter;
 pub mod port_pool;
 pub mod prompt;
+pub mod quality;
 pub mod relay;
 pub mod rtcp;
 pub mod rtp;
