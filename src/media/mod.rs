@@ -2,8 +2,11 @@
 
 pub mod codec;
 pub mod dtmf;
+pub mod jitter;
 pub mod port_pool;
 pub mod prompt;
+pub mod quality;
 pub mod relay;
 pub mod rtcp;
 pub mod rtp;
+pub mod tone;
