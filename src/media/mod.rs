@@ -3,6 +3,7 @@
 pub mod codec;
 pub mod dtmf;
 pub mod port_pool;
+pub mod recorder;
 pub mod relay;
 pub mod rtcp;
 pub mod rtp;
