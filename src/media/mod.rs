@@ -2,6 +2,7 @@
 
 pub mod codec;
 pub mod dtmf;
+pub mod mixer;
 pub mod port_pool;
 pub mod recorder;
 pub mod relay;
