@@ -430,6 +430,28 @@ fn repair_dir_reports_repaired_intact_and_hopeless_files() {
 }
 
 #[test]
+fn frames_past_what_a_wav_header_can_describe_are_not_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut core = WriterCore::new(1000, Arc::new(RecorderStats::default()));
+    let id = Uuid::new_v4();
+    let (start, path) = start_msg(dir.path(), id);
+    core.handle(start, 0);
+    core.handle(frame_msg(id, 0), 0);
+    // A frame numbered past 37 hours would need gigabytes of silence and overflow the 32-bit sizes.
+    core.handle(frame_msg(id, writer::MAX_FRAMES), 0);
+    core.handle(frame_msg(id, 1), 0);
+    core.handle(
+        Msg::Stop {
+            id,
+            frames: 2,
+            ended_ms: 40,
+        },
+        0,
+    );
+    assert_eq!(read_channels(&path).0.len(), 2 * FRAME_SAMPLES);
+}
+
+#[test]
 fn a_file_that_cannot_be_created_is_reported_failed_and_its_frames_ignored() {
     let dir = tempfile::tempdir().unwrap();
     // A plain file where the dated folder should be.

@@ -36,6 +36,10 @@ pub fn wav_spec() -> hound::WavSpec {
     }
 }
 
+/// The most frames a WAV file can describe (its sizes are 32-bit): about 37 hours. Frames past it are
+/// not written, so a call left up for days cannot overflow the header.
+pub const MAX_FRAMES: u64 = (u32::MAX as u64 - 36) / (FRAME_SAMPLES as u64 * 4);
+
 /// What reaches the writer. Public so the core can be driven directly in tests and tools.
 // A frame is ~650 bytes; boxing it would put an allocation on the media path for every push, and the
 // channel's slots hold the variant by value anyway.
@@ -259,9 +263,9 @@ impl WriterCore {
             // Its start failed (already reported) or it was stopped: nothing to write to.
             return;
         };
-        if seq < rec.frames {
-            // A tap numbers frames in order over a FIFO channel, so this cannot happen; ignore rather than
-            // write the timeline twice.
+        if seq < rec.frames || seq >= MAX_FRAMES {
+            // Out of order cannot happen (a tap numbers frames in order over a FIFO channel): ignore rather
+            // than write the timeline twice. Past MAX_FRAMES the file cannot say how long it is.
             return;
         }
         let result = (|| {
@@ -300,7 +304,7 @@ impl WriterCore {
         self.stats.open.fetch_sub(1, Ordering::Relaxed);
         let result = (|| {
             // Frames dropped at the very end still belong to the call's time.
-            let gap = frames.saturating_sub(rec.frames);
+            let gap = frames.min(MAX_FRAMES).saturating_sub(rec.frames);
             for _ in 0..gap {
                 write_frame(&mut rec.wav, &self.silence, &self.silence)?;
             }
