@@ -3,9 +3,11 @@
 pub mod codec;
 pub mod dtmf;
 pub mod jitter;
+pub mod mixer;
 pub mod port_pool;
 pub mod prompt;
 pub mod quality;
+pub mod recorder;
 pub mod relay;
 pub mod rtcp;
 pub mod rtp;
