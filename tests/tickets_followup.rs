@@ -314,10 +314,45 @@ async fn appeals(api: &Api, p: &People) {
         422,
         "body",
     );
+    // Evidence: the ticket's own attachments, of the kinds source A allows.
+    let upload = |name: &str| {
+        let url = format!("{}/tickets/{id}/attachments?name={name}", api.base);
+        let agent = p.agent.clone();
+        async move {
+            let r = api
+                .http
+                .post(url)
+                .bearer_auth(agent)
+                .body(vec![7u8; 1000])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::CREATED);
+            r.json::<Value>().await.unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let (pdf, exe) = (upload("proof.pdf").await, upload("tool.exe").await);
+    assert_problem(
+        &api.call(
+            "POST",
+            &path,
+            Some(&p.scj),
+            Some(json!({"indicator": "sign_for", "reason": "x", "evidence": [exe]})),
+        )
+        .await,
+        422,
+        "evidence",
+    );
+    let mut with_evidence = body("sign_for");
+    with_evidence["evidence"] = json!([pdf]);
     let (s, a) = api
-        .call("POST", &path, Some(&p.scj), Some(body("sign_for")))
+        .call("POST", &path, Some(&p.scj), Some(with_evidence))
         .await;
     assert_eq!(s, StatusCode::CREATED, "{a}");
+    assert_eq!(a["evidence"], json!([pdf]));
     assert_eq!(
         (a["status"].as_str(), a["stage"].as_i64()),
         (Some("reviewing"), Some(0))

@@ -208,6 +208,32 @@ pub fn window_end(basis_ms: i64) -> Option<i64> {
     )
 }
 
+/// Evidence file kinds an appeal may carry (source A L3335).
+pub const EVIDENCE_KINDS: [&str; 14] = [
+    "doc", "docx", "txt", "jpg", "jpeg", "png", "pdf", "xls", "xlsx", "ppt", "pptx", "7z", "rar",
+    "zip",
+];
+/// Largest evidence file (source A L3335: 20 MB).
+pub const EVIDENCE_MAX_BYTES: i64 = 20 * 1024 * 1024;
+
+/// Whether an attachment may serve as appeal evidence.
+pub fn check_evidence(file_name: &str, size_bytes: i64) -> Result<(), Refusal> {
+    let ext = file_name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    if !EVIDENCE_KINDS.contains(&ext.as_str()) {
+        return Err(invalid(
+            "evidence",
+            format!("`{file_name}` is not one of {}", EVIDENCE_KINDS.join(", ")),
+        ));
+    }
+    if size_bytes > EVIDENCE_MAX_BYTES {
+        return Err(invalid("evidence", format!("`{file_name}` is over 20 MB")));
+    }
+    Ok(())
+}
+
 /// The time an indicator's window counts from, read from the ticket (KPI time basis, source A
 /// L1539-1545: the action's time, or its deadline when it never happened).
 pub fn basis_ms(t: &Ticket, indicator: Indicator) -> Option<i64> {

@@ -18,6 +18,13 @@ pub struct AppealFilter {
     pub limit: Option<u32>,
 }
 
+fn evidence_refused(reason: String) -> TicketError {
+    TicketError::Refused(Refusal::Invalid {
+        code: "evidence",
+        reason,
+    })
+}
+
 fn corrupt(e: serde_json::Error) -> TicketError {
     TicketError::Corrupt(e.to_string())
 }
@@ -70,21 +77,23 @@ impl TicketStore {
             // Same answer as an unreadable ticket: do not confirm it exists.
             return Err(TicketError::NotFound);
         }
-        // Evidence must be the ticket's own attachments.
+        // Evidence must be the ticket's own attachments, of the kinds and size source A allows.
         for e in &input.evidence {
-            let found =
-                sqlx::query("SELECT 1 AS one FROM attachments WHERE id = $1 AND ticket_id = $2")
-                    .bind(e)
-                    .bind(ticket_id)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .is_some();
-            if !found {
-                return Err(TicketError::Refused(Refusal::Invalid {
-                    code: "evidence",
-                    reason: format!("`{e}` is not an attachment of this ticket"),
-                }));
-            }
+            let row = sqlx::query(
+                "SELECT file_name, size_bytes FROM attachments WHERE id = $1 AND ticket_id = $2",
+            )
+            .bind(e)
+            .bind(ticket_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(row) = row else {
+                return Err(evidence_refused(format!(
+                    "`{e}` is not an attachment of this ticket"
+                )));
+            };
+            let (name, size): (String, i64) =
+                (row.try_get("file_name")?, row.try_get("size_bytes")?);
+            appeal::check_evidence(&name, size).map_err(TicketError::Refused)?;
         }
         let earlier = self.appeals_of(&mut tx, ticket_id).await?;
         let id = uuid::Uuid::new_v4().to_string();

@@ -356,3 +356,18 @@ fn the_review_chain_runs_stage_by_stage_with_different_reviewers() {
     );
     assert_eq!(c.status, AppealStatus::Rejected);
 }
+
+#[test]
+fn evidence_is_limited_to_source_a_kinds_and_20_mb() {
+    assert!(check_evidence("录音片段.ZIP", 1).is_ok());
+    assert!(check_evidence("说明.pdf", EVIDENCE_MAX_BYTES).is_ok());
+    assert_eq!(
+        check_evidence("说明.pdf", EVIDENCE_MAX_BYTES + 1)
+            .unwrap_err()
+            .code(),
+        "evidence"
+    );
+    for bad in ["run.exe", "noext", "a.pdf.sh", ""] {
+        assert!(check_evidence(bad, 1).is_err(), "{bad}");
+    }
+}
