@@ -64,6 +64,55 @@ fn synonym_tokens(w: &str) -> Vec<String> {
     out
 }
 
+/// Question and function words citizens and agents type around the matter itself (如何补办社保卡,
+/// 社保卡怎么补办); they match nothing useful and only widen what must be ranked. Query side only.
+const QUERY_STOP_WORDS: [&str; 24] = [
+    "怎么",
+    "怎样",
+    "怎么样",
+    "如何",
+    "什么",
+    "哪里",
+    "哪儿",
+    "请问",
+    "吗",
+    "呢",
+    "吧",
+    "啊",
+    "的",
+    "了",
+    "是",
+    "我",
+    "我们",
+    "你",
+    "你们",
+    "可以",
+    "能不能",
+    "能否",
+    "一下",
+    "想",
+];
+
+/// The distinct words of a query (at most 16), without stop words unless nothing else is left.
+fn query_words(query: &str) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    for w in segment(query).split(' ').filter(|w| !w.is_empty()) {
+        if !seen.iter().any(|s| s == w) && seen.len() < 16 {
+            seen.push(w.to_string());
+        }
+    }
+    let content: Vec<String> = seen
+        .iter()
+        .filter(|w| !QUERY_STOP_WORDS.contains(&w.as_str()))
+        .cloned()
+        .collect();
+    if content.is_empty() {
+        seen
+    } else {
+        content
+    }
+}
+
 /// A synonym group: the main word and its associated words.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -632,15 +681,7 @@ impl KnowledgeBase {
 
     /// Published articles matching `query`, best first (at most `limit`, ≤ 50).
     pub async fn search(&self, query: &str, limit: u32) -> Result<Vec<Hit>> {
-        let words: Vec<String> = {
-            let mut seen = Vec::new();
-            for w in segment(query).split(' ').filter(|w| !w.is_empty()) {
-                if !seen.iter().any(|s: &String| s == w) && seen.len() < 16 {
-                    seen.push(w.to_string());
-                }
-            }
-            seen
-        };
+        let words = query_words(query);
         if words.is_empty() {
             return Ok(Vec::new());
         }
@@ -776,6 +817,17 @@ mod tests {
         assert!(!s.contains('？') && !s.contains('。'));
         assert_eq!(segment("  ，。"), "");
         assert_eq!(segment("ABC 12345"), "abc 12345");
+    }
+
+    #[test]
+    fn queries_drop_question_words_unless_nothing_else_is_left() {
+        let w = query_words("社保卡怎么补办？");
+        assert!(w.contains(&"补办".to_string()), "{w:?}");
+        assert!(!w.contains(&"怎么".to_string()), "{w:?}");
+        assert_eq!(query_words("怎么"), vec!["怎么".to_string()]);
+        assert!(query_words("，。").is_empty());
+        let many = "路灯 ".repeat(3) + &(0..30).map(|i| format!("w{i} ")).collect::<String>();
+        assert_eq!(query_words(&many).len(), 16);
     }
 
     #[test]
