@@ -1,6 +1,8 @@
 //! HTTP routes of the ticket core, to mount under `/api/v1`: tickets (create with an
 //! idempotency key, list, read, edit, act, history, dispatch suggestions), screen pop,
-//! catalogues, calendar, and the OpenAPI document. Errors are problem+json (RFC 9457).
+//! catalogues, calendar, appeals, knowledge base and synonyms, the satisfaction link (JSON, or an
+//! HTML page for a phone browser), and the OpenAPI document. Errors are problem+json (RFC 9457),
+//! except on the satisfaction page a citizen opens, which answers in HTML.
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRef, Path, Query, State};
@@ -10,11 +12,14 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
+use super::appeal::{AppealAction, AppealInput};
+use super::appeal_store::AppealFilter;
 use super::attachments::{AttachmentConfig, UploadError};
 use super::catalogue;
-use super::kb::{ArticleInput, KbAction, KnowledgeBase};
+use super::kb::{ArticleInput, KbAction, KnowledgeBase, SynonymGroup};
 use super::lifecycle::Command;
 use super::problem::Problem;
+use super::rating_page::{self, RatingForm};
 use super::satisfaction::{LinkSigner, Rating};
 use super::screen_pop::AnsweredCall;
 use super::store::{CreateTicket, EditTicket, ListFilter, TicketError, TicketStore};
@@ -371,29 +376,158 @@ fn percent_encode(s: &str) -> String {
         .collect()
 }
 
+/// Whether the client asked for a page rather than JSON (a phone browser opening the SMS link).
+fn wants_html(h: &HeaderMap) -> bool {
+    h.get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"))
+}
+
+fn html(status: StatusCode, body: String) -> Response {
+    let mut r = (
+        status,
+        [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        body,
+    )
+        .into_response();
+    for (k, v) in rating_page::HEADERS {
+        r.headers_mut()
+            .insert(k, axum::http::HeaderValue::from_static(v));
+    }
+    r
+}
+
+/// A refusal on the satisfaction path as the citizen's page.
+fn html_problem(p: Problem) -> Response {
+    let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let code = if p.status == 404 {
+        "not_found"
+    } else {
+        p.code.as_str()
+    };
+    html(
+        status,
+        rating_page::message_page("无法评价", rating_page::refusal_text(code)),
+    )
+}
+
 async fn rating_page(
     State(s): State<ApiState>,
     Path(token): Path<String>,
+    headers: HeaderMap,
 ) -> Result<Response, Problem> {
-    let claims = s
-        .links
-        .verify(&token, now_ms())
-        .ok_or_else(|| Problem::forbidden("bad_link", "the link is invalid or expired"))?;
-    Ok(Json(s.store.rating_page(&claims).await?).into_response())
+    let page = match s.links.verify(&token, now_ms()) {
+        Some(claims) => s.store.rating_page(&claims).await.map_err(Problem::from),
+        None => Err(Problem::forbidden(
+            "bad_link",
+            "the link is invalid or expired",
+        )),
+    };
+    if wants_html(&headers) {
+        return Ok(match page {
+            Ok(p) => html(StatusCode::OK, rating_page::form_page(&p, None)),
+            Err(p) => html_problem(p),
+        });
+    }
+    Ok(Json(page?).into_response())
 }
 
+/// A rating as JSON (the API) or as the HTML form's post (the page answers with a page).
 async fn rate(
     State(s): State<ApiState>,
     Path(token): Path<String>,
-    b: Result<Json<Rating>, JsonRejection>,
+    req: axum::extract::Request,
 ) -> Result<Response, Problem> {
-    let claims = s
-        .links
-        .verify(&token, now_ms())
-        .ok_or_else(|| Problem::forbidden("bad_link", "the link is invalid or expired"))?;
-    let rating = body(b)?;
-    s.store.rate(&claims, &rating, now_ms()).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    use axum::extract::FromRequest;
+    let is_form = req
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+    let claims = s.links.verify(&token, now_ms());
+    if !is_form {
+        let claims = claims
+            .ok_or_else(|| Problem::forbidden("bad_link", "the link is invalid or expired"))?;
+        let rating = body(Json::<Rating>::from_request(req, &()).await)?;
+        s.store.rate(&claims, &rating, now_ms()).await?;
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let Some(claims) = claims else {
+        return Ok(html_problem(Problem::forbidden("bad_link", "bad link")));
+    };
+    let form = match axum::extract::Form::<RatingForm>::from_request(req, &()).await {
+        Ok(axum::extract::Form(f)) => f,
+        Err(_) => RatingForm::default(),
+    };
+    let rating = match form.rating() {
+        Ok(r) => r,
+        Err(msg) => {
+            // Show the form again with what was wrong.
+            return Ok(match s.store.rating_page(&claims).await {
+                Ok(p) => html(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    rating_page::form_page(&p, Some(msg)),
+                ),
+                Err(e) => html_problem(e.into()),
+            });
+        }
+    };
+    Ok(match s.store.rate(&claims, &rating, now_ms()).await {
+        Ok(()) => html(
+            StatusCode::OK,
+            rating_page::message_page("评价成功", "感谢您的评价！您的意见将用于改进我们的工作。"),
+        ),
+        Err(e) => html_problem(e.into()),
+    })
+}
+
+async fn file_appeal(
+    State(s): State<ApiState>,
+    who: AuthUser,
+    Path(id): Path<String>,
+    b: Result<Json<AppealInput>, JsonRejection>,
+) -> Result<Response, Problem> {
+    let input = body(b)?;
+    let a = s
+        .store
+        .file_appeal(&id, &who.actor(), input, now_ms())
+        .await?;
+    Ok((StatusCode::CREATED, Json(a)).into_response())
+}
+
+async fn ticket_appeals(
+    State(s): State<ApiState>,
+    who: AuthUser,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    Ok(Json(s.store.ticket_appeals(&id, &who.actor(), now_ms()).await?).into_response())
+}
+
+async fn list_appeals(
+    State(s): State<ApiState>,
+    who: AuthUser,
+    q: Result<Query<AppealFilter>, QueryRejection>,
+) -> Result<Response, Problem> {
+    let f = query(q)?;
+    Ok(Json(s.store.list_appeals(&who.actor(), &f).await?).into_response())
+}
+
+async fn act_appeal(
+    State(s): State<ApiState>,
+    who: AuthUser,
+    Path(id): Path<String>,
+    b: Result<Json<AppealAction>, JsonRejection>,
+) -> Result<Response, Problem> {
+    let action = body(b)?;
+    let a = s
+        .store
+        .act_appeal(&id, &who.actor(), action, now_ms())
+        .await
+        .map_err(|e| match e {
+            TicketError::NotFound => Problem::not_found("no such appeal"),
+            e => e.into(),
+        })?;
+    Ok(Json(a).into_response())
 }
 
 fn kb(s: &ApiState) -> KnowledgeBase {
@@ -480,6 +614,31 @@ async fn kb_search(
     Ok(Json(kb(&s).search(&q.q, q.limit.unwrap_or(10)).await?).into_response())
 }
 
+async fn kb_synonyms(State(s): State<ApiState>, _who: AuthUser) -> Result<Response, Problem> {
+    Ok(Json(kb(&s).synonyms().await?).into_response())
+}
+
+async fn kb_set_synonyms(
+    State(s): State<ApiState>,
+    who: AuthUser,
+    b: Result<Json<SynonymGroup>, JsonRejection>,
+) -> Result<Response, Problem> {
+    let g = body(b)?;
+    Ok(Json(kb(&s).set_synonyms(&who.actor(), g).await?).into_response())
+}
+
+async fn kb_delete_synonyms(
+    State(s): State<ApiState>,
+    who: AuthUser,
+    Path(main): Path<String>,
+) -> Result<Response, Problem> {
+    if kb(&s).delete_synonyms(&who.actor(), &main).await? {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(Problem::not_found("no such synonym group"))
+    }
+}
+
 async fn openapi() -> Response {
     (
         [(axum::http::header::CONTENT_TYPE, "application/json")],
@@ -512,6 +671,17 @@ pub fn router(state: ApiState) -> Router<()> {
         .route("/satisfaction/{token}", get(rating_page).post(rate))
         .route("/kb", post(kb_create))
         .route("/kb/search", get(kb_search))
+        .route("/kb/synonyms", get(kb_synonyms).put(kb_set_synonyms))
+        .route(
+            "/kb/synonyms/{main}",
+            axum::routing::delete(kb_delete_synonyms),
+        )
+        .route(
+            "/tickets/{id}/appeals",
+            post(file_appeal).get(ticket_appeals),
+        )
+        .route("/appeals", get(list_appeals))
+        .route("/appeals/{id}/actions", post(act_appeal))
         .route("/kb/{id}", get(kb_read).patch(kb_edit))
         .route("/kb/{id}/actions", post(kb_act))
         .route("/kb/{id}/history", get(kb_history))

@@ -6,6 +6,8 @@
 //! Search: titles and bodies are segmented into words with jieba and stored space-separated,
 //! in SQLite FTS5 (bm25) or a PostgreSQL tsvector (ts_rank); only published articles are in
 //! the index. Results are ranked and carry a snippet with `<mark>` highlights.
+//! Synonyms (同义词, source B1 L3153: main word ↔ associated words, applied at search time) widen
+//! each query word to its group, so 社保 also finds articles that only say 社会保险.
 
 use std::sync::OnceLock;
 
@@ -39,6 +41,84 @@ pub fn segment(text: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// One word as the index stores it: lower-case letters and digits only.
+fn normalize_word(w: &str) -> String {
+    w.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// The index tokens a synonym must all match: jieba's precise cut, so a phrase it splits
+/// (医保 卡) becomes an AND of its words rather than one token the index never saw.
+fn synonym_tokens(w: &str) -> Vec<String> {
+    let mut out: Vec<String> = jieba()
+        .cut(w, true)
+        .into_iter()
+        .map(normalize_word)
+        .filter(|t| !t.is_empty())
+        .collect();
+    out.dedup();
+    out
+}
+
+/// Question and function words citizens and agents type around the matter itself (如何补办社保卡,
+/// 社保卡怎么补办); they match nothing useful and only widen what must be ranked. Query side only.
+const QUERY_STOP_WORDS: [&str; 24] = [
+    "怎么",
+    "怎样",
+    "怎么样",
+    "如何",
+    "什么",
+    "哪里",
+    "哪儿",
+    "请问",
+    "吗",
+    "呢",
+    "吧",
+    "啊",
+    "的",
+    "了",
+    "是",
+    "我",
+    "我们",
+    "你",
+    "你们",
+    "可以",
+    "能不能",
+    "能否",
+    "一下",
+    "想",
+];
+
+/// The distinct words of a query (at most 16), without stop words unless nothing else is left.
+fn query_words(query: &str) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    for w in segment(query).split(' ').filter(|w| !w.is_empty()) {
+        if !seen.iter().any(|s| s == w) && seen.len() < 16 {
+            seen.push(w.to_string());
+        }
+    }
+    let content: Vec<String> = seen
+        .iter()
+        .filter(|w| !QUERY_STOP_WORDS.contains(&w.as_str()))
+        .cloned()
+        .collect();
+    if content.is_empty() {
+        seen
+    } else {
+        content
+    }
+}
+
+/// A synonym group: the main word and its associated words.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SynonymGroup {
+    pub main: String,
+    pub words: Vec<String>,
 }
 
 /// Removes the spaces segmentation put between CJK words (and around highlight tags).
@@ -456,6 +536,123 @@ impl KnowledgeBase {
         Ok(())
     }
 
+    /// Query words widened by their synonym groups: one term per distinct word or synonym,
+    /// each term the tokens that must all match. At most 48 terms.
+    async fn expand(&self, words: &[String]) -> Result<Vec<Vec<String>>> {
+        let mut terms: Vec<Vec<String>> = words.iter().map(|w| vec![w.clone()]).collect();
+        let marks: Vec<String> = (1..=words.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT DISTINCT s2.word FROM kb_synonyms s1 JOIN kb_synonyms s2 ON s2.main_word = s1.main_word
+             WHERE s1.word IN ({}) ORDER BY s2.word",
+            marks.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for w in words {
+            q = q.bind(w);
+        }
+        for r in q.fetch_all(&self.db.pool).await? {
+            let t = synonym_tokens(&r.try_get::<String, _>("word")?);
+            if !t.is_empty() && !terms.contains(&t) && terms.len() < 48 {
+                terms.push(t);
+            }
+        }
+        Ok(terms)
+    }
+
+    /// Sets (replaces) the synonym group of `main`; knowledge managers (reviewers) only.
+    /// A word may belong to one group: a word of another group is refused with 409.
+    pub async fn set_synonyms(&self, actor: &Actor, group: SynonymGroup) -> Result<SynonymGroup> {
+        if !actor.has(Role::Reviewer) {
+            return Err(refused(403, "role", "synonyms need the reviewer role"));
+        }
+        let main = normalize_word(&group.main);
+        let mut words: Vec<String> = Vec::new();
+        for w in &group.words {
+            let w = normalize_word(w);
+            if !w.is_empty() && w != main && !words.contains(&w) {
+                words.push(w);
+            }
+        }
+        if main.is_empty() || main.chars().count() > 50 || words.is_empty() || words.len() > 50 {
+            return Err(refused(
+                422,
+                "synonyms",
+                "a main word and 1-50 other words, each of letters or digits, at most 50 long",
+            ));
+        }
+        if words.iter().any(|w| w.chars().count() > 50) {
+            return Err(refused(
+                422,
+                "synonyms",
+                "a word is longer than 50 characters",
+            ));
+        }
+        let mut tx = self.db.pool.begin().await?;
+        // Writes first (SQLite cannot upgrade a reader).
+        sqlx::query("DELETE FROM kb_synonyms WHERE main_word = $1")
+            .bind(&main)
+            .execute(&mut *tx)
+            .await?;
+        for w in std::iter::once(&main).chain(words.iter()) {
+            let taken = sqlx::query("SELECT main_word FROM kb_synonyms WHERE word = $1")
+                .bind(w)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some(r) = taken {
+                let other: String = r.try_get("main_word")?;
+                return Err(refused(
+                    409,
+                    "synonym_taken",
+                    format!("`{w}` already belongs to the group of `{other}`"),
+                ));
+            }
+            sqlx::query("INSERT INTO kb_synonyms (word, main_word) VALUES ($1, $2)")
+                .bind(w)
+                .bind(&main)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        tracing::info!(main = %main, words = words.len(), by = %actor.user_id, "synonyms set");
+        Ok(SynonymGroup { main, words })
+    }
+
+    /// Removes the group of `main`; true when it existed.
+    pub async fn delete_synonyms(&self, actor: &Actor, main: &str) -> Result<bool> {
+        if !actor.has(Role::Reviewer) {
+            return Err(refused(403, "role", "synonyms need the reviewer role"));
+        }
+        let n = sqlx::query("DELETE FROM kb_synonyms WHERE main_word = $1")
+            .bind(normalize_word(main))
+            .execute(&self.db.pool)
+            .await?
+            .rows_affected();
+        Ok(n > 0)
+    }
+
+    /// Every synonym group, by main word.
+    pub async fn synonyms(&self) -> Result<Vec<SynonymGroup>> {
+        let rows = sqlx::query("SELECT word, main_word FROM kb_synonyms ORDER BY main_word, word")
+            .fetch_all(&self.db.pool)
+            .await?;
+        let mut out: Vec<SynonymGroup> = Vec::new();
+        for r in rows {
+            let (w, m): (String, String) = (r.try_get("word")?, r.try_get("main_word")?);
+            if out.last().is_none_or(|g| g.main != m) {
+                out.push(SynonymGroup {
+                    main: m.clone(),
+                    words: Vec::new(),
+                });
+            }
+            if w != m {
+                if let Some(g) = out.last_mut() {
+                    g.words.push(w);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     pub async fn history(&self, id: &str, actor: &Actor) -> Result<Vec<KbHistory>> {
         self.get(id, actor).await?;
         let rows = sqlx::query(
@@ -484,32 +681,39 @@ impl KnowledgeBase {
 
     /// Published articles matching `query`, best first (at most `limit`, ≤ 50).
     pub async fn search(&self, query: &str, limit: u32) -> Result<Vec<Hit>> {
-        let words: Vec<String> = {
-            let mut seen = Vec::new();
-            for w in segment(query).split(' ').filter(|w| !w.is_empty()) {
-                if !seen.iter().any(|s: &String| s == w) && seen.len() < 16 {
-                    seen.push(w.to_string());
-                }
-            }
-            seen
-        };
+        let words = query_words(query);
         if words.is_empty() {
             return Ok(Vec::new());
         }
         let limit = limit.clamp(1, 50) as i64;
-        // Words are alphanumeric only (see `segment`), so quoting them is safe in both syntaxes.
+        // Each query word becomes an OR of itself and its synonyms; a synonym jieba splits is
+        // an AND of its parts. Words are alphanumeric only (see `segment`), so quoting them is
+        // safe in both syntaxes.
+        let terms = self.expand(&words).await?;
         let rows = match self.db.backend {
             Backend::Sqlite => {
-                let q = words
+                let q = terms
                     .iter()
-                    .map(|w| format!("\"{w}\""))
+                    .map(|t| {
+                        let parts: Vec<String> = t.iter().map(|w| format!("\"{w}\"")).collect();
+                        if parts.len() == 1 {
+                            parts.join("")
+                        } else {
+                            format!("({})", parts.join(" AND "))
+                        }
+                    })
                     .collect::<Vec<_>>()
                     .join(" OR ");
+                // `ORDER BY rank` lets FTS5 sort inside the index and stop at the limit, so
+                // the snippet is built for the returned rows only, not for every match.
                 sqlx::query(
-                    "SELECT a.id, a.title, a.category_code, -bm25(kb_fts, 0.0, 5.0, 1.0) AS score,
-                            snippet(kb_fts, 2, '<mark>', '</mark>', '…', 24) AS snip
-                     FROM kb_fts JOIN kb_articles a ON a.id = kb_fts.article_id
-                     WHERE kb_fts MATCH $1 ORDER BY bm25(kb_fts, 0.0, 5.0, 1.0) LIMIT $2",
+                    "SELECT a.id, a.title, a.category_code, f.score, f.snip
+                     FROM (SELECT article_id, -rank AS score,
+                                  snippet(kb_fts, 2, '<mark>', '</mark>', '…', 24) AS snip
+                           FROM kb_fts WHERE kb_fts MATCH $1 AND rank MATCH 'bm25(0.0, 5.0, 1.0)'
+                           ORDER BY rank LIMIT $2) f
+                     JOIN kb_articles a ON a.id = f.article_id
+                     ORDER BY f.score DESC, a.id",
                 )
                 .bind(q)
                 .bind(limit)
@@ -517,16 +721,28 @@ impl KnowledgeBase {
                 .await?
             }
             Backend::Postgres => {
-                let q = words
+                let q = terms
                     .iter()
-                    .map(|w| format!("'{w}'"))
+                    .map(|t| {
+                        let parts: Vec<String> = t.iter().map(|w| format!("'{w}'")).collect();
+                        if parts.len() == 1 {
+                            parts.join("")
+                        } else {
+                            format!("({})", parts.join(" & "))
+                        }
+                    })
                     .collect::<Vec<_>>()
                     .join(" | ");
+                // Rank and limit first; the headline is built for the page only.
                 sqlx::query(
-                    "SELECT a.id, a.title, a.category_code, ts_rank(s.tsv, q)::float8 AS score,
-                            ts_headline('simple', s.body_seg, q, 'StartSel=<mark>, StopSel=</mark>, MaxWords=30, MinWords=8') AS snip
-                     FROM kb_search s JOIN kb_articles a ON a.id = s.article_id, to_tsquery('simple', $1) q
-                     WHERE s.tsv @@ q ORDER BY score DESC, a.id LIMIT $2",
+                    "SELECT a.id, a.title, a.category_code, f.score,
+                            ts_headline('simple', f.body_seg, to_tsquery('simple', $1),
+                                        'StartSel=<mark>, StopSel=</mark>, MaxWords=30, MinWords=8') AS snip
+                     FROM (SELECT s.article_id, s.body_seg, ts_rank(s.tsv, q)::float8 AS score
+                           FROM kb_search s, to_tsquery('simple', $1) q
+                           WHERE s.tsv @@ q ORDER BY score DESC, s.article_id LIMIT $2) f
+                     JOIN kb_articles a ON a.id = f.article_id
+                     ORDER BY f.score DESC, a.id",
                 )
                 .bind(q)
                 .bind(limit)
@@ -601,6 +817,17 @@ mod tests {
         assert!(!s.contains('？') && !s.contains('。'));
         assert_eq!(segment("  ，。"), "");
         assert_eq!(segment("ABC 12345"), "abc 12345");
+    }
+
+    #[test]
+    fn queries_drop_question_words_unless_nothing_else_is_left() {
+        let w = query_words("社保卡怎么补办？");
+        assert!(w.contains(&"补办".to_string()), "{w:?}");
+        assert!(!w.contains(&"怎么".to_string()), "{w:?}");
+        assert_eq!(query_words("怎么"), vec!["怎么".to_string()]);
+        assert!(query_words("，。").is_empty());
+        let many = "路灯 ".repeat(3) + &(0..30).map(|i| format!("w{i} ")).collect::<String>();
+        assert_eq!(query_words(&many).len(), 16);
     }
 
     #[test]

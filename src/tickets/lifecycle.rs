@@ -31,6 +31,26 @@ pub struct Config {
     pub supervise_after_returns: u32,
     /// ... when the citizen complained (urged or rated unsatisfied) this many times.
     pub supervise_after_complaints: u32,
+    /// A closed ticket nobody evaluated within this long is archived unevaluated (超期自动办结;
+    /// 24 natural hours in source A L1595/L2847). 0 disables it.
+    pub auto_close_after_ms: i64,
+    /// Which evaluations reopen a ticket (source A changed its rule over time, so it is chosen).
+    pub reopen_on: ReopenOn,
+    /// Failed revisit calls (no answer, phone off...) after which the ticket is archived as
+    /// deemed satisfied (两次回访不成功按满意办结, source B1 L3431). 0 disables it.
+    pub failed_revisits_to_close: u8,
+}
+
+/// Which evaluations send a ticket back for another handling cycle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ReopenOn {
+    /// Dissatisfied or unresolved (the rule and source A's earlier one).
+    #[default]
+    DissatisfiedOrUnresolved,
+    /// Unresolved only: resolved or partly resolved closes regardless of satisfaction (source A's
+    /// final rule, L2846-2849).
+    Unresolved,
 }
 
 impl Default for Config {
@@ -42,6 +62,9 @@ impl Default for Config {
             supervise_overdue_after_ms: 24 * HOUR_MS,
             supervise_after_returns: 3,
             supervise_after_complaints: 2,
+            auto_close_after_ms: 24 * HOUR_MS,
+            reopen_on: ReopenOn::default(),
+            failed_revisits_to_close: 2,
         }
     }
 }
@@ -147,6 +170,12 @@ pub enum Command {
         #[serde(default)]
         note: String,
     },
+    /// A revisit call that reached nobody (回访情况 other than 回访完成).
+    RevisitFailed {
+        outcome: RevisitOutcome,
+        #[serde(default)]
+        note: String,
+    },
     /// 催办 (once, after half the limit).
     Urge {
         #[serde(default)]
@@ -203,6 +232,7 @@ impl Command {
             Command::ApproveResult { .. } => "approve_result",
             Command::RejectResult { .. } => "reject_result",
             Command::Revisit { .. } => "revisit",
+            Command::RevisitFailed { .. } => "revisit_failed",
             Command::Urge { .. } => "urge",
             Command::OpenSupervision { .. } => "open_supervision",
             Command::CloseSupervision { .. } => "close_supervision",
@@ -249,6 +279,7 @@ fn who(cmd: &Command) -> Who {
         | ApproveResult { .. }
         | RejectResult { .. } => Who::Centre(&[Role::Reviewer]),
         Revisit { .. } => Who::CentreOrCitizen(&[Role::Revisitor]),
+        RevisitFailed { .. } => Who::Centre(&[Role::Revisitor]),
         Urge { .. } => Who::CentreOrCitizen(&[Role::Agent, Role::Supervisor]),
         Withdraw { .. } => Who::CentreOrCitizen(&[Role::Agent]),
         OpenSupervision { .. } | CloseSupervision { .. } => Who::Centre(&[Role::Supervisor]),
@@ -368,6 +399,10 @@ pub struct RevisitRecord {
     pub satisfaction: Satisfaction,
     pub resolution: Resolution,
     pub cycle: u8,
+    /// Not the citizen's answer: recorded as satisfied after failed revisit calls. KPIs that
+    /// count real evaluations leave these out.
+    #[serde(default)]
+    pub deemed: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -421,6 +456,15 @@ pub struct Ticket {
     pub closed_ms: Option<i64>,
     /// Closed after the last allowed cycle still unsatisfied.
     pub final_unsatisfied: bool,
+    /// Archived because nobody evaluated it in time (未评价, 超期自动办结).
+    #[serde(default)]
+    pub auto_closed: bool,
+    /// Failed revisit calls in the current cycle.
+    #[serde(default)]
+    pub failed_revisits: u8,
+    /// Every department that held the ticket as lead (appeals are filed by these).
+    #[serde(default)]
+    pub handled_by: Vec<String>,
     #[serde(skip)]
     out: VecDeque<Output>,
 }
@@ -479,6 +523,9 @@ impl Ticket {
             replied_ms: None,
             closed_ms: None,
             final_unsatisfied: false,
+            auto_closed: false,
+            failed_revisits: 0,
+            handled_by: Vec::new(),
             out: VecDeque::new(),
         };
         t.event(now_ms, &n.created_by, "create", status, status, json!({}));
@@ -789,6 +836,13 @@ impl Ticket {
                 }
                 Ok(())
             }
+            RevisitFailed { note, .. } => {
+                in_states(&[Closed])?;
+                if note.len() > 20_000 {
+                    return Err(invalid("note", "`note` is too long"));
+                }
+                Ok(())
+            }
             Urge { .. } => {
                 in_states(&[Dispatched, Handling, Suspended])?;
                 if self.urged {
@@ -919,6 +973,11 @@ impl Ticket {
                     .collect();
                 self.chain.push(lead.clone());
                 self.lead = Some(lead.clone());
+                for d in &self.chain {
+                    if !self.handled_by.contains(d) {
+                        self.handled_by.push(d.clone());
+                    }
+                }
                 self.assisting = assisting.clone();
                 self.dispatches += 1;
                 self.returned_from = None;
@@ -964,6 +1023,9 @@ impl Ticket {
                 let by = self.lead.clone();
                 self.chain.push(to.clone());
                 self.lead = Some(to.clone());
+                if !self.handled_by.contains(&to) {
+                    self.handled_by.push(to.clone());
+                }
                 self.goto(
                     now,
                     who,
@@ -1212,12 +1274,24 @@ impl Ticket {
                     satisfaction,
                     resolution,
                     cycle: self.cycle,
+                    deemed: false,
                 });
-                let unhappy = satisfaction == Satisfaction::Dissatisfied
+                let complaint = satisfaction == Satisfaction::Dissatisfied
                     || resolution == Resolution::Unresolved;
+                let reopen = match env.config.reopen_on {
+                    ReopenOn::DissatisfiedOrUnresolved => complaint,
+                    ReopenOn::Unresolved => resolution == Resolution::Unresolved,
+                };
                 let detail = json!({ "method": method, "satisfaction": satisfaction, "resolution": resolution, "note": note, "cycle": self.cycle });
-                if !unhappy {
+                if !reopen {
+                    if complaint {
+                        // Counted for supervision even when the rule closes the ticket.
+                        self.complaints += 1;
+                    }
                     self.goto(now, who, name, Status::Archived, detail);
+                    if complaint {
+                        self.complaint_rule(now, env);
+                    }
                 } else {
                     self.complaints += 1;
                     if self.cycle >= env.config.max_cycles {
@@ -1226,6 +1300,7 @@ impl Ticket {
                     } else {
                         self.cycle += 1;
                         self.urged = false;
+                        self.failed_revisits = 0;
                         self.lead = None;
                         self.chain.clear();
                         self.assisting.clear();
@@ -1247,6 +1322,35 @@ impl Ticket {
                         );
                     }
                     self.complaint_rule(now, env);
+                }
+            }
+            RevisitFailed { outcome, note } => {
+                self.failed_revisits = self.failed_revisits.saturating_add(1);
+                let attempt = self.failed_revisits;
+                let limit = env.config.failed_revisits_to_close;
+                self.log(
+                    now,
+                    who,
+                    name,
+                    json!({ "outcome": outcome, "note": note, "attempt": attempt }),
+                );
+                if limit > 0 && attempt >= limit {
+                    self.revisits.push(RevisitRecord {
+                        at_ms: now,
+                        by: who.into(),
+                        method: RevisitMethod::Phone,
+                        satisfaction: Satisfaction::Satisfied,
+                        resolution: Resolution::Resolved,
+                        cycle: self.cycle,
+                        deemed: true,
+                    });
+                    self.goto(
+                        now,
+                        who,
+                        "deemed_satisfied",
+                        Status::Archived,
+                        json!({ "attempts": attempt, "cycle": self.cycle }),
+                    );
                 }
             }
             Urge { note } => {
@@ -1330,11 +1434,34 @@ impl Ticket {
                 }
             }
         }
+        consider(self.auto_close_at(env));
         next
+    }
+
+    /// When an unevaluated closed ticket archives itself, if it will.
+    fn auto_close_at(&self, env: Env<'_>) -> Option<i64> {
+        let after = env.config.auto_close_after_ms;
+        if self.status != Status::Closed || after <= 0 {
+            return None;
+        }
+        self.closed_ms.map(|c| c.saturating_add(after))
     }
 
     /// Runs the deadline rules at `now_ms`: yellow/red warnings, overdue, supervision by overdue.
     pub fn handle_timeout(&mut self, now_ms: i64, env: Env<'_>) {
+        if self.auto_close_at(env).is_some_and(|at| now_ms >= at) {
+            // 未评价: no revisit record, so the satisfaction KPIs do not count it either way.
+            self.auto_closed = true;
+            let closed = self.closed_ms;
+            self.goto(
+                now_ms,
+                "system",
+                "auto_close",
+                Status::Archived,
+                json!({ "reason": "no_evaluation", "closed_ms": closed, "cycle": self.cycle }),
+            );
+            return;
+        }
         if self.status == Status::Dispatched {
             if let Some(mut d) = self.sign_deadline.take() {
                 self.warn(&mut d, "sign_for", now_ms, env);

@@ -332,6 +332,10 @@ fn samples() -> Vec<Command> {
             resolution: Resolution::Resolved,
             note: String::new(),
         },
+        RevisitFailed {
+            outcome: RevisitOutcome::NoAnswer,
+            note: String::new(),
+        },
         Urge {
             note: String::new(),
         },
@@ -388,7 +392,7 @@ fn allowed_states(action: &str) -> Vec<Status> {
         "resume" => vec![Suspended],
         "assist_reply" | "urge" => vec![Dispatched, Handling, Suspended],
         "approve_result" | "reject_result" => vec![Reviewing],
-        "revisit" => vec![Closed],
+        "revisit" | "revisit_failed" => vec![Closed],
         "open_supervision" => live,
         "close_supervision" | "add_note" => Status::ALL.to_vec(),
         "merge_into" => vec![Draft, Accepted, PendingDispatch, Returned],
@@ -415,6 +419,7 @@ fn allowed_roles(action: &str) -> Vec<Role> {
         "dispatch" | "approve_return" | "reject_return" => vec![Dispatcher],
         "approve_request" | "refuse_request" | "approve_result" | "reject_result" => vec![Reviewer],
         "revisit" => vec![Revisitor, Citizen],
+        "revisit_failed" => vec![Revisitor],
         "urge" => vec![Agent, Supervisor, Citizen],
         "withdraw" => vec![Agent, Citizen],
         "open_supervision" | "close_supervision" => vec![Supervisor],
@@ -474,7 +479,7 @@ fn every_action_in_every_state_matches_the_spec() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 13 * 28);
+    assert_eq!(checked, 13 * 29);
 }
 
 #[test]
@@ -1548,4 +1553,156 @@ fn commands_read_from_json() {
     let t = reach(&w, Status::Suspended);
     let back: Ticket = serde_json::from_str(&serde_json::to_string(&t).unwrap()).unwrap();
     assert_eq!(back, t);
+}
+
+#[test]
+fn an_unevaluated_closed_ticket_archives_itself_after_24_hours() {
+    let w = World::new();
+    let t0 = w.t0();
+    let mut t = reach(&w, Status::Closed);
+    let closed = t.closed_ms.unwrap();
+    let at = closed + 24 * HOUR_MS;
+    assert_eq!(t.next_timeout(w.env(), closed), Some(at));
+    // One millisecond early: nothing happens (natural hours, weekends included).
+    t.handle_timeout(at - 1, w.env());
+    assert!(drain(&mut t).is_empty());
+    assert_eq!(t.status, Status::Closed);
+    t.handle_timeout(at, w.env());
+    let out = drain(&mut t);
+    assert_eq!(events(&out), vec!["auto_close"]);
+    assert_eq!((t.status, t.auto_closed), (Status::Archived, true));
+    assert!(t.revisits.is_empty(), "未评价: no evaluation is invented");
+    assert_eq!(t.next_timeout(w.env(), at), None);
+    let late = Command::Revisit {
+        method: RevisitMethod::Sms,
+        satisfaction: Satisfaction::Satisfied,
+        resolution: Resolution::Resolved,
+        note: String::new(),
+    };
+    assert_eq!(refused(&w, &mut t, late, &citizen(), at).code(), "state");
+
+    // An evaluation in time stops the timer; a direct reply starts it too.
+    let mut t = reach(&w, Status::Closed);
+    let rate = Command::Revisit {
+        method: RevisitMethod::Sms,
+        satisfaction: Satisfaction::Satisfied,
+        resolution: Resolution::Resolved,
+        note: String::new(),
+    };
+    ok(&w, &mut t, rate, &citizen(), closed + HOUR_MS);
+    assert_eq!(t.next_timeout(w.env(), closed + HOUR_MS), None);
+    assert!(!t.auto_closed);
+    let mut t = new_ticket(false, t0);
+    let reply = Command::DirectReply {
+        reply: "已答复".into(),
+    };
+    ok(&w, &mut t, reply, &agent(), t0);
+    assert_eq!(t.next_timeout(w.env(), t0), Some(t0 + 24 * HOUR_MS));
+
+    // Configurable, and 0 turns it off.
+    let mut w2 = World::new();
+    w2.cfg.auto_close_after_ms = 0;
+    let t = reach(&w2, Status::Closed);
+    assert_eq!(t.next_timeout(w2.env(), closed), None);
+    w2.cfg.auto_close_after_ms = 2 * HOUR_MS;
+    assert_eq!(t.next_timeout(w2.env(), closed), Some(closed + 2 * HOUR_MS));
+}
+
+#[test]
+fn which_evaluations_reopen_is_configurable() {
+    let dissatisfied_resolved = || Command::Revisit {
+        method: RevisitMethod::Phone,
+        satisfaction: Satisfaction::Dissatisfied,
+        resolution: Resolution::Resolved,
+        note: String::new(),
+    };
+    let satisfied_unresolved = || Command::Revisit {
+        method: RevisitMethod::Phone,
+        satisfaction: Satisfaction::Satisfied,
+        resolution: Resolution::Unresolved,
+        note: String::new(),
+    };
+    // Default (the rule): dissatisfied reopens even when resolved.
+    let w = World::new();
+    let t0 = w.t0();
+    let mut t = reach(&w, Status::Closed);
+    ok(&w, &mut t, dissatisfied_resolved(), &revisitor(), t0);
+    assert_eq!((t.status, t.cycle), (Status::PendingDispatch, 2));
+    // Source A's final rule: resolved or partly resolved closes regardless of satisfaction,
+    // but the complaint still counts towards supervision.
+    let mut w = World::new();
+    w.cfg.reopen_on = ReopenOn::Unresolved;
+    let mut t = reach(&w, Status::Closed);
+    ok(&w, &mut t, dissatisfied_resolved(), &revisitor(), t0);
+    assert_eq!((t.status, t.cycle, t.complaints), (Status::Archived, 1, 1));
+    let mut t = reach(&w, Status::Closed);
+    ok(&w, &mut t, satisfied_unresolved(), &revisitor(), t0);
+    assert_eq!((t.status, t.cycle), (Status::PendingDispatch, 2));
+}
+
+#[test]
+fn two_failed_revisit_calls_close_as_deemed_satisfied() {
+    let w = World::new();
+    let t0 = w.t0();
+    let mut t = reach(&w, Status::Closed);
+    let fail = |o| Command::RevisitFailed {
+        outcome: o,
+        note: String::new(),
+    };
+    let out = ok(&w, &mut t, fail(RevisitOutcome::NoAnswer), &revisitor(), t0);
+    assert_eq!(events(&out), vec!["revisit_failed"]);
+    assert_eq!((t.status, t.failed_revisits), (Status::Closed, 1));
+    let out = ok(&w, &mut t, fail(RevisitOutcome::PhoneOff), &revisitor(), t0);
+    assert_eq!(events(&out), vec!["revisit_failed", "deemed_satisfied"]);
+    assert_eq!(t.status, Status::Archived);
+    assert_eq!(t.revisits.len(), 1);
+    assert!(t.revisits[0].deemed, "KPIs can tell it from a real answer");
+    assert_eq!(t.revisits[0].satisfaction, Satisfaction::Satisfied);
+    // A citizen cannot report failed calls; the count restarts with a new cycle.
+    let mut t = reach(&w, Status::Closed);
+    assert_eq!(
+        refused(&w, &mut t, fail(RevisitOutcome::NoAnswer), &citizen(), t0).code(),
+        "role"
+    );
+    ok(
+        &w,
+        &mut t,
+        fail(RevisitOutcome::CallDropped),
+        &revisitor(),
+        t0,
+    );
+    let unhappy = Command::Revisit {
+        method: RevisitMethod::Phone,
+        satisfaction: Satisfaction::Dissatisfied,
+        resolution: Resolution::Unresolved,
+        note: String::new(),
+    };
+    ok(&w, &mut t, unhappy, &revisitor(), t0);
+    assert_eq!((t.cycle, t.failed_revisits), (2, 0));
+    // 0 disables the rule.
+    let mut w = World::new();
+    w.cfg.failed_revisits_to_close = 0;
+    let mut t = reach(&w, Status::Closed);
+    for _ in 0..5 {
+        ok(&w, &mut t, fail(RevisitOutcome::NoAnswer), &revisitor(), t0);
+    }
+    assert_eq!(t.status, Status::Closed);
+}
+
+#[test]
+fn departments_that_led_are_remembered_for_appeals() {
+    let w = World::new();
+    let t0 = w.t0();
+    let mut t = reach(&w, Status::Handling);
+    assert_eq!(t.handled_by, vec!["D1".to_string()]);
+    let down = Command::PassDown {
+        to: "D1a".into(),
+        opinion: String::new(),
+    };
+    ok(&w, &mut t, down, &handler("D1"), t0);
+    assert_eq!(t.handled_by, vec!["D1".to_string(), "D1a".to_string()]);
+    assert!(
+        !t.handled_by.contains(&"D2".to_string()),
+        "assisting is not lead"
+    );
 }

@@ -4,6 +4,8 @@
 //! over sqlx (SQLite and PostgreSQL) and [`api`] serves them over HTTP.
 
 pub mod api;
+pub mod appeal;
+pub mod appeal_store;
 pub mod attachments;
 pub mod calendar;
 pub mod catalogue;
@@ -12,6 +14,7 @@ pub mod kb;
 pub mod lifecycle;
 pub mod model;
 pub mod problem;
+pub mod rating_page;
 pub mod satisfaction;
 pub mod screen_pop;
 pub mod sla;

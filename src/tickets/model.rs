@@ -176,6 +176,18 @@ pub enum RevisitMethod {
 }
 
 /// 满意 / 一般 / 不满意.
+/// 回访情况 of a revisit call that reached nobody (source A L2349).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RevisitOutcome {
+    /// 无人接听 / 无法接通.
+    NoAnswer,
+    /// 通话中断.
+    CallDropped,
+    /// 关机 / 停机.
+    PhoneOff,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Satisfaction {

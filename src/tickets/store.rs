@@ -26,6 +26,7 @@ pub struct Rules {
     pub config: Config,
     pub calendar: Calendar,
     pub sla: SlaPolicy,
+    pub appeals: super::appeal::AppealConfig,
 }
 
 impl Rules {
@@ -867,8 +868,8 @@ impl TicketStore {
         }
         for (i, r) in t.revisits.iter().enumerate().skip(before.revisits.len()) {
             sqlx::query(
-                "INSERT INTO revisits (ticket_id, seq, at_ms, by_user, method, satisfaction, resolution, cycle)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                "INSERT INTO revisits (ticket_id, seq, at_ms, by_user, method, satisfaction, resolution, cycle, deemed)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
             .bind(&t.id)
             .bind(i as i64 + 1)
@@ -878,6 +879,7 @@ impl TicketStore {
             .bind(enum_str(&r.satisfaction))
             .bind(enum_str(&r.resolution))
             .bind(r.cycle as i64)
+            .bind(i64::from(r.deemed))
             .execute(&mut **tx)
             .await?;
         }
@@ -1207,7 +1209,7 @@ impl Arg {
     }
 }
 
-fn like_escape(s: &str) -> String {
+pub(crate) fn like_escape(s: &str) -> String {
     // Codes are digits and letters; drop LIKE wildcards rather than escape them portably.
     s.chars().filter(|c| *c != '%' && *c != '_').collect()
 }
@@ -1233,7 +1235,7 @@ fn may_read(actor: &Actor, v: &TicketView) -> bool {
 /// Takes the ticket row's write lock first thing in a transaction. SQLite cannot upgrade a
 /// read transaction to a write one once another writer committed (it fails at once with
 /// "database is locked"), so every read-then-write transaction starts with a write.
-async fn lock_row(tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: &str) -> Result<()> {
+pub(crate) async fn lock_row(tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: &str) -> Result<()> {
     sqlx::query("UPDATE tickets SET updated_ms = updated_ms WHERE id = $1")
         .bind(id)
         .execute(&mut **tx)
@@ -1241,7 +1243,7 @@ async fn lock_row(tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: &str) -> Result
     Ok(())
 }
 
-async fn next_seq(tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: &str) -> Result<i64> {
+pub(crate) async fn next_seq(tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: &str) -> Result<i64> {
     Ok(
         sqlx::query("SELECT COALESCE(MAX(seq), 0) AS n FROM ticket_events WHERE ticket_id = $1")
             .bind(id)
@@ -1251,7 +1253,7 @@ async fn next_seq(tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: &str) -> Result
     )
 }
 
-async fn write_outputs(
+pub(crate) async fn write_outputs(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     id: &str,
     mut seq: i64,
