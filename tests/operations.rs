@@ -92,7 +92,11 @@ fn sigterm_refuses_new_calls_and_lets_active_ones_finish() {
         ..SippRun::new("carrier_call.xml", free_port())
     }
     .spawn(h.path());
-    std::thread::sleep(Duration::from_millis(500));
+    // The call is up once the agent answered (give a loaded machine a few seconds).
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while h.metric("hotline_active_calls") != Some(1.0) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     assert_eq!(h.metric("hotline_active_calls"), Some(1.0));
 
     let pid = h.child.id().to_string();

@@ -481,10 +481,14 @@ impl crate::cti::session::TokenValidator for CtiTokens {
         // The CTI session asks synchronously, once per login; the lookup itself is async.
         let auth = self.auth.clone();
         let token = token.to_string();
-        let user = tokio::task::block_in_place(|| {
-            tokio::runtime::Handle::current()
-                .block_on(async move { auth.authenticate(&token, crate::store::now_ms()).await })
+        // The query runs on a helper thread driving the same runtime, so this worker only
+        // waits for the answer (a few ms, once per login).
+        let handle = tokio::runtime::Handle::current();
+        let user = std::thread::spawn(move || {
+            handle.block_on(async move { auth.authenticate(&token, crate::store::now_ms()).await })
         })
+        .join()
+        .map_err(|_| "token check failed".to_string())?
         .map_err(|e| e.to_string())?;
         let is = |r: Role| user.roles.contains(&r);
         Ok(crate::cti::session::Principal {
