@@ -113,6 +113,26 @@ fn query_words(query: &str) -> Vec<String> {
     }
 }
 
+/// Below this many published articles word statistics mean little, so nothing is pruned.
+const PRUNE_MIN_ARTICLES: i64 = 20;
+
+/// Drops the words more than half of the `n` articles contain (`df`: word → article count),
+/// keeping the others; keeps everything when nothing else would be left. bm25 gives such words
+/// no weight (FTS5 clamps their IDF to ~0), yet they match nearly every article, so ranking them
+/// is most of a search's work (办理 in a government knowledge base).
+fn prune(words: Vec<String>, df: &[(String, i64)], n: i64) -> Vec<String> {
+    if n < PRUNE_MIN_ARTICLES {
+        return words;
+    }
+    let common = |w: &String| df.iter().any(|(t, d)| t == w && d * 2 > n);
+    let kept: Vec<String> = words.iter().filter(|w| !common(w)).cloned().collect();
+    if kept.is_empty() {
+        words
+    } else {
+        kept
+    }
+}
+
 /// A synonym group: the main word and its associated words.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -536,6 +556,33 @@ impl KnowledgeBase {
         Ok(())
     }
 
+    /// Leaves out query words most published articles contain (see [`prune`]).
+    async fn prune_common(&self, words: Vec<String>) -> Result<Vec<String>> {
+        if words.len() < 2 {
+            return Ok(words);
+        }
+        let marks: Vec<String> = (1..=words.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT term, docs, (SELECT COUNT(*) FROM kb_articles WHERE status = 'published') AS n
+             FROM kb_terms WHERE term IN ({})",
+            marks.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for w in &words {
+            q = q.bind(w);
+        }
+        let mut df = Vec::new();
+        let mut n = 0i64;
+        for r in q.fetch_all(&self.db.pool).await? {
+            n = r.try_get("n")?;
+            df.push((
+                r.try_get::<String, _>("term")?,
+                r.try_get::<i64, _>("docs")?,
+            ));
+        }
+        Ok(prune(words, &df, n))
+    }
+
     /// Query words widened by their synonym groups: one term per distinct word or synonym,
     /// each term the tokens that must all match. At most 48 terms.
     async fn expand(&self, words: &[String]) -> Result<Vec<Vec<String>>> {
@@ -681,7 +728,7 @@ impl KnowledgeBase {
 
     /// Published articles matching `query`, best first (at most `limit`, ≤ 50).
     pub async fn search(&self, query: &str, limit: u32) -> Result<Vec<Hit>> {
-        let words = query_words(query);
+        let words = self.prune_common(query_words(query)).await?;
         if words.is_empty() {
             return Ok(Vec::new());
         }
@@ -828,6 +875,22 @@ mod tests {
         assert!(query_words("，。").is_empty());
         let many = "路灯 ".repeat(3) + &(0..30).map(|i| format!("w{i} ")).collect::<String>();
         assert_eq!(query_words(&many).len(), 16);
+    }
+
+    #[test]
+    fn words_most_articles_contain_are_pruned_when_others_remain() {
+        let w = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let df = vec![("办理".to_string(), 1900), ("社保".to_string(), 200)];
+        assert_eq!(prune(w(&["社保", "办理"]), &df, 2000), w(&["社保"]));
+        // Exactly half is kept; nothing left means everything is kept.
+        let half = vec![("办理".to_string(), 1000)];
+        assert_eq!(
+            prune(w(&["社保", "办理"]), &half, 2000),
+            w(&["社保", "办理"])
+        );
+        assert_eq!(prune(w(&["办理"]), &df, 2000), w(&["办理"]));
+        // A small knowledge base is searched as typed.
+        assert_eq!(prune(w(&["社保", "办理"]), &df, 19), w(&["社保", "办理"]));
     }
 
     #[test]
