@@ -556,49 +556,53 @@ impl KnowledgeBase {
         Ok(())
     }
 
-    /// Leaves out query words most published articles contain (see [`prune`]).
-    async fn prune_common(&self, words: Vec<String>) -> Result<Vec<String>> {
-        if words.len() < 2 {
-            return Ok(words);
-        }
-        let marks: Vec<String> = (1..=words.len()).map(|i| format!("${i}")).collect();
+    /// The search terms of a query's words: common words left out (see [`prune`]), each
+    /// remaining word widened by its synonym group (one term per distinct word or synonym, each
+    /// term the tokens that must all match; at most 48). Word statistics and synonyms come in
+    /// one round trip: on SQLite every statement is a hand-off to the connection's thread.
+    async fn terms(&self, words: Vec<String>) -> Result<Vec<Vec<String>>> {
+        let k = words.len();
+        let marks = |from: usize| {
+            (from..from + k)
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         let sql = format!(
-            "SELECT term, docs, (SELECT COUNT(*) FROM kb_articles WHERE status = 'published') AS n
-             FROM kb_terms WHERE term IN ({})",
-            marks.join(", ")
+            "SELECT CAST(0 AS BIGINT) AS kind, term AS word, s1w AS origin, docs,
+                    (SELECT COUNT(*) FROM kb_articles WHERE status = 'published') AS n
+             FROM (SELECT term, term AS s1w, docs FROM kb_terms WHERE term IN ({})) d
+             UNION ALL
+             SELECT CAST(1 AS BIGINT), s2.word, s1.word, CAST(0 AS BIGINT), CAST(0 AS BIGINT)
+             FROM kb_synonyms s1 JOIN kb_synonyms s2 ON s2.main_word = s1.main_word
+             WHERE s1.word IN ({})",
+            marks(1),
+            marks(k + 1)
         );
         let mut q = sqlx::query(&sql);
-        for w in &words {
+        for w in words.iter().chain(words.iter()) {
             q = q.bind(w);
         }
         let mut df = Vec::new();
         let mut n = 0i64;
+        let mut synonyms: Vec<(String, String)> = Vec::new();
         for r in q.fetch_all(&self.db.pool).await? {
-            n = r.try_get("n")?;
-            df.push((
-                r.try_get::<String, _>("term")?,
-                r.try_get::<i64, _>("docs")?,
-            ));
+            let word: String = r.try_get("word")?;
+            if r.try_get::<i64, _>("kind")? == 0 {
+                n = r.try_get("n")?;
+                df.push((word, r.try_get::<i64, _>("docs")?));
+            } else {
+                synonyms.push((r.try_get("origin")?, word));
+            }
         }
-        Ok(prune(words, &df, n))
-    }
-
-    /// Query words widened by their synonym groups: one term per distinct word or synonym,
-    /// each term the tokens that must all match. At most 48 terms.
-    async fn expand(&self, words: &[String]) -> Result<Vec<Vec<String>>> {
-        let mut terms: Vec<Vec<String>> = words.iter().map(|w| vec![w.clone()]).collect();
-        let marks: Vec<String> = (1..=words.len()).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "SELECT DISTINCT s2.word FROM kb_synonyms s1 JOIN kb_synonyms s2 ON s2.main_word = s1.main_word
-             WHERE s1.word IN ({}) ORDER BY s2.word",
-            marks.join(", ")
-        );
-        let mut q = sqlx::query(&sql);
-        for w in words {
-            q = q.bind(w);
-        }
-        for r in q.fetch_all(&self.db.pool).await? {
-            let t = synonym_tokens(&r.try_get::<String, _>("word")?);
+        let kept = prune(words, &df, n);
+        let mut terms: Vec<Vec<String>> = kept.iter().map(|w| vec![w.clone()]).collect();
+        synonyms.sort();
+        for (origin, word) in synonyms {
+            if !kept.contains(&origin) {
+                continue;
+            }
+            let t = synonym_tokens(&word);
             if !t.is_empty() && !terms.contains(&t) && terms.len() < 48 {
                 terms.push(t);
             }
@@ -728,7 +732,7 @@ impl KnowledgeBase {
 
     /// Published articles matching `query`, best first (at most `limit`, ≤ 50).
     pub async fn search(&self, query: &str, limit: u32) -> Result<Vec<Hit>> {
-        let words = self.prune_common(query_words(query)).await?;
+        let words = query_words(query);
         if words.is_empty() {
             return Ok(Vec::new());
         }
@@ -736,7 +740,7 @@ impl KnowledgeBase {
         // Each query word becomes an OR of itself and its synonyms; a synonym jieba splits is
         // an AND of its parts. Words are alphanumeric only (see `segment`), so quoting them is
         // safe in both syntaxes.
-        let terms = self.expand(&words).await?;
+        let terms = self.terms(words).await?;
         let rows = match self.db.backend {
             Backend::Sqlite => {
                 let q = terms
