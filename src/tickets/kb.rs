@@ -113,6 +113,26 @@ fn query_words(query: &str) -> Vec<String> {
     }
 }
 
+/// Below this many published articles word statistics mean little, so nothing is pruned.
+const PRUNE_MIN_ARTICLES: i64 = 20;
+
+/// Drops the words more than half of the `n` articles contain (`df`: word → article count),
+/// keeping the others; keeps everything when nothing else would be left. bm25 gives such words
+/// no weight (FTS5 clamps their IDF to ~0), yet they match nearly every article, so ranking them
+/// is most of a search's work (办理 in a government knowledge base).
+fn prune(words: Vec<String>, df: &[(String, i64)], n: i64) -> Vec<String> {
+    if n < PRUNE_MIN_ARTICLES {
+        return words;
+    }
+    let common = |w: &String| df.iter().any(|(t, d)| t == w && d * 2 > n);
+    let kept: Vec<String> = words.iter().filter(|w| !common(w)).cloned().collect();
+    if kept.is_empty() {
+        words
+    } else {
+        kept
+    }
+}
+
 /// A synonym group: the main word and its associated words.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -536,22 +556,53 @@ impl KnowledgeBase {
         Ok(())
     }
 
-    /// Query words widened by their synonym groups: one term per distinct word or synonym,
-    /// each term the tokens that must all match. At most 48 terms.
-    async fn expand(&self, words: &[String]) -> Result<Vec<Vec<String>>> {
-        let mut terms: Vec<Vec<String>> = words.iter().map(|w| vec![w.clone()]).collect();
-        let marks: Vec<String> = (1..=words.len()).map(|i| format!("${i}")).collect();
+    /// The search terms of a query's words: common words left out (see [`prune`]), each
+    /// remaining word widened by its synonym group (one term per distinct word or synonym, each
+    /// term the tokens that must all match; at most 48). Word statistics and synonyms come in
+    /// one round trip: on SQLite every statement is a hand-off to the connection's thread.
+    async fn terms(&self, words: Vec<String>) -> Result<Vec<Vec<String>>> {
+        let k = words.len();
+        let marks = |from: usize| {
+            (from..from + k)
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         let sql = format!(
-            "SELECT DISTINCT s2.word FROM kb_synonyms s1 JOIN kb_synonyms s2 ON s2.main_word = s1.main_word
-             WHERE s1.word IN ({}) ORDER BY s2.word",
-            marks.join(", ")
+            "SELECT CAST(0 AS BIGINT) AS kind, term AS word, s1w AS origin, docs,
+                    (SELECT COUNT(*) FROM kb_articles WHERE status = 'published') AS n
+             FROM (SELECT term, term AS s1w, docs FROM kb_terms WHERE term IN ({})) d
+             UNION ALL
+             SELECT CAST(1 AS BIGINT), s2.word, s1.word, CAST(0 AS BIGINT), CAST(0 AS BIGINT)
+             FROM kb_synonyms s1 JOIN kb_synonyms s2 ON s2.main_word = s1.main_word
+             WHERE s1.word IN ({})",
+            marks(1),
+            marks(k + 1)
         );
         let mut q = sqlx::query(&sql);
-        for w in words {
+        for w in words.iter().chain(words.iter()) {
             q = q.bind(w);
         }
+        let mut df = Vec::new();
+        let mut n = 0i64;
+        let mut synonyms: Vec<(String, String)> = Vec::new();
         for r in q.fetch_all(&self.db.pool).await? {
-            let t = synonym_tokens(&r.try_get::<String, _>("word")?);
+            let word: String = r.try_get("word")?;
+            if r.try_get::<i64, _>("kind")? == 0 {
+                n = r.try_get("n")?;
+                df.push((word, r.try_get::<i64, _>("docs")?));
+            } else {
+                synonyms.push((r.try_get("origin")?, word));
+            }
+        }
+        let kept = prune(words, &df, n);
+        let mut terms: Vec<Vec<String>> = kept.iter().map(|w| vec![w.clone()]).collect();
+        synonyms.sort();
+        for (origin, word) in synonyms {
+            if !kept.contains(&origin) {
+                continue;
+            }
+            let t = synonym_tokens(&word);
             if !t.is_empty() && !terms.contains(&t) && terms.len() < 48 {
                 terms.push(t);
             }
@@ -689,7 +740,7 @@ impl KnowledgeBase {
         // Each query word becomes an OR of itself and its synonyms; a synonym jieba splits is
         // an AND of its parts. Words are alphanumeric only (see `segment`), so quoting them is
         // safe in both syntaxes.
-        let terms = self.expand(&words).await?;
+        let terms = self.terms(words).await?;
         let rows = match self.db.backend {
             Backend::Sqlite => {
                 let q = terms
@@ -828,6 +879,22 @@ mod tests {
         assert!(query_words("，。").is_empty());
         let many = "路灯 ".repeat(3) + &(0..30).map(|i| format!("w{i} ")).collect::<String>();
         assert_eq!(query_words(&many).len(), 16);
+    }
+
+    #[test]
+    fn words_most_articles_contain_are_pruned_when_others_remain() {
+        let w = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let df = vec![("办理".to_string(), 1900), ("社保".to_string(), 200)];
+        assert_eq!(prune(w(&["社保", "办理"]), &df, 2000), w(&["社保"]));
+        // Exactly half is kept; nothing left means everything is kept.
+        let half = vec![("办理".to_string(), 1000)];
+        assert_eq!(
+            prune(w(&["社保", "办理"]), &half, 2000),
+            w(&["社保", "办理"])
+        );
+        assert_eq!(prune(w(&["办理"]), &df, 2000), w(&["办理"]));
+        // A small knowledge base is searched as typed.
+        assert_eq!(prune(w(&["社保", "办理"]), &df, 19), w(&["社保", "办理"]));
     }
 
     #[test]
