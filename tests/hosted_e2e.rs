@@ -451,4 +451,34 @@ async fn citizen_reaches_an_agent_through_the_ivr_and_rates_the_call() {
         assert!(Instant::now() < deadline, "no rating stored\n{}", h.log());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+
+    // The conversation was recorded: a complete row for the call and its stereo file.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let row = loop {
+        let rows = hotline::media::recorder::store::list_by_call(&db, "e2e-1@carrier")
+            .await
+            .unwrap();
+        if let Some(r) = rows.into_iter().find(|r| r.state.as_str() == "complete") {
+            break r;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no complete recording\n{}",
+            h.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(row.meta.agent, "1001");
+    assert_eq!(row.meta.skill_group, "12345-general");
+    assert!(
+        !row.path.contains("13800138000"),
+        "files are never named by phone number"
+    );
+    let wav = hound::WavReader::open(h.path().join("recordings").join(&row.path)).unwrap();
+    assert_eq!(wav.spec().channels, 2);
+    assert!(
+        wav.duration() >= 8000 / 2,
+        "about a second of talk: {}",
+        wav.duration()
+    );
 }

@@ -560,3 +560,70 @@ async fn plays_clips_paced_and_detects_rfc4733_digits() {
         &[0x22; 160][..]
     );
 }
+
+#[tokio::test]
+async fn records_both_sides_of_a_bridged_call_into_a_stereo_wav() {
+    use hotline::media::codec::g711::{ulaw_decode, ulaw_encode};
+    use hotline::media::recorder::{Recorder, RecorderConfig, RecorderEvent};
+    let dir = tempfile::tempdir().unwrap();
+    let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
+    let recorder = Recorder::spawn(RecorderConfig::new(dir.path()), ev_tx).unwrap();
+    let r = relay(25100, 4, Duration::from_secs(30));
+    let (ea, eb) = (endpoint(), endpoint());
+    let info = r
+        .create_bridge(
+            Some(ea.local_addr().unwrap()),
+            Some(eb.local_addr().unwrap()),
+            None,
+        )
+        .unwrap();
+    let tap = recorder.handle().start(hotline::store::now_ms()).unwrap();
+    let rel = tap.rel_path().to_string();
+    r.record(info.id, tap).unwrap();
+    let (a_code, b_code) = (ulaw_encode(1000), ulaw_encode(-2000));
+    for i in 0..50u16 {
+        ea.send_to(
+            &rtp(0xa, i, 160 * u32::from(i), &[a_code; 160]),
+            relay_addr(info.port_a),
+        )
+        .unwrap();
+        eb.send_to(
+            &rtp(0xb, i, 160 * u32::from(i), &[b_code; 160]),
+            relay_addr(info.port_b),
+        )
+        .unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    r.stop_recording(info.id).unwrap();
+    let done = tokio::time::timeout(Duration::from_secs(5), ev_rx.recv())
+        .await
+        .expect("the recording completes")
+        .unwrap();
+    let RecorderEvent::Completed(c) = done else {
+        panic!("{done:?}")
+    };
+    assert!(c.duration_ms >= 800, "about a second recorded: {c:?}");
+    assert_eq!(c.rel_path, rel);
+    let mut wav = hound::WavReader::open(dir.path().join(&c.rel_path)).unwrap();
+    assert_eq!(wav.spec().channels, 2);
+    let samples: Vec<i16> = wav.samples::<i16>().map(Result::unwrap).collect();
+    let left: Vec<i16> = samples.iter().step_by(2).copied().collect();
+    let right: Vec<i16> = samples.iter().skip(1).step_by(2).copied().collect();
+    let (want_l, want_r) = (ulaw_decode(a_code), ulaw_decode(b_code));
+    let l = left.iter().filter(|&&s| s == want_l).count();
+    let r_ = right.iter().filter(|&&s| s == want_r).count();
+    assert!(
+        l >= 160 * 40,
+        "the caller is on the left ({l} of {} samples)",
+        left.len()
+    );
+    assert!(
+        r_ >= 160 * 40,
+        "the agent is on the right ({r_} of {} samples)",
+        right.len()
+    );
+    assert!(
+        !left.contains(&want_r) && !right.contains(&want_l),
+        "no side leaks into the other channel"
+    );
+}

@@ -139,6 +139,36 @@ pub async fn start(
         calendar: Arc::new(AlwaysOpen),
         lists: Arc::new(StaticLists::new()),
     };
+    // Call recordings: files left half-written by a crash are repaired before new ones start.
+    let rec_root = h.paths.recordings.clone();
+    match crate::media::recorder::store::reconcile_after_crash(
+        &db,
+        &rec_root,
+        crate::store::now_ms(),
+    )
+    .await
+    {
+        Ok(r) => info!(report = ?r, "recordings checked after start"),
+        Err(e) => warn!(error = %e, "recordings not checked after start"),
+    }
+    let (rec_tx, mut rec_rx) = mpsc::unbounded_channel();
+    let recorder = crate::media::recorder::Recorder::spawn(
+        crate::media::recorder::RecorderConfig::new(&rec_root),
+        rec_tx,
+    )
+    .with_context(|| format!("starting the recorder under {}", rec_root.display()))?;
+    let rec_db = db.clone();
+    tokio::spawn(async move {
+        while let Some(ev) = rec_rx.recv().await {
+            if let Err(e) =
+                crate::media::recorder::store::apply_event(&rec_db, &ev, crate::store::now_ms())
+                    .await
+            {
+                warn!(error = %e, "recording row not updated");
+            }
+        }
+    });
+    info!(root = %rec_root.display(), "recording calls");
     let now = Instant::now();
     let mut engine = Engine::new(
         ecfg,
@@ -147,6 +177,7 @@ pub async fn start(
             events: media_tx,
             metrics: metrics.clone(),
             prompts,
+            recorder: Some((recorder.handle(), db.clone())),
         },
         metrics.clone(),
         now,
@@ -334,6 +365,11 @@ pub async fn start(
             }
         }
         cdr.flush().await;
+        // Open recordings are finalised and hashed before the node stops.
+        drop(engine);
+        tokio::task::spawn_blocking(move || drop(recorder))
+            .await
+            .ok();
         info!("SIP engine stopped");
     });
     Ok(SipService {

@@ -537,6 +537,11 @@ impl<M: MediaControl> Engine<M> {
                 if let Some(b) = bridge {
                     // Nobody on B until the next offer: no RTP timeout for an empty side.
                     self.media.set_direction(b.id, MediaLeg::B, false, false);
+                    // The conversation's recording ends with it (the survey is not recorded).
+                    self.media.stop_recording(b.id);
+                }
+                if let Some(c) = self.calls.get_mut(&id) {
+                    c.recording = None;
                 }
                 info!(leg = b.0, by_callee, "agent side ended");
                 if was_agent.is_some() {

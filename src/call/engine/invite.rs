@@ -247,6 +247,7 @@ impl<M: MediaControl> Engine<M> {
                 a_2xx: None,
                 reinvites_in: Default::default(),
                 hosted: None,
+                recording: None,
                 done: false,
                 agent,
                 span: span.clone(),
@@ -255,6 +256,36 @@ impl<M: MediaControl> Engine<M> {
         self.metrics.calls_total.fetch_add(1, Ordering::Relaxed);
         self.metrics.active_calls.fetch_add(1, Ordering::Relaxed);
         self.run_call(id, now);
+    }
+
+    /// Every answered call is recorded from the moment its parties are bridged.
+    fn record_call(&mut self, id: u64, b: LegId) {
+        let Some(c) = self.calls.get(&id) else { return };
+        let Some(bridge) = c.bridge else { return };
+        let b_leg = self.b_leg(id, b);
+        let hosted = c.hosted.as_ref();
+        let agent = hosted
+            .and_then(|h| {
+                h.offers
+                    .iter()
+                    .find(|(_, legs)| legs.contains(&b))
+                    .map(|(a, _)| a.clone())
+            })
+            .or_else(|| b_leg.map(|l| l.target.peer.clone()))
+            .unwrap_or_default();
+        let meta = crate::media::recorder::RecordingMeta {
+            call_id: c.a.call_id.clone(),
+            a_leg: c.a.call_id.clone(),
+            b_leg: b_leg.map(|l| l.side.call_id.clone()).unwrap_or_default(),
+            agent,
+            skill_group: hosted.and_then(|h| h.group.clone()).unwrap_or_default(),
+        };
+        if let Some(rec) = self.media.start_recording(bridge.id, meta) {
+            info!(recording = %rec, "recording");
+            if let Some(c) = self.calls.get_mut(&id) {
+                c.recording = Some(rec);
+            }
+        }
     }
 
     /// A trunk call for an IVR flow or a queue: hotline answers it with its own SDP (one codec
@@ -354,6 +385,7 @@ impl<M: MediaControl> Engine<M> {
                 answered: None,
                 a_2xx: None,
                 reinvites_in: Default::default(),
+                recording: None,
                 hosted: Some(Box::new(super::hosted::Hosted {
                     ivr: None,
                     ivr_timer: None,
@@ -626,6 +658,7 @@ impl<M: MediaControl> Engine<M> {
                 {
                     self.media.update_remote(bridge.id, MediaLeg::B, addr);
                 }
+                self.record_call(id, b);
             }
             Action::Finished(summary) => {
                 self.end_hosted(id, now);

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 
 use crate::ivr::interp::PromptRef;
 use crate::media::prompt::PromptCache;
+use crate::media::recorder::{RecorderHandle, RecordingMeta};
 use crate::media::relay::local::LegFormat;
 use crate::media::relay::{BridgeId, MediaDirection, MediaRelay, RelayEvent};
 
@@ -52,6 +53,10 @@ pub trait MediaControl {
     );
     /// Stops playback `play` (any, with `None`) to `leg`.
     fn stop_play(&mut self, id: BridgeId, leg: MediaLeg, play: Option<u64>);
+    /// Records the bridge (caller left, callee right) from now on; returns the recording's id,
+    /// or `None` when this node does not record.
+    fn start_recording(&mut self, id: BridgeId, meta: RecordingMeta) -> Option<String>;
+    fn stop_recording(&mut self, id: BridgeId);
 }
 
 /// The relay, with an event channel for latching and RTP timeouts, and the metrics that a
@@ -62,6 +67,8 @@ pub struct RelayMedia {
     pub metrics: std::sync::Arc<crate::web::Metrics>,
     /// Decoded prompts (loaded at start, shared by every call).
     pub prompts: PromptCache,
+    /// Where recordings go, and the database their rows go to (`None`: this node does not record).
+    pub recorder: Option<(RecorderHandle, crate::store::Db)>,
 }
 
 fn relay_leg(leg: MediaLeg) -> crate::media::relay::Leg {
@@ -148,6 +155,40 @@ impl MediaControl for RelayMedia {
     fn stop_play(&mut self, id: BridgeId, leg: MediaLeg, play: Option<u64>) {
         if let Err(e) = self.relay.stop_play(id, relay_leg(leg), play) {
             tracing::debug!(bridge = id, error = %e, "media: playback not stopped");
+        }
+    }
+
+    fn start_recording(&mut self, id: BridgeId, meta: RecordingMeta) -> Option<String> {
+        let (handle, db) = self.recorder.as_ref()?;
+        let now_ms = crate::store::now_ms();
+        let tap = match handle.start(now_ms) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(bridge = id, error = %e, "recording not started");
+                return None;
+            }
+        };
+        let rec_id = tap.id();
+        let rel = tap.rel_path().to_string();
+        if let Err(e) = self.relay.record(id, tap) {
+            tracing::warn!(bridge = id, error = %e, "recording not started");
+            return None;
+        }
+        let db = db.clone();
+        tokio::spawn(async move {
+            if let Err(e) =
+                crate::media::recorder::store::insert_started(&db, rec_id, &meta, now_ms, &rel)
+                    .await
+            {
+                tracing::warn!(recording = %rec_id, error = %e, "recording row not written");
+            }
+        });
+        Some(rec_id.to_string())
+    }
+
+    fn stop_recording(&mut self, id: BridgeId) {
+        if let Err(e) = self.relay.stop_recording(id) {
+            tracing::debug!(bridge = id, error = %e, "recording not stopped");
         }
     }
 

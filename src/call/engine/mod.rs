@@ -157,6 +157,8 @@ struct CallCtx {
     reinvites_in: HashMap<LegId, TxKey>,
     /// IVR and queue state of a call hotline answered itself.
     hosted: Option<Box<hosted::Hosted>>,
+    /// The recording of the current conversation, if one runs.
+    recording: Option<String>,
     done: bool,
     span: tracing::Span,
 }

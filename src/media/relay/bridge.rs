@@ -13,7 +13,10 @@ use std::time::{Duration, Instant};
 use super::local::{build_packet, LegFormat, Playback, FRAME_SAMPLES, PTIME};
 use super::seq::SeqTracker;
 use super::stream::{OutStream, SourceId};
+use crate::media::codec::g711;
 use crate::media::dtmf::DtmfDetector;
+use crate::media::jitter::{JitterBuffer, JitterConfig, PopKind};
+use crate::media::recorder::Frame as RecordFrame;
 use crate::media::rtcp;
 use crate::media::rtp::{classify, PacketKind, RtpPacketMut};
 
@@ -166,6 +169,8 @@ struct LegState {
     play: Option<Playback>,
     /// The leg's telephone-events, when it negotiated them.
     dtmf: DtmfDetector,
+    /// Decoded audio from this leg, kept while the call is recorded.
+    decoded: Option<Box<JitterBuffer>>,
 }
 
 impl LegState {
@@ -186,6 +191,7 @@ impl LegState {
             format: LegFormat::default(),
             play: None,
             dtmf: DtmfDetector::new(8000, DTMF_END_TIMEOUT),
+            decoded: None,
         }
     }
 }
@@ -203,6 +209,8 @@ pub struct BridgeCore {
     cfg: BridgeConfig,
     legs: [LegState; 2],
     events: VecDeque<BridgeEvent>,
+    /// When the next recorded 20 ms frame is due, while the call is recorded.
+    record_due: Option<Instant>,
 }
 
 impl BridgeCore {
@@ -217,6 +225,7 @@ impl BridgeCore {
             cfg,
             legs: [LegState::new(hint_a, now), LegState::new(hint_b, now)],
             events: VecDeque::with_capacity(MAX_EVENTS),
+            record_due: None,
         }
     }
 
@@ -291,6 +300,25 @@ impl BridgeCore {
         if kind == PacketKind::Rtp {
             st.latched_ssrc = Some(ssrc);
             st.seq.update(ssrc, seq);
+            if let Some(jb) = st.decoded.as_mut() {
+                if let Ok(p) = RtpPacketMut::parse(buf) {
+                    let v = p.view();
+                    let payload = v.payload();
+                    // Events, comfort noise, other packet times: not audio that is recorded.
+                    let decode: Option<fn(u8) -> i16> = match (v.payload_type(), payload.len()) {
+                        (0, FRAME_SAMPLES) => Some(g711::ulaw_decode),
+                        (8, FRAME_SAMPLES) => Some(g711::alaw_decode),
+                        _ => None,
+                    };
+                    if let Some(d) = decode {
+                        let mut pcm = [0i16; FRAME_SAMPLES];
+                        for (o, &b) in pcm.iter_mut().zip(payload) {
+                            *o = d(b);
+                        }
+                        let _ = jb.push(ssrc, seq, ts, &pcm, now);
+                    }
+                }
+            }
             if let Some(dtmf_pt) = st.format.dtmf_payload_type {
                 if let Ok(p) = RtpPacketMut::parse(buf) {
                     let v = p.view();
@@ -458,6 +486,57 @@ impl BridgeCore {
             return true;
         }
         false
+    }
+
+    /// Starts assembling recorded frames (caller = leg A on the left, callee = leg B on the right).
+    pub fn start_recording(&mut self, now: Instant) {
+        for st in &mut self.legs {
+            st.decoded = Some(Box::new(JitterBuffer::new(JitterConfig::default())));
+        }
+        self.record_due = Some(now + PTIME);
+    }
+
+    pub fn stop_recording(&mut self) {
+        for st in &mut self.legs {
+            st.decoded = None;
+        }
+        self.record_due = None;
+    }
+
+    pub fn is_recording(&self) -> bool {
+        self.record_due.is_some()
+    }
+
+    /// The next recorded frame, when one is due (call until `None`); a leg with nothing to
+    /// play out gives silence so both channels keep the call's timeline.
+    pub fn poll_record(&mut self, now: Instant) -> Option<RecordFrame> {
+        let due = self.record_due?;
+        if due > now {
+            return None;
+        }
+        // A stalled worker catches up by at most a second; the recorder keeps time by frames.
+        self.record_due = Some(
+            if now.saturating_duration_since(due) > Duration::from_secs(1) {
+                now + PTIME
+            } else {
+                due + PTIME
+            },
+        );
+        let mut side = |leg: Leg| {
+            let jb = self.legs[leg.index()].decoded.as_mut()?;
+            match jb.pop(now) {
+                (pcm, PopKind::Played | PopKind::Concealed) => Some(pcm),
+                (_, PopKind::Silence) => None,
+            }
+        };
+        let left = side(Leg::A);
+        let right = side(Leg::B);
+        Some(RecordFrame { left, right })
+    }
+
+    /// When the next recorded frame is due.
+    pub fn next_record_due(&self) -> Option<Instant> {
+        self.record_due
     }
 
     /// Whether hotline is playing to any leg.

@@ -26,6 +26,7 @@ use super::bridge::{
 use super::local::{LegFormat, Playback};
 use super::sys::{Batch, Epoll, EventFd, BATCH};
 use crate::media::port_pool::{PortPair, PortPool, PortPoolError};
+use crate::media::recorder::RecordingTap;
 
 /// Identifies a bridge for the life of the relay.
 pub type BridgeId = u64;
@@ -153,6 +154,13 @@ enum Command {
         id: BridgeId,
         leg: Leg,
         play: Option<u64>,
+    },
+    Record {
+        id: BridgeId,
+        tap: Box<RecordingTap>,
+    },
+    StopRecord {
+        id: BridgeId,
     },
     Stats {
         id: BridgeId,
@@ -381,6 +389,22 @@ impl MediaRelay {
         self.send(id, Command::StopPlay { id, leg, play })
     }
 
+    /// Records the bridge from now on into `tap` (caller left, callee right), until
+    /// [`MediaRelay::stop_recording`] or the bridge is destroyed.
+    pub fn record(&self, id: BridgeId, tap: RecordingTap) -> Result<(), RelayError> {
+        self.send(
+            id,
+            Command::Record {
+                id,
+                tap: Box::new(tap),
+            },
+        )
+    }
+
+    pub fn stop_recording(&self, id: BridgeId) -> Result<(), RelayError> {
+        self.send(id, Command::StopRecord { id })
+    }
+
     /// Current counters of a bridge (None if it does not exist).
     pub async fn stats(&self, id: BridgeId) -> Result<Option<BridgeStats>, RelayError> {
         let (reply, rx) = oneshot::channel();
@@ -426,9 +450,20 @@ struct Slot {
     ports: [PortPair; 2],
     events: Option<tmpsc::UnboundedSender<RelayEvent>>,
     send_errors: u64,
+    /// Where this call's recorded frames go.
+    rec: Option<RecordingTap>,
 }
 
 impl Slot {
+    fn stop_recording(&mut self) {
+        self.core.stop_recording();
+        if let Some(tap) = self.rec.take() {
+            if let Err(e) = tap.stop(crate::store::now_ms()) {
+                tracing::warn!(bridge = self.id, error = %e, "recording not finalised");
+            }
+        }
+    }
+
     fn stats(&self) -> BridgeStats {
         BridgeStats {
             a: self.core.stats(Leg::A),
@@ -549,11 +584,17 @@ impl Worker {
         slot.deliver_events();
     }
 
-    /// When the earliest playing slot's next frame is due.
+    /// When the earliest playing or recording slot's next frame is due.
     fn next_frame_due(&self) -> Option<Instant> {
         self.playing
             .iter()
-            .filter_map(|&i| self.slots.get(i)?.as_ref()?.core.next_frame_due())
+            .filter_map(|&i| {
+                let core = &self.slots.get(i)?.as_ref()?.core;
+                match (core.next_frame_due(), core.next_record_due()) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }
+            })
             .min()
     }
 
@@ -571,8 +612,14 @@ impl Worker {
                     slot.send_errors += 1;
                 }
             }
+            while let Some(frame) = slot.core.poll_record(now) {
+                if let Some(tap) = slot.rec.as_mut() {
+                    // A full recorder queue drops the frame (counted; written as silence).
+                    let _ = tap.push(frame);
+                }
+            }
             slot.deliver_events();
-            if slot.core.is_playing() {
+            if slot.core.is_playing() || slot.core.is_recording() {
                 i += 1;
             } else {
                 self.playing.swap_remove(i);
@@ -637,6 +684,24 @@ impl Worker {
                         }
                     }
                 }
+                Command::Record { id, tap } => {
+                    if let Some(&idx) = self.by_id.get(&id) {
+                        if let Some(Some(s)) = self.slots.get_mut(idx) {
+                            s.stop_recording();
+                            tracing::debug!(bridge = id, recording = %tap.id(), "recording started");
+                            s.core.start_recording(now);
+                            s.rec = Some(*tap);
+                            if !self.playing.contains(&idx) {
+                                self.playing.push(idx);
+                            }
+                        }
+                    }
+                }
+                Command::StopRecord { id } => {
+                    if let Some(s) = self.slot_mut(id) {
+                        s.stop_recording();
+                    }
+                }
                 Command::StopPlay { id, leg, play } => {
                     if let Some(s) = self.slot_mut(id) {
                         s.core.stop_play(leg, play);
@@ -696,13 +761,15 @@ impl Worker {
             ports,
             events,
             send_errors: 0,
+            rec: None,
         });
         self.by_id.insert(id, idx);
     }
 
     fn destroy(&mut self, id: BridgeId) -> Option<BridgeStats> {
         let idx = self.by_id.remove(&id)?;
-        let slot = self.slots.get_mut(idx)?.take()?;
+        let mut slot = self.slots.get_mut(idx)?.take()?;
+        slot.stop_recording();
         for s in &slot.socks {
             let _ = self.epoll.delete(s.as_raw_fd());
         }

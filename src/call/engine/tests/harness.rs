@@ -104,6 +104,13 @@ pub enum MediaCall {
         leg: MediaLeg,
         play: Option<u64>,
     },
+    Record {
+        id: BridgeId,
+        meta: crate::media::recorder::RecordingMeta,
+    },
+    StopRecord {
+        id: BridgeId,
+    },
 }
 
 /// Hands out bridges with ports 40000/40002, 40004/40006, ... and records every call.
@@ -186,6 +193,19 @@ impl MediaControl for FakeMedia {
             prompts,
             looping,
         });
+    }
+
+    fn start_recording(
+        &mut self,
+        id: BridgeId,
+        meta: crate::media::recorder::RecordingMeta,
+    ) -> Option<String> {
+        self.log.borrow_mut().push(MediaCall::Record { id, meta });
+        Some(format!("rec-{id}"))
+    }
+
+    fn stop_recording(&mut self, id: BridgeId) {
+        self.log.borrow_mut().push(MediaCall::StopRecord { id });
     }
 
     fn stop_play(&mut self, id: BridgeId, leg: MediaLeg, play: Option<u64>) {

@@ -262,6 +262,22 @@ fn ivr_menu_queue_agent_and_post_call_survey() {
         b.count(|s| s.code() == Some(200) && s.cseq_method() == Some(Method::Invite)),
         0
     );
+    let rec = b
+        .media_log()
+        .into_iter()
+        .find_map(|c| match c {
+            MediaCall::Record { meta, .. } => Some(meta),
+            _ => None,
+        })
+        .expect("the conversation is recorded");
+    assert_eq!(
+        (
+            rec.call_id.as_str(),
+            rec.agent.as_str(),
+            rec.skill_group.as_str()
+        ),
+        ("hosted-1", "A1", "12345-general")
+    );
 
     // The agent hangs up: the ACD hears the call is over for the agent; the caller is asked to rate.
     b.advance(Duration::from_secs(60));
@@ -284,6 +300,10 @@ fn ivr_menu_queue_agent_and_post_call_survey() {
         Some(&AcdEvent::CallEnded {
             call: "hosted-1".into()
         })
+    );
+    assert!(
+        b.media_log().contains(&MediaCall::StopRecord { id: 1 }),
+        "the survey is not recorded"
     );
     let survey = plays(&b).last().cloned().unwrap();
     assert_eq!(survey.1, vec!["survey_prompt".to_string()]);
