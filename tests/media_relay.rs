@@ -627,3 +627,52 @@ async fn records_both_sides_of_a_bridged_call_into_a_stereo_wav() {
         "no side leaks into the other channel"
     );
 }
+
+#[tokio::test]
+async fn hears_in_band_tones_from_a_leg_without_telephone_events() {
+    use hotline::media::codec::g711::ulaw_encode;
+    use hotline::media::dtmf::inband::generate;
+    use hotline::media::relay::local::LegFormat;
+    let r = relay(25200, 4, Duration::from_secs(30));
+    let ea = endpoint();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let info = r
+        .create_bridge(Some(ea.local_addr().unwrap()), None, Some(tx))
+        .unwrap();
+    r.set_format(
+        info.id,
+        Leg::A,
+        LegFormat {
+            payload_type: 0,
+            dtmf_payload_type: None,
+        },
+    )
+    .unwrap();
+    // 7, a gap, then 3: tones in the audio, 20 ms packets, paced.
+    let mut audio = generate('7', 100, -10.0).unwrap();
+    audio.extend(std::iter::repeat_n(0i16, 800));
+    audio.extend(generate('3', 100, -10.0).unwrap());
+    audio.extend(std::iter::repeat_n(0i16, 1600));
+    for (i, chunk) in audio.chunks(160).enumerate() {
+        let mut payload: Vec<u8> = chunk.iter().map(|&s| ulaw_encode(s)).collect();
+        payload.resize(160, ulaw_encode(0));
+        ea.send_to(
+            &rtp(0xa, i as u16, 160 * i as u32, &payload),
+            relay_addr(info.port_a),
+        )
+        .unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let mut digits = Vec::new();
+    while digits.len() < 2 {
+        match next_event(&mut rx, Duration::from_secs(2)).await {
+            Some(BridgeEvent::Digit { digit, leg, .. }) => {
+                assert_eq!(leg, Leg::A);
+                digits.push(digit);
+            }
+            Some(_) => {}
+            None => break,
+        }
+    }
+    assert_eq!(digits, vec!['7', '3']);
+}

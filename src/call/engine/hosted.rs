@@ -648,11 +648,7 @@ impl<M: MediaControl> Engine<M> {
                 let Some(id) = self.call_of_bridge(ev.bridge) else {
                     return;
                 };
-                if let Some(c) = self.calls.get(&id) {
-                    let _g = c.span.clone().entered();
-                    info!(%digit, duration_ms, "digit");
-                }
-                self.feed_ivr(id, ivr::Input::Digit(digit), now);
+                self.on_digit(id, digit, duration_ms, now);
             }
             BridgeEvent::PlayDone {
                 leg: RelayLeg::A,
@@ -682,6 +678,15 @@ impl<M: MediaControl> Engine<M> {
             }
             _ => {}
         }
+    }
+
+    /// A key the caller pressed, whichever way it came (RFC 4733, in-band tones, SIP INFO).
+    pub(super) fn on_digit(&mut self, id: u64, digit: char, duration_ms: u32, now: Instant) {
+        if let Some(c) = self.calls.get(&id) {
+            let _g = c.span.clone().entered();
+            info!(%digit, duration_ms, "digit");
+        }
+        self.feed_ivr(id, ivr::Input::Digit(digit), now);
     }
 
     fn call_of_bridge(&self, bridge: crate::media::relay::BridgeId) -> Option<u64> {

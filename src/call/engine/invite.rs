@@ -1305,6 +1305,33 @@ impl<M: MediaControl> Engine<M> {
                 now,
             ),
             Method::Ack => {}
+            // Key presses as SIP INFO (application/dtmf-relay, application/dtmf) from the caller
+            // of a hosted call go to its flow like RFC 4733 and in-band digits.
+            Method::Info
+                if leg == LegId::A
+                    && !req.body().is_empty()
+                    && self.calls.get(&id).is_some_and(|c| c.hosted.is_some()) =>
+            {
+                let ctype = req
+                    .header_str("Content-Type")
+                    .unwrap_or_default()
+                    .to_string();
+                match crate::media::dtmf::info::parse_info(&ctype, req.body()) {
+                    Ok(d) => {
+                        self.reply(&key, &req, 200, "OK", now);
+                        self.on_digit(id, d.digit, d.duration_ms, now);
+                    }
+                    Err(e) => {
+                        let why = e.to_string();
+                        let code = if ctype.to_ascii_lowercase().contains("dtmf") {
+                            400
+                        } else {
+                            415
+                        };
+                        self.reply(&key, &req, code, &reason_phrase(code, &why), now)
+                    }
+                }
+            }
             _ => self.reply(&key, &req, 200, "OK", now),
         }
     }

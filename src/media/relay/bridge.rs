@@ -14,6 +14,7 @@ use super::local::{build_packet, LegFormat, Playback, FRAME_SAMPLES, PTIME};
 use super::seq::SeqTracker;
 use super::stream::{OutStream, SourceId};
 use crate::media::codec::g711;
+use crate::media::dtmf::inband::InbandDetector;
 use crate::media::dtmf::DtmfDetector;
 use crate::media::jitter::{JitterBuffer, JitterConfig, PopKind};
 use crate::media::recorder::Frame as RecordFrame;
@@ -171,6 +172,8 @@ struct LegState {
     dtmf: DtmfDetector,
     /// Decoded audio from this leg, kept while the call is recorded.
     decoded: Option<Box<JitterBuffer>>,
+    /// Tones in the audio, for legs that did not negotiate telephone-events (old gateways).
+    inband: Option<Box<InbandDetector>>,
 }
 
 impl LegState {
@@ -192,6 +195,7 @@ impl LegState {
             play: None,
             dtmf: DtmfDetector::new(8000, DTMF_END_TIMEOUT),
             decoded: None,
+            inband: None,
         }
     }
 }
@@ -291,7 +295,7 @@ impl BridgeCore {
             st.stats.latched = Some(src);
             self.push_event(BridgeEvent::Latched { leg, addr: src });
         }
-        let st = self.leg_mut(leg);
+        let st = &mut self.legs[leg.index()];
         st.stats.last_rx = Some(now);
         st.timed_out = false;
         st.stats.rx_packets += 1;
@@ -300,7 +304,7 @@ impl BridgeCore {
         if kind == PacketKind::Rtp {
             st.latched_ssrc = Some(ssrc);
             st.seq.update(ssrc, seq);
-            if let Some(jb) = st.decoded.as_mut() {
+            if st.decoded.is_some() || st.inband.is_some() {
                 if let Ok(p) = RtpPacketMut::parse(buf) {
                     let v = p.view();
                     let payload = v.payload();
@@ -315,7 +319,22 @@ impl BridgeCore {
                         for (o, &b) in pcm.iter_mut().zip(payload) {
                             *o = d(b);
                         }
-                        let _ = jb.push(ssrc, seq, ts, &pcm, now);
+                        if let Some(jb) = st.decoded.as_mut() {
+                            let _ = jb.push(ssrc, seq, ts, &pcm, now);
+                        }
+                        if let Some(det) = st.inband.as_mut() {
+                            det.push(&pcm, now);
+                            while let Some(d) = det.poll_digit() {
+                                if self.events.len() >= MAX_EVENTS {
+                                    self.events.pop_front();
+                                }
+                                self.events.push_back(BridgeEvent::Digit {
+                                    leg,
+                                    digit: d.digit,
+                                    duration_ms: d.duration_ms,
+                                });
+                            }
+                        }
                     }
                 }
             }
@@ -430,6 +449,21 @@ impl BridgeCore {
         for leg in [Leg::A, Leg::B] {
             self.leg_mut(leg).dtmf.handle_timeout(now);
             self.drain_digits(leg);
+            let st = self.leg_mut(leg);
+            if let Some(det) = st.inband.as_mut() {
+                det.handle_timeout(now);
+                let mut found = Vec::new();
+                while let Some(d) = det.poll_digit() {
+                    found.push(d);
+                }
+                for d in found {
+                    self.push_event(BridgeEvent::Digit {
+                        leg,
+                        digit: d.digit,
+                        duration_ms: d.duration_ms,
+                    });
+                }
+            }
         }
         let limit = self.cfg.rtp_timeout;
         for leg in [Leg::A, Leg::B] {
@@ -465,7 +499,13 @@ impl BridgeCore {
 
     /// Sets what `leg` negotiated (the codec of played audio, the telephone-event type to detect).
     pub fn set_format(&mut self, leg: Leg, format: LegFormat) {
-        self.leg_mut(leg).format = format;
+        let st = self.leg_mut(leg);
+        st.format = format;
+        // No telephone-events negotiated: listen for the tones in the audio instead.
+        st.inband = match format.dtmf_payload_type {
+            None => Some(Box::default()),
+            Some(_) => None,
+        };
     }
 
     /// Plays `playback` to `leg` from now on, replacing whatever played there before.

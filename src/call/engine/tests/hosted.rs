@@ -530,3 +530,51 @@ fn walk_ivr_to_fail(b: &mut Bench) {
     }
     panic!("the flow never took its queue fallback: {:?}", plays(b));
 }
+
+#[test]
+fn sip_info_digits_drive_the_flow_and_bad_ones_are_refused() {
+    let mut b = bench(true);
+    let tag = answered(&mut b, "hosted-7", "12345");
+    let welcome = plays(&b)[0].0;
+    play_done(&mut b, welcome);
+    let info = |b: &mut Bench, cseq: u32, ctype: &str, body: &str| {
+        let text = request(
+            "INFO",
+            &format!("sip:hotline@{US}"),
+            CARRIER,
+            &format!("info{cseq}"),
+            "<sip:13800138000@192.0.2.10>;tag=a-tag",
+            &format!("<sip:12345@{US}>;tag={tag}"),
+            "hosted-7",
+            cseq,
+            &format!("Content-Type: {ctype}\r\n"),
+            body,
+        )
+        .replace("Content-Type: application/sdp\r\n", "");
+        b.recv_text(&text, CARRIER);
+    };
+    info(
+        &mut b,
+        2,
+        "application/dtmf-relay",
+        "Signal=0\r\nDuration=160\r\n",
+    );
+    b.expect_response(200, Method::Info, CARRIER);
+    // 0 on the main menu goes to a human: the flow heads for the queue.
+    for _ in 0..5 {
+        if !b.acd.is_empty() {
+            break;
+        }
+        let last = plays(&b).last().unwrap().0;
+        play_done(&mut b, last);
+    }
+    assert!(
+        matches!(&b.acd[0], AcdEvent::CallArrived(c) if c.group.as_deref() == Some("12345-general")),
+        "{:?} / {:?}",
+        b.acd,
+        plays(&b)
+    );
+    info(&mut b, 3, "application/dtmf-relay", "Signal=Z\r\n");
+    let r = b.expect_response(400, Method::Info, CARRIER);
+    assert!(r.msg.reason_lossy().unwrap_or_default().contains("DTMF"));
+}
