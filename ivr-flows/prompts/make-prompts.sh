@@ -100,3 +100,6 @@ chord "$tmp/c1.wav" 261.6 329.6 392.0
 chord "$tmp/c2.wav" 349.2 440.0 523.3
 chord "$tmp/c3.wav" 392.0 493.9 587.3
 sox "$tmp/c1.wav" "$tmp/c2.wav" "$tmp/c3.wav" "$tmp/c1.wav" "$out/queue_music.wav"
+
+# The beep before a voice message: 1000 Hz, 0.25 s (China's tone plan).
+sox -n -r 8000 -c 1 -b 16 -e signed-integer "$out/beep.wav" synth 0.25 sine 1000 fade q 0.01 0.25 0.01 gain -n -6

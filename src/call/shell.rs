@@ -244,6 +244,10 @@ pub async fn start(
     });
 
     let lookup_db = db.clone();
+    let message_tickets = crate::tickets::store::TicketStore::new(
+        db.clone(),
+        crate::tickets::store::Rules::default(),
+    );
     let handle = transport.handle();
     let drain = Duration::from_secs(h.shutdown.drain_secs);
     let mut stop = stop;
@@ -333,6 +337,36 @@ pub async fn start(
                                 }
                             };
                             let _ = tx.send((call, id, outcome));
+                        });
+                    }
+                    Output::MessageTicket {
+                        call_id,
+                        caller,
+                        did,
+                        recording,
+                        duration_ms,
+                    } => {
+                        let tickets = message_tickets.clone();
+                        tokio::spawn(async move {
+                            let now = crate::store::now_ms();
+                            match crate::call::services::message_ticket(
+                                &tickets,
+                                &call_id,
+                                &caller,
+                                &did,
+                                &recording,
+                                duration_ms,
+                                now,
+                            )
+                            .await
+                            {
+                                Ok(number) => {
+                                    info!(%call_id, ticket = %number, "voice message became a draft ticket")
+                                }
+                                Err(e) => {
+                                    warn!(%call_id, error = %e, "voice message ticket not created")
+                                }
+                            }
                         });
                     }
                     Output::Rating {

@@ -33,6 +33,8 @@ const MUSIC: u64 = OWN_PLAY | 1;
 const ANNOUNCEMENT: u64 = OWN_PLAY | 2;
 /// A prompt after which the call ends (refusal, overflow message).
 const FINAL_PROMPT: u64 = OWN_PLAY | 3;
+/// The tone before a voice message.
+const BEEP: u64 = OWN_PLAY | 4;
 
 /// The prompt looped to callers waiting in a queue.
 pub const MUSIC_PROMPT: &str = "queue_music";
@@ -76,6 +78,8 @@ pub(super) struct Hosted {
     pub language: String,
     /// What to start once the caller is answered (taken then).
     pub service: Option<Service>,
+    /// A voice message being recorded: the IVR's id, the recording's id, when it started.
+    pub message: Option<(u64, String, Instant)>,
 }
 
 /// hotline's answer to a caller's offer: the first audio codec of the offer that the trunk
@@ -295,21 +299,53 @@ impl<M: MediaControl> Engine<M> {
                         self.media.stop_play(b.id, MediaLeg::A, Some(play));
                     }
                 }
-                ivr::Action::StartRecording { id: rec, .. } => {
-                    // Voice messages need the recorder on the relay path; until it is wired,
-                    // the flow hears at once that nothing was recorded and takes its fallback.
-                    warn!("voice message recording is not available on this node");
-                    self.feed_ivr(
-                        id,
-                        ivr::Input::RecordingFinished {
-                            id: rec,
-                            recording: String::new(),
-                            duration_ms: 0,
-                        },
-                        now,
-                    );
+                ivr::Action::StartRecording { id: rec, beep, .. } => {
+                    // A voice message: the caller's side of the bridge is recorded.
+                    let Some(b) = bridge else { continue };
+                    if beep {
+                        let lang = self.language_of(id);
+                        self.media.play(
+                            b.id,
+                            MediaLeg::A,
+                            BEEP,
+                            &[PromptRef::File {
+                                language: lang,
+                                name: "beep".into(),
+                            }],
+                            1.0,
+                            false,
+                        );
+                    }
+                    let meta = crate::media::recorder::RecordingMeta {
+                        call_id: call_id.clone(),
+                        a_leg: call_id.clone(),
+                        b_leg: String::new(),
+                        agent: String::new(),
+                        skill_group: "voicemail".into(),
+                    };
+                    match self.media.start_recording(b.id, meta) {
+                        Some(file) => {
+                            info!(recording = %file, "voice message recording");
+                            if let Some(h) = self.calls.get_mut(&id).and_then(|c| c.hosted.as_mut())
+                            {
+                                h.message = Some((rec, file, now));
+                            }
+                        }
+                        None => {
+                            warn!("this node does not record: the voice message is lost");
+                            self.feed_ivr(
+                                id,
+                                ivr::Input::RecordingFinished {
+                                    id: rec,
+                                    recording: String::new(),
+                                    duration_ms: 0,
+                                },
+                                now,
+                            );
+                        }
+                    }
                 }
-                ivr::Action::StopRecording { .. } => {}
+                ivr::Action::StopRecording { id: rec } => self.finish_message(id, rec, now),
                 ivr::Action::Lookup {
                     id: lookup,
                     source,
@@ -353,9 +389,13 @@ impl<M: MediaControl> Engine<M> {
                         scale,
                     });
                 }
-                ivr::Action::CreateMessageTicket { .. } => {
-                    debug!("message ticket skipped: no recording");
-                }
+                ivr::Action::CreateMessageTicket {
+                    call_id,
+                    caller,
+                    recording,
+                    duration_ms,
+                    vars,
+                } => self.message_ticket(call_id, caller, recording, duration_ms, vars),
                 ivr::Action::RequestCallback { number, .. } => {
                     let queued = self
                         .calls
@@ -575,6 +615,57 @@ impl<M: MediaControl> Engine<M> {
         }
     }
 
+    /// The flow ended its voice message: the recording stops and the flow hears its id.
+    fn finish_message(&mut self, id: u64, rec: u64, now: Instant) {
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let bridge = c.bridge;
+        let Some((_, file, started)) = c
+            .hosted
+            .as_mut()
+            .and_then(|h| h.message.take_if(|m| m.0 == rec))
+        else {
+            return;
+        };
+        if let Some(b) = bridge {
+            self.media.stop_recording(b.id);
+        }
+        let duration_ms = now.saturating_duration_since(started).as_millis() as u64;
+        info!(recording = %file, duration_ms, "voice message recorded");
+        self.feed_ivr(
+            id,
+            ivr::Input::RecordingFinished {
+                id: rec,
+                recording: file,
+                duration_ms,
+            },
+            now,
+        );
+    }
+
+    fn message_ticket(
+        &mut self,
+        call_id: String,
+        caller: String,
+        recording: String,
+        duration_ms: u64,
+        vars: BTreeMap<String, String>,
+    ) {
+        if recording.is_empty() {
+            warn!(%call_id, "voice message without a recording: no ticket");
+            return;
+        }
+        let did = vars.get("called").cloned().unwrap_or_default();
+        self.out.push_back(Output::MessageTicket {
+            call_id,
+            caller,
+            did,
+            recording,
+            duration_ms,
+        });
+    }
+
     fn offer_failed(&mut self, id: u64, agent: String, code: u16) {
         let Some(c) = self.calls.get(&id) else { return };
         if code == 487 {
@@ -606,29 +697,79 @@ impl<M: MediaControl> Engine<M> {
         let Some(c) = self.calls.get_mut(&id) else {
             return;
         };
-        let call_id = c.a.call_id.clone();
         let Some(h) = c.hosted.as_mut() else { return };
         let in_acd = std::mem::take(&mut h.in_acd);
         if let Some(call) = h.ivr.as_mut() {
             call.handle(ivr::Input::CallerHungUp, now);
-            // Only records (a rating given before hanging up) matter once the caller is gone.
-            while let Some(a) = call.poll() {
-                if let ivr::Action::RecordSatisfaction {
+        }
+        // Only records matter once the caller is gone: a rating given before hanging up, and a
+        // voice message cut short by the hang-up (it still becomes a ticket).
+        for _ in 0..16 {
+            let Some(a) = self
+                .calls
+                .get_mut(&id)
+                .and_then(|c| c.hosted.as_mut())
+                .and_then(|h| h.ivr.as_mut())
+                .and_then(|call| call.poll())
+            else {
+                break;
+            };
+            match a {
+                ivr::Action::RecordSatisfaction {
                     call_id,
                     ticket,
                     rating,
                     scale,
-                } = a
-                {
-                    self.out.push_back(Output::Rating {
-                        call_id,
-                        ticket,
-                        rating,
-                        scale,
-                    });
+                } => self.out.push_back(Output::Rating {
+                    call_id,
+                    ticket,
+                    rating,
+                    scale,
+                }),
+                ivr::Action::StopRecording { id: rec } => {
+                    let (file, started) = match self
+                        .calls
+                        .get_mut(&id)
+                        .and_then(|c| c.hosted.as_mut())
+                        .and_then(|h| h.message.take())
+                    {
+                        Some((_, f, t)) => (f, t),
+                        None => continue,
+                    };
+                    if let Some(b) = self.calls.get(&id).and_then(|c| c.bridge) {
+                        self.media.stop_recording(b.id);
+                    }
+                    let duration_ms = now.saturating_duration_since(started).as_millis() as u64;
+                    if let Some(call) = self
+                        .calls
+                        .get_mut(&id)
+                        .and_then(|c| c.hosted.as_mut())
+                        .and_then(|h| h.ivr.as_mut())
+                    {
+                        call.handle(
+                            ivr::Input::RecordingFinished {
+                                id: rec,
+                                recording: file,
+                                duration_ms,
+                            },
+                            now,
+                        );
+                    }
                 }
+                ivr::Action::CreateMessageTicket {
+                    call_id,
+                    caller,
+                    recording,
+                    duration_ms,
+                    vars,
+                } => self.message_ticket(call_id, caller, recording, duration_ms, vars),
+                _ => {}
             }
         }
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let call_id = c.a.call_id.clone();
         if in_acd {
             self.out
                 .push_back(Output::Acd(acd::Event::CallEnded { call: call_id }));

@@ -399,6 +399,7 @@ impl<M: MediaControl> Engine<M> {
                     ivr_path: Vec::new(),
                     language,
                     service: Some(service),
+                    message: None,
                 })),
                 done: false,
                 agent: String::new(),

@@ -83,6 +83,14 @@ pub enum Output {
         source: crate::ivr::flow::LookupSource,
         args: Vec<(String, String)>,
     },
+    /// Turn a voice message into a draft ticket bound to the call and its recording.
+    MessageTicket {
+        call_id: String,
+        caller: String,
+        did: String,
+        recording: String,
+        duration_ms: u64,
+    },
     /// Store a caller's satisfaction rating.
     Rating {
         call_id: String,

@@ -299,6 +299,8 @@ pub struct Bench {
     pub acd: Vec<crate::acd::Event>,
     pub lookups: Vec<Lookup>,
     pub ratings: Vec<(String, u8, u8)>,
+    /// Voice messages to turn into tickets: (call, recording).
+    pub messages: Vec<(String, String)>,
 }
 
 pub fn timers() -> TimerConfig {
@@ -363,6 +365,7 @@ impl Bench {
             acd: Vec::new(),
             lookups: Vec::new(),
             ratings: Vec::new(),
+            messages: Vec::new(),
         };
         b.drain();
         b
@@ -404,6 +407,9 @@ impl Bench {
                     scale,
                     ..
                 } => self.ratings.push((call_id, rating, scale)),
+                Output::MessageTicket {
+                    call_id, recording, ..
+                } => self.messages.push((call_id, recording)),
             }
         }
     }

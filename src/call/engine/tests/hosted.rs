@@ -503,9 +503,37 @@ fn hosted_routes_without_their_service_are_refused_clearly() {
     b.recv_text(&carrier_invite("hosted-5", "12315"), CARRIER);
     let r = b.expect_response(480, Method::Invite, CARRIER);
     assert!(r.msg.reason_lossy().unwrap_or_default().contains("ACD"));
-    // A flow whose queue has no ACD behind it takes its fallback branch instead of hanging.
-    answered(&mut b, "hosted-6", "12345");
+    // A flow whose queue has no ACD behind it takes its fallback branch instead of hanging:
+    // the caller leaves a voice message, which is recorded and becomes a ticket.
+    let tag = answered(&mut b, "hosted-6", "12345");
     walk_ivr_to_fail(&mut b);
+    let fail = plays(&b).last().unwrap().0;
+    play_done(&mut b, fail);
+    let prompt = plays(&b).last().cloned().unwrap();
+    assert_eq!(prompt.1, vec!["message_prompt".to_string()]);
+    play_done(&mut b, prompt.0);
+    assert_eq!(plays(&b).last().unwrap().1, vec!["beep".to_string()]);
+    let rec = b
+        .media_log()
+        .into_iter()
+        .find_map(|c| match c {
+            MediaCall::Record { meta, .. } => Some(meta),
+            _ => None,
+        })
+        .expect("the message is recorded");
+    assert_eq!(rec.skill_group, "voicemail");
+    b.advance(Duration::from_secs(5));
+    // The caller hangs up mid-message: it is kept all the same.
+    b.recv_text(&a_in_dialog("BYE", "hosted-6", &tag, 2, "abye6"), CARRIER);
+    b.expect_response(200, Method::Bye, CARRIER);
+    assert!(b
+        .media_log()
+        .iter()
+        .any(|c| matches!(c, MediaCall::StopRecord { .. })));
+    assert_eq!(
+        b.messages,
+        vec![("hosted-6".to_string(), "rec-1".to_string())]
+    );
 }
 
 fn walk_ivr_to_fail(b: &mut Bench) {
