@@ -96,6 +96,57 @@ pub async fn rating_of(db: &Db, call_id: &str) -> Result<Option<(u8, u8)>, Store
     })
 }
 
+/// A voice message left in the IVR becomes a draft ticket (channel phone, tagged `voicemail`)
+/// bound to the call and its recording, for the next agent to listen to and register. A repeated
+/// request for the same call returns the first ticket. Returns the ticket number.
+pub async fn message_ticket(
+    tickets: &crate::tickets::store::TicketStore,
+    call_id: &str,
+    caller: &str,
+    did: &str,
+    recording: &str,
+    duration_ms: u64,
+    now_ms: i64,
+) -> Result<String, crate::tickets::store::TicketError> {
+    use crate::tickets::model::{Actor, Channel, Role};
+    use crate::tickets::store::{CallLink, CreateTicket};
+    let ivr = Actor {
+        user_id: "ivr".into(),
+        roles: vec![Role::Agent],
+        region_scope: String::new(),
+        department: None,
+    };
+    let input = CreateTicket {
+        title: format!("来电留言 {caller}"),
+        content: format!(
+            "市民 {caller} 拨打 {did} 留言，录音 {recording}，时长 {} 秒。",
+            duration_ms.div_ceil(1000)
+        ),
+        channel: Channel::Phone,
+        caller_number: caller.into(),
+        contact_phone: caller.into(),
+        tags: vec!["voicemail".into()],
+        draft: true,
+        ..CreateTicket::default()
+    };
+    let key = format!("voicemail:{call_id}");
+    let (t, _) = tickets.create(&ivr, input, Some(&key), now_ms).await?;
+    tickets
+        .link_call(
+            &t.id,
+            &CallLink {
+                call_id: call_id.into(),
+                recording_id: recording.into(),
+                did: did.into(),
+                skill_group: String::new(),
+                agent: String::new(),
+            },
+            now_ms,
+        )
+        .await?;
+    Ok(t.number)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,55 +216,4 @@ mod tests {
             None => eprintln!("PostgreSQL not reachable on 127.0.0.1:5432: skipped"),
         }
     }
-}
-
-/// A voice message left in the IVR becomes a draft ticket (channel phone, tagged `voicemail`)
-/// bound to the call and its recording, for the next agent to listen to and register. A repeated
-/// request for the same call returns the first ticket. Returns the ticket number.
-pub async fn message_ticket(
-    tickets: &crate::tickets::store::TicketStore,
-    call_id: &str,
-    caller: &str,
-    did: &str,
-    recording: &str,
-    duration_ms: u64,
-    now_ms: i64,
-) -> Result<String, crate::tickets::store::TicketError> {
-    use crate::tickets::model::{Actor, Channel, Role};
-    use crate::tickets::store::{CallLink, CreateTicket};
-    let ivr = Actor {
-        user_id: "ivr".into(),
-        roles: vec![Role::Agent],
-        region_scope: String::new(),
-        department: None,
-    };
-    let input = CreateTicket {
-        title: format!("来电留言 {caller}"),
-        content: format!(
-            "市民 {caller} 拨打 {did} 留言，录音 {recording}，时长 {} 秒。",
-            duration_ms.div_ceil(1000)
-        ),
-        channel: Channel::Phone,
-        caller_number: caller.into(),
-        contact_phone: caller.into(),
-        tags: vec!["voicemail".into()],
-        draft: true,
-        ..CreateTicket::default()
-    };
-    let key = format!("voicemail:{call_id}");
-    let (t, _) = tickets.create(&ivr, input, Some(&key), now_ms).await?;
-    tickets
-        .link_call(
-            &t.id,
-            &CallLink {
-                call_id: call_id.into(),
-                recording_id: recording.into(),
-                did: did.into(),
-                skill_group: String::new(),
-                agent: String::new(),
-            },
-            now_ms,
-        )
-        .await?;
-    Ok(t.number)
 }
