@@ -244,6 +244,16 @@ pub async fn start(
     });
 
     let lookup_db = db.clone();
+    let (stream_tx, mut stream_rx) = mpsc::unbounded_channel::<Outgoing>();
+    let stream_handle = transport.handle();
+    tokio::spawn(async move {
+        while let Some(out) = stream_rx.recv().await {
+            let dest = out.dest;
+            if let Err(e) = stream_handle.send(out).await {
+                tracing::debug!(%dest, error = %e, "SIP message not sent");
+            }
+        }
+    });
     let message_tickets = crate::tickets::store::TicketStore::new(
         db.clone(),
         crate::tickets::store::Rules::default(),
@@ -306,7 +316,12 @@ pub async fn start(
                         if let Some(c) = peer.connection {
                             out = out.via_connection(ConnectionId(c));
                         }
-                        if let Err(e) = handle.send(out).await {
+                        if peer.transport.is_reliable() {
+                            // A stream may need connecting (TLS handshake) or be slow to drain:
+                            // its writes queue for their own task, in order, and the engine
+                            // goes on serving every other call.
+                            let _ = stream_tx.send(out);
+                        } else if let Err(e) = handle.send(out).await {
                             tracing::debug!(dest = %peer.addr, error = %e, "SIP message not sent");
                         }
                     }
