@@ -49,6 +49,8 @@ pub struct HotlineSetup {
     pub database_url: Option<String>,
     /// An `acd.toml` (skill groups and agents); without it the node runs no ACD.
     pub acd: Option<String>,
+    /// The RTP port range; a small private range of its own when `None`.
+    pub rtp_ports: Option<(u16, u16)>,
 }
 
 impl Hotline {
@@ -56,7 +58,7 @@ impl Hotline {
         let dir = tempfile::tempdir().expect("temp dir");
         let sip_port = free_port();
         let http_port = free_port();
-        let (rtp_min, rtp_max) = rtp_range(200);
+        let (rtp_min, rtp_max) = setup.rtp_ports.unwrap_or_else(|| rtp_range(200));
         let db = setup
             .database_url
             .unwrap_or_else(|| format!("sqlite:{}", dir.path().join("hotline.db").display()));
@@ -218,6 +220,8 @@ pub struct SippRun {
     pub wav: Option<PathBuf>,
     pub timeout_s: u32,
     pub extra: Vec<String>,
+    /// `(@NAME@, value)` pairs written into the scenario text (paths, pauses).
+    pub subst: Vec<(String, String)>,
 }
 
 impl SippRun {
@@ -235,6 +239,7 @@ impl SippRun {
             wav: None,
             timeout_s: 20,
             extra: Vec::new(),
+            subst: Vec::new(),
         }
     }
 
@@ -249,6 +254,9 @@ impl SippRun {
         let mut text = std::fs::read_to_string(scenarios().join(self.scenario)).expect("scenario");
         if let Some(wav) = &self.wav {
             text = text.replace("@WAV@", &wav.display().to_string());
+        }
+        for (k, v) in &self.subst {
+            text = text.replace(k.as_str(), v);
         }
         // sipp does not expand [fieldN] inside [authentication ...]; write them in.
         if let Some(f) = self.fields.as_deref() {
