@@ -201,7 +201,7 @@ impl<M: MediaControl> Engine<M> {
                 return;
             };
             // Earlier entries for a timer that was refreshed since are stale.
-            if !t.poll_timeout().is_some_and(|at| at <= now) {
+            if t.poll_timeout().is_none_or(|at| at > now) {
                 return;
             }
             while let Some(ev) = t.handle_timeout(now) {
