@@ -25,6 +25,8 @@ pub struct Side {
     pub allows_update: bool,
     /// The SDP we last sent on this leg: a refreshing re-INVITE repeats it unchanged.
     pub local_sdp: Option<Vec<u8>>,
+    /// A session refresh of ours is waiting for its final response.
+    pub refreshing: bool,
 }
 
 impl Side {
@@ -37,6 +39,7 @@ impl Side {
             session: None,
             allows_update: false,
             local_sdp: None,
+            refreshing: false,
         }
     }
 

@@ -107,7 +107,10 @@ impl<M: MediaControl> Engine<M> {
             return;
         }
         let Some(side) = side_mut(c, leg) else { return };
-        side.allows_update = allows_update(req);
+        // A re-INVITE without Allow says nothing new about what the peer takes.
+        if req.header("Allow").is_some() {
+            side.allows_update = allows_update(req);
+        }
         match timer {
             Some(n) => self.run_session(id, leg, n, now),
             None => {
@@ -238,23 +241,19 @@ impl<M: MediaControl> Engine<M> {
     /// Sends a session refresh on `leg`: UPDATE without a body when the peer allows it, else a
     /// re-INVITE with the SDP we last sent there. `interval` overrides the running one (after 422).
     fn send_refresh(&mut self, id: u64, leg: LegId, interval: Option<u32>, now: Instant) {
-        // A re-INVITE or refresh already on its way to this leg refreshes the session itself.
-        let pending = self.tx_roles.values().any(|r| {
-            matches!(r, TxRole::ReinviteOut(i, l) | TxRole::Refresh(i, l) if *i == id && *l == leg)
-        });
-        if pending {
-            debug!(
-                leg = leg.0,
-                "refresh skipped: a re-INVITE is under way on this leg"
-            );
-            return;
-        }
         let host_port = self.host_port();
         let cfg = self.cfg.session_timer;
         let Some(c) = self.calls.get_mut(&id) else {
             return;
         };
         let Some(side) = side_mut(c, leg) else { return };
+        if side.refreshing {
+            debug!(
+                leg = leg.0,
+                "refresh skipped: the previous one is still under way"
+            );
+            return;
+        }
         let Some(delta) = interval.or(side.session.as_ref().map(|t| t.negotiated().delta)) else {
             return;
         };
@@ -294,6 +293,7 @@ impl<M: MediaControl> Engine<M> {
         );
         match self.tx.send_request(m, peer, now) {
             Ok(k) => {
+                side.refreshing = true;
                 self.tx_roles.insert(k, TxRole::Refresh(id, leg));
             }
             Err(e) => warn!(error = %e, "session refresh not sent"),
@@ -309,6 +309,12 @@ impl<M: MediaControl> Engine<M> {
         resp: &SipMessage,
         now: Instant,
     ) {
+        if code < 200 {
+            return;
+        }
+        if let Some(side) = self.calls.get_mut(&id).and_then(|c| side_mut(c, leg)) {
+            side.refreshing = false;
+        }
         match code {
             ..=199 => {}
             200..=299 => {

@@ -570,3 +570,48 @@ fn a_fork_that_answers_too_late_and_is_let_go_does_not_end_the_call_later() {
     answer_bye_to(&mut b, PHONE_1001);
     assert_eq!(b.cdrs.last().unwrap().call.hangup_cause, "session expired");
 }
+
+#[test]
+fn a_refresh_answered_422_is_sent_again_with_the_larger_interval() {
+    let mut b = Bench::new();
+    let _ = connect_with(
+        &mut b,
+        "st-r422",
+        "Supported: timer\r\nSession-Expires: 1800;refresher=uac\r\n",
+        &[
+            ("Session-Expires", "300;refresher=uac"),
+            ("Allow", "INVITE, ACK, BYE, UPDATE"),
+        ],
+    );
+    b.advance(SECS(150));
+    let up = b.expect_request(Method::Update, PHONE_1001);
+    assert_eq!(up.hdr("Session-Expires"), "300;refresher=uac");
+    b.recv(
+        with_headers(
+            answer(&up, 422, "Session Interval Too Small", None, ""),
+            &[("Min-SE", "1200")],
+        ),
+        PHONE_1001,
+    );
+    let again = b.expect_request(Method::Update, PHONE_1001);
+    assert_eq!(again.hdr("Session-Expires"), "1200;refresher=uac");
+    assert!(again.msg.cseq().unwrap().seq > up.msg.cseq().unwrap().seq);
+    b.recv(
+        with_headers(
+            answer(&again, 200, "OK", None, ""),
+            &[("Session-Expires", "1200;refresher=uac")],
+        ),
+        PHONE_1001,
+    );
+    // The next refresh comes at half the new interval, not at 150 s.
+    b.advance(SECS(599));
+    assert_eq!(
+        b.count(|s| s.method() == Some(&Method::Update)),
+        0,
+        "{}",
+        b.dump()
+    );
+    b.advance(SECS(1));
+    b.expect_request(Method::Update, PHONE_1001);
+    assert_eq!(b.e.active_calls(), 1);
+}
