@@ -67,6 +67,8 @@ pub enum Input {
     MediaTimeout,
     /// The caller never acknowledged our 200 (no ACK within 64*T1).
     AckTimeout,
+    /// A leg's RFC 4028 session expired without a refresh: the far end is presumed gone.
+    SessionExpired,
     /// The node is shutting down and this call must end now.
     Terminate,
     /// A hosted call (answered by hotline: IVR, queue) rings these targets; the caller stays
@@ -551,23 +553,13 @@ impl Call {
                     });
                 }
             }
-            Input::MediaTimeout | Input::AckTimeout if self.hosted => {
-                let cause = if input == Input::AckTimeout {
-                    "no ACK from the caller"
-                } else {
-                    "no media"
-                };
-                self.hang_up_hosted(Hangup::System, cause.into(), now)
+            Input::MediaTimeout | Input::AckTimeout | Input::SessionExpired if self.hosted => {
+                self.hang_up_hosted(Hangup::System, system_cause(&input).into(), now)
             }
-            Input::MediaTimeout | Input::AckTimeout => {
+            Input::MediaTimeout | Input::AckTimeout | Input::SessionExpired => {
                 if let Phase::Connected(b) = self.phase {
                     self.hangup = Hangup::System;
-                    self.cause = if input == Input::AckTimeout {
-                        "no ACK from the caller"
-                    } else {
-                        "no media"
-                    }
-                    .into();
+                    self.cause = system_cause(&input).into();
                     self.actions.push_back(Action::Bye { leg: LegId::A });
                     self.actions.push_back(Action::Bye { leg: b });
                     self.end_leg(b, now);
@@ -942,6 +934,15 @@ fn map_failure(code: u16) -> u16 {
         500..=599 => 503,
         c if (400..700).contains(&c) => c,
         _ => 480,
+    }
+}
+
+/// The CDR cause of a call hotline itself ends because something stopped (media, ACK, refreshes).
+fn system_cause(input: &Input) -> &'static str {
+    match input {
+        Input::AckTimeout => "no ACK from the caller",
+        Input::SessionExpired => "session expired",
+        _ => "no media",
     }
 }
 

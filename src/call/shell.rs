@@ -118,6 +118,7 @@ pub async fn start(
         },
         nonce_secret: rand::random::<[u8; 32]>().to_vec(),
         linger: Duration::from_secs(32),
+        session_timer: h.sip.session_timer.engine_config(),
     };
     // IVR flows and their prompts: flows refused by the checker are reported and not served.
     let flows_dir = h.paths.ivr_flows.clone();

@@ -51,6 +51,37 @@ pub struct SipListen {
     /// Idle stream connections are closed after this many seconds.
     #[serde(default = "default_tcp_idle")]
     pub tcp_idle_secs: u64,
+    #[serde(default)]
+    pub session_timer: SessionTimers,
+}
+
+/// RFC 4028 session timers: hotline offers them on the B-legs it creates and accepts them on
+/// every leg, so a far end that vanished without BYE does not hold a channel and an agent.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionTimers {
+    /// Run a session timer even when the far end did not ask for one (it is always honoured
+    /// when the far end asks).
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// The interval hotline asks for and the most it accepts, seconds.
+    #[serde(default = "default_session_expires")]
+    pub session_expires_secs: Spanned<u32>,
+    /// The least interval hotline accepts (a shorter one gets 422), seconds; at least 90.
+    #[serde(default = "default_min_se")]
+    pub min_se_secs: Spanned<u32>,
+}
+
+impl SessionTimers {
+    /// The engine's policy (checked by [`HotlineConfig::resolve`]).
+    pub fn engine_config(&self) -> crate::sip::dialog::SessionTimerConfig {
+        crate::sip::dialog::SessionTimerConfig {
+            enabled: self.enabled,
+            session_expires: *self.session_expires_secs.get_ref(),
+            min_se: *self.min_se_secs.get_ref(),
+            prefer_local_refresh: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -134,6 +165,15 @@ fn default_max_message() -> usize {
 fn default_tcp_idle() -> u64 {
     600
 }
+fn default_true() -> bool {
+    true
+}
+fn default_session_expires() -> Spanned<u32> {
+    Spanned::new(0..0, 1800)
+}
+fn default_min_se() -> Spanned<u32> {
+    Spanned::new(0..0, crate::sip::dialog::session_timer::MIN_SE_FLOOR)
+}
 fn default_t1() -> u64 {
     500
 }
@@ -188,6 +228,16 @@ impl Default for SipListen {
             timers: SipTimers::default(),
             max_message_bytes: default_max_message(),
             tcp_idle_secs: default_tcp_idle(),
+            session_timer: SessionTimers::default(),
+        }
+    }
+}
+impl Default for SessionTimers {
+    fn default() -> Self {
+        SessionTimers {
+            enabled: true,
+            session_expires_secs: default_session_expires(),
+            min_se_secs: default_min_se(),
         }
     }
 }
@@ -344,6 +394,28 @@ impl HotlineConfig {
                 at: super::Location::at(file, text, text.find("t1_ms").unwrap_or(0)),
                 message: "sip.timers: t1_ms must be > 0, t2_ms >= t1_ms, t4_ms > 0".into(),
             });
+        }
+        let st = &self.sip.session_timer;
+        let floor = crate::sip::dialog::session_timer::MIN_SE_FLOOR;
+        if *st.min_se_secs.get_ref() < floor {
+            return Err(ConfigError::invalid(
+                file,
+                text,
+                st.min_se_secs.span(),
+                format!("sip.session_timer.min_se_secs: must be at least {floor} (RFC 4028)"),
+            ));
+        }
+        if st.session_expires_secs.get_ref() < st.min_se_secs.get_ref() {
+            return Err(ConfigError::invalid(
+                file,
+                text,
+                st.session_expires_secs.span(),
+                format!(
+                    "sip.session_timer.session_expires_secs: {} is below min_se_secs {}",
+                    st.session_expires_secs.get_ref(),
+                    st.min_se_secs.get_ref()
+                ),
+            ));
         }
         let url = self.database.url.get_ref();
         if !(url.starts_with("sqlite:")

@@ -200,3 +200,36 @@ fn shipped_sample_profiles_are_valid() {
     assert!(p.dids.contains_key("12345"));
     assert!(p.agents.is_some());
 }
+
+#[test]
+fn session_timers_default_to_1800_seconds_and_bad_values_name_their_place() {
+    let cfg = HotlineConfig::parse(DEFAULT_HOTLINE_TOML, "default").expect("default parses");
+    let st = cfg.sip.session_timer.engine_config();
+    assert_eq!(
+        (st.enabled, st.session_expires, st.min_se),
+        (true, 1800, 90)
+    );
+    // Without the table at all, the same.
+    let bare = HotlineConfig::parse("", "h.toml").expect("empty parses");
+    assert_eq!(bare.sip.session_timer.engine_config(), st);
+
+    let text = "[sip.session_timer]\nsession_expires_secs = 600\nmin_se_secs = 30\n";
+    let msg = HotlineConfig::parse(text, "h.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(msg.starts_with("h.toml:3:15:"), "{msg}");
+    assert!(msg.contains("at least 90"), "{msg}");
+
+    let text = "[sip.session_timer]\nmin_se_secs = 120\nsession_expires_secs = 100\n";
+    let msg = HotlineConfig::parse(text, "h.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(msg.starts_with("h.toml:3:24:"), "{msg}");
+    assert!(msg.contains("below min_se_secs 120"), "{msg}");
+
+    let text = "[sip.session_timer]\nsession_expires = 600\n";
+    let msg = HotlineConfig::parse(text, "h.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(msg.starts_with("h.toml:2:1:"), "{msg}");
+}

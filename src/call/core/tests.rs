@@ -1089,3 +1089,28 @@ fn ring_all_offers_join_the_ringing_set_and_one_offer_can_be_withdrawn() {
     drain(&mut c);
     assert!(!c.is_connecting(), "nobody rings: back with hotline");
 }
+
+#[test]
+fn an_expired_session_ends_a_hosted_call_with_its_connected_agent() {
+    let t0 = Instant::now();
+    let mut c = hosted(t0);
+    c.handle(connect(vec![t("1001")]), t0);
+    drain(&mut c);
+    c.handle(
+        Input::Answered {
+            leg: LegId(1),
+            sdp: None,
+        },
+        t0,
+    );
+    drain(&mut c);
+    c.handle(Input::SessionExpired, t0 + Duration::from_secs(1768));
+    let a = drain(&mut c);
+    assert_eq!(a[0], Action::Bye { leg: LegId(1) });
+    assert_eq!(a[1], Action::Bye { leg: LegId::A });
+    let s = summary(&a);
+    assert_eq!(
+        (s.hangup, s.cause.as_str()),
+        (Hangup::System, "session expired")
+    );
+}

@@ -9,7 +9,7 @@ use std::net::IpAddr;
 
 use rand::Rng;
 
-use crate::sip::dialog::{Dialog, DialogError};
+use crate::sip::dialog::{Dialog, DialogError, SessionTimer};
 use crate::sip::message::{Method, SipMessage};
 use crate::sip::transaction::{new_branch, Peer, TransportKind};
 
@@ -19,6 +19,14 @@ pub struct Side {
     pub local_tag: String,
     pub peer: Peer,
     pub dialog: Option<Dialog>,
+    /// This leg's RFC 4028 session timer, once a 2xx negotiated one.
+    pub session: Option<SessionTimer>,
+    /// The peer lists UPDATE in Allow: our refreshes go as UPDATE without a body.
+    pub allows_update: bool,
+    /// The SDP we last sent on this leg: a refreshing re-INVITE repeats it unchanged.
+    pub local_sdp: Option<Vec<u8>>,
+    /// A session refresh of ours is waiting for its final response.
+    pub refreshing: bool,
 }
 
 impl Side {
@@ -28,6 +36,10 @@ impl Side {
             local_tag,
             peer,
             dialog: None,
+            session: None,
+            allows_update: false,
+            local_sdp: None,
+            refreshing: false,
         }
     }
 

@@ -65,6 +65,9 @@ impl<M: MediaControl> Engine<M> {
         if req.max_forwards().ok().flatten() == Some(0) {
             return self.reply(&key, &req, 483, "Too Many Hops", now);
         }
+        if !self.session_request_ok(&key, &req, now) {
+            return;
+        }
         let dialled = req
             .request_uri()
             .and_then(|u| u.as_sip().and_then(|s| s.user.map(str::to_owned)))
@@ -546,6 +549,11 @@ impl<M: MediaControl> Engine<M> {
                 }
                 let key = c.a_key.clone();
                 let peer = c.a.peer;
+                let a_invite = c.a_invite.clone();
+                self.session_answer(id, LegId::A, &a_invite, &mut r, now);
+                if let Some(c) = self.calls.get_mut(&id) {
+                    c.a.local_sdp = (!r.body().is_empty()).then(|| r.body().to_vec());
+                }
                 let bytes = r.to_bytes();
                 self.a_dialog_from(id, &r);
                 self.respond(&key, r, now);
@@ -644,8 +652,16 @@ impl<M: MediaControl> Engine<M> {
                             }),
                     };
                     if let Some(body) = body {
+                        if let Some(side) = self
+                            .calls
+                            .get_mut(&id)
+                            .and_then(|c| super::session::side_mut(c, leg))
+                        {
+                            side.local_sdp = Some(body.clone());
+                        }
                         r.set_body(body, Some("application/sdp"));
                     }
+                    self.session_answer(id, leg, &req, &mut r, now);
                 }
                 self.respond(&key, r, now);
             }
@@ -790,6 +806,11 @@ impl<M: MediaControl> Engine<M> {
         invite.push_header("Contact", self.contact());
         invite.push_header("Allow", super::ALLOW);
         invite.push_header("User-Agent", "hotline");
+        for (name, value) in
+            crate::sip::dialog::session_timer::request_headers(&self.cfg.session_timer, None)
+        {
+            invite.push_header(name, value);
+        }
         if c.hosted.as_ref().is_some_and(|h| h.auto_answer) {
             // Agents on auto-answer: phones pick up by themselves (Polycom/Yealink/Snom style
             // headers; softphones honour one or the other).
@@ -842,6 +863,8 @@ impl<M: MediaControl> Engine<M> {
         }
         debug!(leg = leg.0, to = %target.uri, %dest, "ringing B-leg");
         let held = trunk.map(|t| t.name);
+        let mut side = side;
+        side.local_sdp = (!invite.body().is_empty()).then(|| invite.body().to_vec());
         if let Some(c) = self.calls.get_mut(&id) {
             c.b.push(BLeg {
                 leg,
@@ -879,6 +902,13 @@ impl<M: MediaControl> Engine<M> {
         now: Instant,
     ) {
         let host_port = self.host_port();
+        let session_headers = match method {
+            Method::Invite | Method::Update => self.session_request_headers(id, leg),
+            _ => Vec::new(),
+        };
+        if method == Method::Bye {
+            self.stop_session(id, leg);
+        }
         let Some(c) = self.calls.get_mut(&id) else {
             return;
         };
@@ -896,7 +926,11 @@ impl<M: MediaControl> Engine<M> {
                 return;
             }
         };
+        for (name, value) in session_headers {
+            m.push_header(name, value);
+        }
         if let Some(b) = body {
+            side.local_sdp = Some(b.clone());
             m.set_body(b, Some("application/sdp"));
         }
         match self.tx.send_request(m, peer, now) {
@@ -981,6 +1015,9 @@ impl<M: MediaControl> Engine<M> {
                         }
                     }
                 }
+                if (200..300).contains(&code) {
+                    self.session_uac_2xx(id, leg, &resp, now);
+                }
                 let sdp = (!resp.body().is_empty()).then(|| resp.body().to_vec());
                 if let Some(c) = self.calls.get_mut(&id) {
                     c.core
@@ -988,6 +1025,7 @@ impl<M: MediaControl> Engine<M> {
                 }
                 self.run_call(id, now);
             }
+            TxRole::Refresh(id, leg) => self.on_refresh_response(id, leg, code, &resp, now),
             TxRole::Keepalive(i) => self.keepalive_answered(i, code, now),
             TxRole::TrunkRegister(i) => self.trunk_register_answered(i, &resp, now),
             _ => {}
@@ -1006,6 +1044,9 @@ impl<M: MediaControl> Engine<M> {
             return;
         }
         if (code == 401 || code == 407) && self.retry_with_credentials(id, leg, code, &resp, now) {
+            return;
+        }
+        if code == 422 && self.retry_b_after_422(id, leg, &resp, now) {
             return;
         }
         let sdp_body = (!resp.body().is_empty()).then(|| resp.body().to_vec());
@@ -1043,6 +1084,7 @@ impl<M: MediaControl> Engine<M> {
         }
         if (200..300).contains(&code) {
             self.send_ack(id, leg);
+            self.session_uac_2xx(id, leg, &resp, now);
         }
         if code >= 300 {
             self.release_leg_trunk(id, leg);
@@ -1219,6 +1261,13 @@ impl<M: MediaControl> Engine<M> {
                 }
                 self.run_call(id, now);
             }
+            TxRole::Refresh(id, leg) => {
+                warn!(
+                    leg = leg.0,
+                    code, "session refresh got no answer: ending the call"
+                );
+                self.session_expired(id, leg, now)
+            }
             TxRole::Keepalive(i) => self.keepalive_failed(i, now),
             TxRole::TrunkRegister(i) => self.trunk_register_failed(i, now),
             _ => {}
@@ -1270,6 +1319,7 @@ impl<M: MediaControl> Engine<M> {
         match method {
             Method::Bye => {
                 self.reply(&key, &req, 200, "OK", now);
+                self.stop_session(id, leg);
                 if let Some(c) = self.calls.get_mut(&id) {
                     if leg == LegId::A {
                         // A BYE proves the caller got our 200 even if its ACK was lost.
@@ -1285,6 +1335,9 @@ impl<M: MediaControl> Engine<M> {
             Method::Invite | Method::Update
                 if method == Method::Invite || !req.body().is_empty() =>
             {
+                if !self.session_request_ok(&key, &req, now) {
+                    return;
+                }
                 let body = req.body().to_vec();
                 if let Some(c) = self.calls.get_mut(&id) {
                     c.reinvites_in.insert(leg, key);
@@ -1305,6 +1358,17 @@ impl<M: MediaControl> Engine<M> {
                 "Not Implemented (transfer is not available yet)",
                 now,
             ),
+            // A session refresh (RFC 4028 with RFC 3311): negotiated and answered here.
+            Method::Update => {
+                if !self.session_request_ok(&key, &req, now) {
+                    return;
+                }
+                // In-dialog: the To tag is already there.
+                let mut r = SipMessage::response_to(&req, 200, "OK", None);
+                r.push_header("Contact", self.contact());
+                self.session_answer(id, leg, &req, &mut r, now);
+                self.respond(&key, r, now);
+            }
             Method::Ack => {}
             // Key presses as SIP INFO (application/dtmf-relay, application/dtmf) from the caller
             // of a hosted call go to its flow like RFC 4733 and in-band digits.

@@ -14,6 +14,7 @@ mod invite;
 mod keepalive;
 mod media;
 mod register;
+mod session;
 mod trunk_register;
 
 #[cfg(test)]
@@ -63,6 +64,8 @@ pub struct EngineConfig {
     pub nonce_secret: Vec<u8>,
     /// Keep a finished call's dialog ids this long to answer late retransmissions.
     pub linger: Duration,
+    /// RFC 4028 session timers: offered on B-legs, negotiated on every leg.
+    pub session_timer: crate::sip::dialog::SessionTimerConfig,
 }
 
 /// Something the shell must carry out.
@@ -119,6 +122,8 @@ enum Timer {
     DrainOver,
     /// An IVR timer of a hosted call (call, token).
     Ivr(u64, u64),
+    /// A leg's session timer: refresh due or session expired (RFC 4028).
+    Session(u64, LegId),
 }
 
 /// Who a client or server transaction belongs to.
@@ -130,6 +135,8 @@ enum TxRole {
     BInvite(u64, LegId),
     /// A re-INVITE we relayed onto `leg` (client).
     ReinviteOut(u64, LegId),
+    /// A session refresh (UPDATE or re-INVITE) we sent on `leg` (client).
+    Refresh(u64, LegId),
     /// A BYE or CANCEL we sent (client); its answer changes nothing.
     Fire,
     /// An OPTIONS keepalive to trunk `i` (client).
@@ -395,6 +402,7 @@ impl<M: MediaControl> Engine<M> {
             }
             Timer::Retransmit2xx(id, seq) => self.retransmit_2xx(id, seq, now),
             Timer::Ivr(id, token) => self.on_ivr_timer(id, token, now),
+            Timer::Session(id, leg) => self.on_session_timer(id, leg, now),
             Timer::Forget(id) => self.forget(id),
             Timer::Keepalive(i) => self.send_keepalive(i, now),
             Timer::TrunkRegister(i) => self.send_trunk_register(i, now),

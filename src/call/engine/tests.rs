@@ -11,3 +11,4 @@ mod hosted;
 mod keepalive;
 mod misc;
 mod register;
+mod session_timers;

@@ -100,7 +100,8 @@ fn min_se_of(msg: &SipMessage) -> Result<Option<u32>, SessionTimerError> {
     }
 }
 
-fn supports_timer(msg: &SipMessage) -> bool {
+/// The message says `Supported: timer` or `Require: timer`.
+pub fn supports_timer(msg: &SipMessage) -> bool {
     ["Supported", "Require"].iter().any(|h| {
         msg.headers(h).any(|v| {
             String::from_utf8_lossy(v)

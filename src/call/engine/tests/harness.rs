@@ -347,6 +347,7 @@ impl Bench {
             },
             nonce_secret: b"engine-tests-secret".to_vec(),
             linger: Duration::from_secs(32),
+            session_timer: crate::sip::dialog::SessionTimerConfig::default(),
         };
         let media = FakeMedia::default();
         let metrics = Metrics::new();
