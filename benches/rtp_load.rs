@@ -2,7 +2,8 @@
 //! G.711 frames, 172-byte datagrams), for a few seconds; reports the relay worker threads' CPU time read from
 //! /proc/self/task/*/schedstat, per call and per packet.
 //!
-//! Run: `cargo bench --bench rtp_load -- [--secs 5] [--workers 1] [--coalesce-us 0] 500 1000 2000`
+//! Run: `cargo bench --bench rtp_load -- [--secs 5] [--workers 1] [--coalesce-us 0] [--record DIR] 500 1000 2000`
+//! (`--record DIR`: every call is also recorded to stereo WAVs under DIR, emptied before each run).
 //!
 //! The generator uses two sockets (all A legs latch to one, all B legs to the other) and sendmmsg/recvmmsg,
 //! so it costs far less than the relay it drives. On loopback the kernel's delivery into the receiving
@@ -204,7 +205,17 @@ fn run(
     secs: u64,
     workers: usize,
     coalesce: Duration,
+    record: Option<&std::path::Path>,
 ) -> Result<Outcome, Box<dyn std::error::Error>> {
+    // With --record, every bridge is also recorded (decode, jitter buffer, stereo WAV on disk).
+    let (rec_tx, _rec_rx) = tokio::sync::mpsc::unbounded_channel();
+    let recorder = match record {
+        Some(dir) => Some(hotline::media::recorder::Recorder::spawn(
+            hotline::media::recorder::RecorderConfig::new(dir),
+            rec_tx,
+        )?),
+        None => None,
+    };
     let relay = MediaRelay::start(RelayConfig {
         bind_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
         port_min: 10000,
@@ -227,6 +238,9 @@ fn run(
         let info = relay.create_bridge(Some(addr_a), Some(addr_b), None)?;
         ports.push((info.port_a, info.port_b));
         ids.push(info.id);
+        if let Some(r) = &recorder {
+            relay.record(info.id, r.handle().start(hotline::store::now_ms())?)?;
+        }
     }
     let stop = Arc::new(AtomicBool::new(false));
     let got = Arc::new(AtomicU64::new(0));
@@ -305,6 +319,7 @@ fn run(
         let _ = relay.destroy_nowait(id);
     }
     drop(relay);
+    drop(recorder);
     let wall = (t1 - t0).as_secs_f64();
     Ok(Outcome {
         n,
@@ -320,6 +335,7 @@ fn main() {
     let mut secs = 5u64;
     let mut workers = 1usize;
     let mut coalesce_us = 0u64;
+    let mut record: Option<std::path::PathBuf> = None;
     let mut ns = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -333,6 +349,7 @@ fn main() {
             }
             "--workers" => workers = args.next().and_then(|v| v.parse().ok()).unwrap_or(1),
             "--coalesce-us" => coalesce_us = args.next().and_then(|v| v.parse().ok()).unwrap_or(0),
+            "--record" => record = args.next().map(Into::into),
             "--bench" => {}
             other => {
                 if let Ok(n) = other.parse::<usize>() {
@@ -346,7 +363,17 @@ fn main() {
     }
     println!("media relay load: {secs} s per run, {workers} worker(s), coalesce {coalesce_us} us, 50 pkt/s each way per call");
     for n in ns {
-        match run(n, secs, workers, Duration::from_micros(coalesce_us)) {
+        if let Some(dir) = &record {
+            // Each run starts with an empty store, so the disk holds one run's files at most.
+            let _ = fs::remove_dir_all(dir);
+        }
+        match run(
+            n,
+            secs,
+            workers,
+            Duration::from_micros(coalesce_us),
+            record.as_deref(),
+        ) {
             Ok(o) => {
                 let per_call_us = o.relay_core * 1e6 / o.n as f64; // µs of CPU per second per call
                 let per_pkt_ns = o.relay_core * 1e9 / o.recv_pps.max(1.0);
