@@ -39,6 +39,10 @@ mod typed;
 mod uri;
 
 #[cfg(test)]
+mod diff_tests;
+#[cfg(test)]
+mod reference;
+#[cfg(test)]
 mod tests;
 
 pub use error::{ErrorKind, ParseError};

@@ -28,7 +28,11 @@ macro_rules! header_names {
             }
 
             fn from_lower(lower: &[u8]) -> HeaderName {
-                $( if lower.len() == $canon.len() && lower.eq_ignore_ascii_case($canon.as_bytes()) {
+                // Length, then first byte, then the rest: most candidates fail on a constant compare.
+                let first = lower.first().map_or(0, |b| b.to_ascii_lowercase());
+                $( if lower.len() == $canon.len()
+                    && first == $canon.as_bytes()[0].to_ascii_lowercase()
+                    && lower.eq_ignore_ascii_case($canon.as_bytes()) {
                     return HeaderName::$var;
                 } )*
                 HeaderName::Other

@@ -10,7 +10,6 @@ use super::text::{is_token, is_token_char, parse_u64, split_top, trim, trim_byte
 use super::typed::{CSeq, NameAddr, Via};
 use super::uri::Uri;
 use bytes::Bytes;
-use memchr::memmem;
 
 /// Largest message (datagram, or head + body on a stream) we accept.
 pub const MAX_MESSAGE: usize = 64 * 1024;
@@ -55,6 +54,15 @@ impl SipMessage {
     }
 }
 
+/// Index of the first `\r\n\r\n` in `d` (what `memmem::find` gives), hopping from LF to LF: a
+/// head has a few dozen lines, and this needs no searcher built per call.
+#[inline]
+fn find_blank_line(d: &[u8]) -> Option<usize> {
+    memchr::memchr_iter(b'\n', d).find_map(|i| {
+        (i >= 1 && d[i - 1] == b'\r' && d.get(i + 1..i + 3) == Some(b"\r\n")).then(|| i - 1)
+    })
+}
+
 fn leading_crlf(d: &[u8]) -> usize {
     let mut n = 0;
     while d.get(n) == Some(&b'\r') && d.get(n + 1) == Some(&b'\n') {
@@ -73,7 +81,7 @@ pub fn frame_stream(buf: &[u8]) -> Frame {
         return Frame::NeedMore;
     }
     let window = &buf[..buf.len().min(MAX_MESSAGE)];
-    let Some(he) = memmem::find(window, b"\r\n\r\n") else {
+    let Some(he) = find_blank_line(window) else {
         return if buf.len() >= MAX_MESSAGE {
             Frame::Error(err(ErrorKind::TooLarge, "head over 64 KiB"))
         } else {
@@ -153,7 +161,7 @@ fn parse(buf: Bytes, mode: Mode) -> Result<SipMessage, ParseError> {
     if pos >= d.len() {
         return Err(err(ErrorKind::Empty, "no message"));
     }
-    let head_end = memmem::find(d.get(pos..).unwrap_or(&[]), b"\r\n\r\n")
+    let head_end = find_blank_line(d.get(pos..).unwrap_or(&[]))
         .map(|i| pos + i)
         .ok_or(err(ErrorKind::Incomplete, "no blank line after headers"))?;
 

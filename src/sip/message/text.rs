@@ -3,14 +3,35 @@
 
 use super::error::{err, ErrorKind, ParseError};
 
+/// Byte classes as one table lookup each (the parser asks these questions for nearly every byte).
+const TOKEN: u8 = 1;
+/// Unquoted parameter value: token or `: [ ] / & $ @ ?`.
+const PVALUE: u8 = 2;
+/// SP, HT, CR, LF.
+const WS: u8 = 4;
+
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        let token = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            );
+        let pvalue = token || matches!(b, b':' | b'[' | b']' | b'/' | b'&' | b'$' | b'@' | b'?');
+        let ws = matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+        t[i] = (token as u8 * TOKEN) | (pvalue as u8 * PVALUE) | (ws as u8 * WS);
+        i += 1;
+    }
+    t
+};
+
 /// RFC 3261 `token` characters.
 #[inline]
 pub(crate) fn is_token_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
-        )
+    CLASS[b as usize] & TOKEN != 0
 }
 
 #[inline]
@@ -20,12 +41,22 @@ pub(crate) fn is_token(s: &[u8]) -> bool {
 
 #[inline]
 pub(crate) fn is_ws(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+    CLASS[b as usize] & WS != 0
 }
 
 /// Trim linear white space (SP, HT and any CR/LF left by folding) from both ends.
+#[inline]
 pub(crate) fn trim(s: &str) -> &str {
-    s.trim_matches(|c: char| c == ' ' || c == '\t' || c == '\r' || c == '\n')
+    // Bytewise: the trimmed bytes are ASCII, so the cut points are char boundaries.
+    let b = s.as_bytes();
+    let (mut i, mut j) = (0, b.len());
+    while i < j && is_ws(b[i]) {
+        i += 1;
+    }
+    while j > i && is_ws(b[j - 1]) {
+        j -= 1;
+    }
+    s.get(i..j).unwrap_or("")
 }
 
 pub(crate) fn trim_bytes(mut s: &[u8]) -> &[u8] {
@@ -44,21 +75,6 @@ pub(crate) fn trim_bytes(mut s: &[u8]) -> &[u8] {
         }
     }
     s
-}
-
-/// Are the double quotes in `s` balanced (honouring backslash escapes)?
-pub(crate) fn quotes_balanced(s: &[u8]) -> bool {
-    let mut in_q = false;
-    let mut i = 0;
-    while i < s.len() {
-        match s[i] {
-            b'\\' if in_q => i += 1,
-            b'"' => in_q = !in_q,
-            _ => {}
-        }
-        i += 1;
-    }
-    !in_q
 }
 
 /// Split `s` at `sep` bytes that are outside quoted strings and `<...>`.
@@ -131,7 +147,7 @@ impl<'a> Params<'a> {
         let raw = self.raw;
         split_top(raw, b';')
             .filter(|p| !trim(p).is_empty())
-            .map(|p| match p.find('=') {
+            .map(|p| match p.bytes().position(|b| b == b'=') {
                 Some(eq) => (trim(&p[..eq]), Some(trim(&p[eq + 1..]))),
                 None => (trim(p), None),
             })
@@ -151,38 +167,99 @@ impl<'a> Params<'a> {
 
     /// Check the grammar: non-empty token names, values that are tokens, hosts or quoted strings.
     pub(crate) fn validate(&self) -> Result<(), ParseError> {
-        if !quotes_balanced(self.raw.as_bytes()) {
-            return Err(err(ErrorKind::Header, "unbalanced quotes in parameters"));
-        }
-        for p in split_top(self.raw, b';') {
-            let (n, v) = match p.find('=') {
-                Some(eq) => (trim(&p[..eq]), Some(trim(&p[eq + 1..]))),
+        self.validate_with(|_, _| Ok(()))
+    }
+
+    /// [`Params::validate`] in one pass, also handing each `(name, value)` (trimmed, as
+    /// [`Params::iter`] gives them) to `check`. Errors come in the order of separate passes would
+    /// give them: unbalanced quotes first, then the first grammar error, then the first `check` error.
+    pub(crate) fn validate_with(
+        &self,
+        mut check: impl FnMut(&'a str, Option<&'a str>) -> Result<(), ParseError>,
+    ) -> Result<(), ParseError> {
+        let raw = self.raw;
+        let b = raw.as_bytes();
+        let mut grammar: Option<ParseError> = None;
+        let mut checked: Option<ParseError> = None;
+        let mut piece = |start: usize, end: usize, eq: Option<usize>| {
+            if grammar.is_some() {
+                return;
+            }
+            let p = raw.get(start..end).unwrap_or("");
+            let (n, v) = match eq {
+                Some(e) => (
+                    trim(raw.get(start..e).unwrap_or("")),
+                    Some(trim(raw.get(e + 1..end).unwrap_or(""))),
+                ),
                 None => (trim(p), None),
             };
-            if !is_token(n.as_bytes()) {
-                return Err(err(ErrorKind::Header, "bad parameter name"));
-            }
-            if let Some(v) = v {
-                let vb = v.as_bytes();
-                let ok = if vb.first() == Some(&b'"') {
-                    vb.len() >= 2 && vb.last() == Some(&b'"')
-                } else {
-                    !vb.is_empty()
-                        && vb.iter().all(|&b| {
-                            is_token_char(b)
-                                || matches!(
-                                    b,
-                                    b':' | b'[' | b']' | b'/' | b'&' | b'$' | b'@' | b'?'
-                                )
-                        })
-                };
-                if !ok {
-                    return Err(err(ErrorKind::Header, "bad parameter value"));
+            if let Err(e) = check_param(n, v) {
+                grammar = Some(e);
+            } else if checked.is_none() {
+                if let Err(e) = check(n, v) {
+                    checked = Some(e);
                 }
             }
+        };
+        // The same state machine as `split_top(raw, b';')` and `quotes_balanced`, fused.
+        let (mut in_q, mut in_angle) = (false, false);
+        let (mut start, mut eq) = (0usize, None);
+        let mut i = 0;
+        while i < b.len() {
+            let c = b[i];
+            if c == b'=' && eq.is_none() {
+                eq = Some(i);
+            }
+            if in_q {
+                if c == b'\\' {
+                    i += 1;
+                    if b.get(i) == Some(&b'=') && eq.is_none() {
+                        eq = Some(i);
+                    }
+                } else if c == b'"' {
+                    in_q = false;
+                }
+            } else if c == b'"' {
+                in_q = true;
+            } else if c == b'<' {
+                in_angle = true;
+            } else if c == b'>' {
+                in_angle = false;
+            } else if c == b';' && !in_angle {
+                piece(start, i, eq);
+                start = i + 1;
+                eq = None;
+            }
+            i += 1;
         }
-        Ok(())
+        if in_q {
+            return Err(err(ErrorKind::Header, "unbalanced quotes in parameters"));
+        }
+        piece(start.min(b.len()), b.len(), eq);
+        match (grammar, checked) {
+            (Some(e), _) | (None, Some(e)) => Err(e),
+            (None, None) => Ok(()),
+        }
     }
+}
+
+/// One parameter's grammar: a token name, and a token/host-ish or quoted value.
+fn check_param(n: &str, v: Option<&str>) -> Result<(), ParseError> {
+    if !is_token(n.as_bytes()) {
+        return Err(err(ErrorKind::Header, "bad parameter name"));
+    }
+    if let Some(v) = v {
+        let vb = v.as_bytes();
+        let ok = if vb.first() == Some(&b'"') {
+            vb.len() >= 2 && vb.last() == Some(&b'"')
+        } else {
+            !vb.is_empty() && vb.iter().all(|&b| CLASS[b as usize] & PVALUE != 0)
+        };
+        if !ok {
+            return Err(err(ErrorKind::Header, "bad parameter value"));
+        }
+    }
+    Ok(())
 }
 
 /// Strip the quotes of a quoted-string and undo `\` escapes. Returns the input if not quoted.

@@ -67,12 +67,33 @@ impl<'a> Via<'a> {
             Some(b';') => {
                 c.expect(b';');
                 let p = Params::new(c.rest());
-                p.validate().map_err(|_| herr("Via: bad parameters"))?;
+                // One pass: the grammar, and the numeric params we must trust later. A grammar
+                // error anywhere wins over a bad rport/ttl, as in two separate passes.
+                p.validate_with(|n, v| {
+                    if n.eq_ignore_ascii_case("rport")
+                        && v.is_some_and(|r| parse_u64(r, 65535).is_none())
+                    {
+                        return Err(herr("Via: bad rport"));
+                    }
+                    if n.eq_ignore_ascii_case("ttl") && v.and_then(|t| parse_u64(t, 255)).is_none()
+                    {
+                        return Err(herr("Via: bad ttl"));
+                    }
+                    Ok(())
+                })
+                .map_err(|e| {
+                    // Keep our own rport/ttl reasons; any grammar error reads as before.
+                    if e.reason == "Via: bad rport" || e.reason == "Via: bad ttl" {
+                        e
+                    } else {
+                        herr("Via: bad parameters")
+                    }
+                })?;
                 p
             }
             Some(_) => return Err(herr("Via: junk after sent-by")),
         };
-        let via = Via {
+        Ok(Via {
             protocol,
             version,
             transport,
@@ -80,17 +101,7 @@ impl<'a> Via<'a> {
             ipv6,
             port,
             params,
-        };
-        // One pass over the params for the numeric ones we must trust later.
-        for (n, v) in via.params.iter() {
-            if n.eq_ignore_ascii_case("rport") && v.is_some_and(|r| parse_u64(r, 65535).is_none()) {
-                return Err(herr("Via: bad rport"));
-            }
-            if n.eq_ignore_ascii_case("ttl") && v.and_then(|t| parse_u64(t, 255)).is_none() {
-                return Err(herr("Via: bad ttl"));
-            }
-        }
-        Ok(via)
+        })
     }
 
     pub fn branch(&self) -> Option<&'a str> {
@@ -216,7 +227,7 @@ impl<'a> NameAddr<'a> {
         };
         // after_disp starts with '<'
         let s = as_str(after_disp)?;
-        let gt = s.find('>').ok_or(herr("missing >"))?;
+        let gt = s.bytes().position(|b| b == b'>').ok_or(herr("missing >"))?;
         let u = &s[1..gt];
         if u.bytes().next().is_some_and(is_ws) || u.bytes().last().is_some_and(is_ws) {
             return Err(herr("whitespace inside <>"));

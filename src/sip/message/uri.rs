@@ -42,39 +42,54 @@ fn uri_err(reason: &'static str) -> ParseError {
     err(ErrorKind::Uri, reason)
 }
 
-/// Bytes never allowed anywhere in a URI.
+/// Bytes never allowed anywhere in a URI, as a table (checked for every byte of every URI).
+const FORBIDDEN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b <= b' '
+            || b >= 0x7f
+            || matches!(
+                b,
+                b'<' | b'>' | b'"' | b'\\' | b'{' | b'}' | b'|' | b'^' | b'`'
+            );
+        i += 1;
+    }
+    t
+};
+
 #[inline]
 fn forbidden(b: u8) -> bool {
-    b <= b' '
-        || b >= 0x7f
-        || matches!(
-            b,
-            b'<' | b'>' | b'"' | b'\\' | b'{' | b'}' | b'|' | b'^' | b'`'
-        )
+    FORBIDDEN[b as usize]
 }
 
 fn check_escapes(s: &str) -> Result<(), ParseError> {
     let b = s.as_bytes();
     let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let ok = matches!((b.get(i + 1), b.get(i + 2)), (Some(x), Some(y)) if x.is_ascii_hexdigit() && y.is_ascii_hexdigit());
-            if !ok {
-                return Err(uri_err("bad % escape"));
-            }
-            i += 3;
-        } else {
-            i += 1;
+    // Jump from `%` to `%` (most URIs have none).
+    while let Some(j) = memchr::memchr(b'%', b.get(i..).unwrap_or(&[])) {
+        let at = i + j;
+        let ok = matches!((b.get(at + 1), b.get(at + 2)), (Some(x), Some(y)) if x.is_ascii_hexdigit() && y.is_ascii_hexdigit());
+        if !ok {
+            return Err(uri_err("bad % escape"));
         }
+        i = at + 3;
     }
     Ok(())
+}
+
+/// First `c` in `s`. URI pieces are short: a plain loop beats a SIMD call's set-up here.
+#[inline]
+fn find(s: &str, c: u8) -> Option<usize> {
+    s.bytes().position(|b| b == c)
 }
 
 /// Parse `host[:port]` where host may be `[v6]`. Returns (host, ipv6, port, rest-after-hostport).
 pub(crate) fn parse_hostport(s: &str) -> Result<(&str, bool, Option<u16>, &str), ParseError> {
     let b = s.as_bytes();
     let (host, ipv6, after) = if b.first() == Some(&b'[') {
-        let close = s.find(']').ok_or(uri_err("unterminated IPv6 reference"))?;
+        let close = find(s, b']').ok_or(uri_err("unterminated IPv6 reference"))?;
         let h = &s[1..close];
         if h.is_empty()
             || !h
@@ -105,7 +120,10 @@ pub(crate) fn parse_hostport(s: &str) -> Result<(&str, bool, Option<u16>, &str),
         if digits.is_empty() || digits.len() > 5 {
             return Err(uri_err("bad port"));
         }
-        let port: u32 = digits.parse().map_err(|_| uri_err("bad port"))?;
+        // 1 to 5 ASCII digits: cannot overflow u32.
+        let port = digits
+            .bytes()
+            .fold(0u32, |a, d| a * 10 + u32::from(d - b'0'));
         let port = u16::try_from(port).map_err(|_| uri_err("port out of range"))?;
         Ok((host, ipv6, Some(port), &p[end..]))
     } else {
@@ -116,7 +134,7 @@ pub(crate) fn parse_hostport(s: &str) -> Result<(&str, bool, Option<u16>, &str),
 impl<'a> Uri<'a> {
     /// Parse a URI (no surrounding whitespace or angle brackets allowed).
     pub fn parse(s: &'a str) -> Result<Uri<'a>, ParseError> {
-        let colon = s.find(':').ok_or(uri_err("no scheme"))?;
+        let colon = find(s, b':').ok_or(uri_err("no scheme"))?;
         let scheme = &s[..colon];
         let sb = scheme.as_bytes();
         if sb.is_empty()
@@ -172,10 +190,10 @@ impl<'a> SipUri<'a> {
         rest: &'a str,
     ) -> Result<SipUri<'a>, ParseError> {
         check_escapes(rest)?;
-        let (user, password, hostpart) = match rest.find('@') {
+        let (user, password, hostpart) = match find(rest, b'@') {
             Some(at) => {
                 let userinfo = &rest[..at];
-                let (u, p) = match userinfo.find(':') {
+                let (u, p) = match find(userinfo, b':') {
                     Some(c) => (&userinfo[..c], Some(&userinfo[c + 1..])),
                     None => (userinfo, None),
                 };
@@ -192,7 +210,7 @@ impl<'a> SipUri<'a> {
             None => ("", None),
             Some(b';') => {
                 let a = &after[1..];
-                match a.find('?') {
+                match find(a, b'?') {
                     Some(q) => (&a[..q], Some(&a[q + 1..])),
                     None => (a, None),
                 }
