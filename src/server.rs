@@ -182,6 +182,11 @@ pub async fn run(
             tokens,
         )));
     }
+    // SIP (and its prompts, flows and recorder) is up before HTTP answers, so /healthz saying
+    // "ok" means the node takes calls.
+    let cdr = CdrWriter::spawn(db.clone(), BatchPolicy::default());
+    let sip = shell::start(&config, db.clone(), metrics.clone(), cdr, stop.clone(), acd).await?;
+    info!(udp = ?sip.udp, "SIP listening");
     let mut http_stop = stop.clone();
     let http = tokio::spawn(async move {
         let _ = axum::serve(listener, app)
@@ -191,10 +196,6 @@ pub async fn run(
             .await;
     });
     info!(%http_addr, "HTTP listening");
-
-    let cdr = CdrWriter::spawn(db.clone(), BatchPolicy::default());
-    let sip = shell::start(&config, db.clone(), metrics.clone(), cdr, stop.clone(), acd).await?;
-    info!(udp = ?sip.udp, "SIP listening");
 
     let node = Node {
         db: db.clone(),
