@@ -9,14 +9,12 @@ mod common;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
+use common::cti::{ready_agent, ws_until};
+use common::ua::{request, sdp, sdp_media, status, Ua};
 use common::{Hotline, HotlineSetup};
-use futures::{SinkExt, StreamExt};
 use hotline::media::dtmf::rfc4733::TelephoneEvent;
 use hotline::media::rtp::{RtpHeader, RtpPacket};
-use hotline::sip::auth::DigestClient;
 use hotline::sip::message::SipMessage;
-use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::Message;
 
 const ACD: &str = r#"
 [[groups]]
@@ -30,66 +28,6 @@ name = "坐席 1001"
 groups = [{ group = "12345-general", level = 5 }]
 endpoints = [{ kind = "sip", extension = "1001" }]
 "#;
-
-struct Ua {
-    sock: UdpSocket,
-    addr: SocketAddr,
-}
-
-impl Ua {
-    fn new() -> Ua {
-        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-        sock.set_read_timeout(Some(Duration::from_millis(100)))
-            .unwrap();
-        let addr = sock.local_addr().unwrap();
-        Ua { sock, addr }
-    }
-
-    fn send(&self, to: SocketAddr, m: &SipMessage) {
-        self.sock.send_to(&m.to_bytes(), to).unwrap();
-    }
-
-    fn expect(&self, what: &str, want: impl Fn(&SipMessage) -> bool) -> SipMessage {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut buf = vec![0u8; 65536];
-        while Instant::now() < deadline {
-            if let Ok((n, _)) = self.sock.recv_from(&mut buf) {
-                if let Ok(m) = SipMessage::parse(buf[..n].to_vec()) {
-                    if want(&m) {
-                        return m;
-                    }
-                }
-            }
-        }
-        panic!("no {what} within 10 s");
-    }
-}
-
-fn status(code: u16) -> impl Fn(&SipMessage) -> bool {
-    move |m| m.status_code() == Some(code)
-}
-
-fn sdp(rtp: SocketAddr) -> String {
-    format!(
-        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n",
-        rtp.port()
-    )
-}
-
-fn sdp_media(body: &[u8]) -> SocketAddr {
-    let text = String::from_utf8_lossy(body);
-    let ip = text
-        .lines()
-        .find_map(|l| l.strip_prefix("c=IN IP4 "))
-        .unwrap()
-        .trim();
-    let port = text
-        .lines()
-        .find_map(|l| l.strip_prefix("m=audio "))
-        .and_then(|r| r.split(' ').next())
-        .unwrap();
-    format!("{ip}:{port}").parse().unwrap()
-}
 
 /// Receives RTP on `sock` for up to `within`; returns how many packets carried sound.
 fn audible_packets(sock: &UdpSocket, within: Duration) -> usize {
@@ -133,50 +71,6 @@ fn press(sock: &UdpSocket, to: SocketAddr, key: u8, seq: &mut u16, ts: &mut u32)
     }
 }
 
-fn http_post(addr: SocketAddr, path: &str, body: &str) -> String {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
-}
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn ws_until(ws: &mut Ws, pred: impl Fn(&Value) -> bool) -> Value {
-    for _ in 0..100 {
-        let m = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .expect("a CTI frame within 10 s");
-        if let Some(Ok(Message::Text(t))) = m {
-            let v: Value = serde_json::from_str(t.as_str()).unwrap();
-            if pred(&v) {
-                return v;
-            }
-        }
-    }
-    panic!("no matching CTI frame");
-}
-
-async fn command(ws: &mut Ws, id: u64, cmd: Value) {
-    ws.send(Message::Text(
-        json!({"type":"command","id":id,"command":cmd})
-            .to_string()
-            .into(),
-    ))
-    .await
-    .unwrap();
-    let r = ws_until(ws, |v| v["type"] == "result" && v["id"] == id).await;
-    assert_eq!(r["ok"], true, "{r}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn citizen_reaches_an_agent_through_the_ivr_and_rates_the_call() {
     let h = Hotline::start(HotlineSetup {
@@ -191,82 +85,10 @@ async fn citizen_reaches_an_agent_through_the_ivr_and_rates_the_call() {
         ..HotlineSetup::default()
     });
 
-    // The agent's desktop user, then a CTI login and "ready".
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hotline"))
-        .arg("--config")
-        .arg(h.path().join("hotline.toml"))
-        .args([
-            "user",
-            "add",
-            "1001",
-            "--roles",
-            "agent",
-            "--password",
-            "Agent-1001-pw",
-        ])
-        .current_dir(h.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let resp = http_post(
-        h.http,
-        "/api/v1/auth/login",
-        r#"{"username":"1001","password":"Agent-1001-pw"}"#,
-    );
-    let body = resp.split("\r\n\r\n").nth(1).unwrap_or_default();
-    let token = serde_json::from_str::<Value>(body).unwrap_or_default()["token"]
-        .as_str()
-        .unwrap_or_else(|| panic!("login: {resp}"))
-        .to_string();
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws/cti", h.http))
-        .await
-        .unwrap();
-    ws.send(Message::Text(
-        json!({"type":"hello","version":1,"token":token})
-            .to_string()
-            .into(),
-    ))
-    .await
-    .unwrap();
-    ws_until(&mut ws, |v| v["type"] == "welcome").await;
-    command(&mut ws, 1, json!({"cmd":"login"})).await;
-    command(&mut ws, 2, json!({"cmd":"set_ready"})).await;
-
-    // The agent's phone registers.
+    // The agent's desktop is logged in and ready; their phone registers.
+    let mut ws = ready_agent(&h).await;
     let phone = Ua::new();
-    let reg = |cseq: u32, auth: Option<String>| {
-        let mut m = SipMessage::parse(format!(
-            "REGISTER sip:{sip} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKreg{cseq};rport\r\nMax-Forwards: 70\r\nFrom: <sip:1001@hotline.local>;tag=ph\r\nTo: <sip:1001@hotline.local>\r\nCall-ID: reg-1001\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:1001@{me}>\r\nExpires: 300\r\nContent-Length: 0\r\n\r\n",
-            sip = h.sip,
-            me = phone.addr
-        ).into_bytes())
-        .unwrap();
-        if let Some(a) = auth {
-            m.push_header("Authorization", a);
-        }
-        m
-    };
-    phone.send(h.sip, &reg(1, None));
-    let challenge = phone.expect("401", status(401));
-    let mut client = DigestClient::new("1001", "s3cret");
-    client
-        .handle_challenge(
-            401,
-            challenge
-                .headers("WWW-Authenticate")
-                .map(|v| std::str::from_utf8(v).unwrap()),
-            false,
-        )
-        .unwrap();
-    let (_, creds) = client
-        .credentials("REGISTER", &format!("sip:{}", h.sip), b"", "cn0nce")
-        .unwrap();
-    phone.send(h.sip, &reg(2, Some(creds.to_header_value())));
-    phone.expect("200 to REGISTER", status(200));
+    phone.register(h.sip, "1001", "s3cret");
 
     // The citizen calls 12345: hotline answers and greets.
     let carrier = Ua::new();
@@ -282,8 +104,8 @@ async fn citizen_reaches_an_agent_through_the_ivr_and_rates_the_call() {
         len = offer.len()
     ).into_bytes())
     .unwrap();
-    carrier.send(h.sip, &invite);
-    let ok = carrier.expect("200 from hotline", status(200));
+    carrier.send_msg(h.sip, &invite);
+    let (ok, _) = carrier.expect("200 from hotline", status(200));
     let hotline_rtp = sdp_media(ok.body());
     let to = ok.header_str("To").unwrap().to_string();
     let in_dialog = |method: &str, cseq: u32| {
@@ -294,7 +116,7 @@ async fn citizen_reaches_an_agent_through_the_ivr_and_rates_the_call() {
         ).into_bytes())
         .unwrap()
     };
-    carrier.send(h.sip, &in_dialog("ACK", 1));
+    carrier.send_msg(h.sip, &in_dialog("ACK", 1));
     // Latch our RTP address and hear the welcome prompt.
     caller_rtp
         .send_to(
@@ -352,7 +174,10 @@ async fn citizen_reaches_an_agent_through_the_ivr_and_rates_the_call() {
         "auto-answer requested"
     );
 
-    let ringing = ws_until(&mut ws, |v| v["event"]["event"] == "call_ringing").await;
+    let ringing = ws_until(&mut ws, Duration::from_secs(20), |v| {
+        v["event"]["event"] == "call_ringing"
+    })
+    .await;
     assert_eq!(ringing["event"]["caller"], "13800138000");
     assert_eq!(ringing["event"]["group"], "12345-general");
 
@@ -368,9 +193,12 @@ async fn citizen_reaches_an_agent_through_the_ivr_and_rates_the_call() {
         sdp(phone_rtp.local_addr().unwrap()).into_bytes(),
         Some("application/sdp"),
     );
-    phone.send(h.sip, &ok);
-    phone.expect("ACK", |m| m.method().map(|x| x.as_str()) == Some("ACK"));
-    ws_until(&mut ws, |v| v["event"]["event"] == "call_answered").await;
+    phone.send_msg(h.sip, &ok);
+    phone.expect("ACK", request("ACK"));
+    ws_until(&mut ws, Duration::from_secs(20), |v| {
+        v["event"]["event"] == "call_answered"
+    })
+    .await;
     let mut got_caller = 0;
     let mut got_agent = 0;
     let mut buf = [0u8; 2048];
@@ -421,18 +249,19 @@ async fn citizen_reaches_an_agent_through_the_ivr_and_rates_the_call() {
         .into_bytes(),
     )
     .unwrap();
-    phone.send(h.sip, &bye);
+    phone.send_msg(h.sip, &bye);
     phone.expect("200 to BYE", status(200));
-    ws_until(&mut ws, |v| v["event"]["event"] == "call_ended").await;
+    ws_until(&mut ws, Duration::from_secs(20), |v| {
+        v["event"]["event"] == "call_ended"
+    })
+    .await;
     assert!(
         audible_packets(&caller_rtp, Duration::from_secs(2)) > 20,
         "the survey prompt plays"
     );
     press(&caller_rtp, hotline_rtp, 5, &mut seq, &mut ts);
-    let hangup = carrier.expect("BYE after the thanks", |m| {
-        m.method().map(|x| x.as_str()) == Some("BYE")
-    });
-    carrier.send(h.sip, &SipMessage::response_to(&hangup, 200, "OK", None));
+    let (hangup, _) = carrier.expect("BYE after the thanks", request("BYE"));
+    carrier.send_msg(h.sip, &SipMessage::response_to(&hangup, 200, "OK", None));
 
     // The rating is stored against the call.
     let db =

@@ -4,87 +4,13 @@
 
 mod common;
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
+use common::ua::{request, sdp, sdp_media, status, Ua};
 use common::{Hotline, HotlineSetup};
 use hotline::media::rtp::{RtpHeader, RtpPacket};
-use hotline::sip::auth::DigestClient;
 use hotline::sip::message::SipMessage;
-
-/// A UDP SIP endpoint: sends text requests, waits for messages matching a predicate.
-struct Ua {
-    sock: UdpSocket,
-    addr: SocketAddr,
-}
-
-impl Ua {
-    fn new() -> Ua {
-        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-        sock.set_read_timeout(Some(Duration::from_millis(100)))
-            .unwrap();
-        let addr = sock.local_addr().unwrap();
-        Ua { sock, addr }
-    }
-
-    fn send(&self, to: SocketAddr, text: &str) {
-        self.sock.send_to(text.as_bytes(), to).unwrap();
-    }
-
-    fn send_msg(&self, to: SocketAddr, m: &SipMessage) {
-        self.sock.send_to(&m.to_bytes(), to).unwrap();
-    }
-
-    /// The next message for which `want` is true (others are skipped), within 5 s.
-    fn expect(&self, what: &str, want: impl Fn(&SipMessage) -> bool) -> (SipMessage, SocketAddr) {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let mut buf = vec![0u8; 65_535];
-        while Instant::now() < deadline {
-            if let Ok((n, from)) = self.sock.recv_from(&mut buf) {
-                if let Ok(m) = SipMessage::parse(buf[..n].to_vec()) {
-                    if want(&m) {
-                        return (m, from);
-                    }
-                }
-            }
-        }
-        panic!("{} did not receive {what}", self.addr);
-    }
-}
-
-fn status(code: u16) -> impl Fn(&SipMessage) -> bool {
-    move |m| m.status_code() == Some(code)
-}
-
-fn request(method: &'static str) -> impl Fn(&SipMessage) -> bool {
-    move |m| m.method().is_some_and(|x| x.as_str() == method)
-}
-
-/// The audio address of an SDP body.
-fn sdp_media(body: &[u8]) -> SocketAddr {
-    let text = String::from_utf8_lossy(body);
-    let ip = text
-        .lines()
-        .find_map(|l| l.strip_prefix("c=IN IP4 "))
-        .unwrap()
-        .trim();
-    let port = text
-        .lines()
-        .find_map(|l| l.strip_prefix("m=audio "))
-        .unwrap()
-        .split(' ')
-        .next()
-        .unwrap();
-    format!("{ip}:{port}").parse().unwrap()
-}
-
-fn sdp(rtp: SocketAddr) -> String {
-    format!(
-        "v=0\r\no=ua 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n",
-        ip = rtp.ip(),
-        port = rtp.port()
-    )
-}
 
 fn rtp_packet(seq: u16, payload: &[u8]) -> Vec<u8> {
     RtpHeader {
@@ -113,37 +39,11 @@ fn registered_softphone_takes_a_carrier_call_with_rtp_intact_both_ways() {
     let carrier = Ua::new();
 
     // The softphone registers; hotline challenges, the phone answers with SHA-256 (offered first).
-    let reg = |cseq: u32, auth: Option<String>| {
-        let mut m = SipMessage::parse(format!(
-            "REGISTER sip:{sip} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKreg{cseq};rport\r\nMax-Forwards: 70\r\nFrom: <sip:1001@hotline.local>;tag=ph\r\nTo: <sip:1001@hotline.local>\r\nCall-ID: reg-1001\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:1001@{me}>\r\nExpires: 300\r\nContent-Length: 0\r\n\r\n",
-            sip = h.sip,
-            me = phone.addr
-        ).into_bytes())
-        .unwrap();
-        if let Some(a) = auth {
-            m.push_header("Authorization", a);
-        }
-        m
-    };
-    phone.send_msg(h.sip, &reg(1, None));
-    let (challenge, _) = phone.expect("401", status(401));
-    let values: Vec<String> = challenge
-        .headers("WWW-Authenticate")
-        .map(|v| String::from_utf8_lossy(v).to_string())
-        .collect();
+    let (values, ok) = phone.register(h.sip, "1001", "s3cret");
     assert!(
         values[0].contains("algorithm=SHA-256"),
         "SHA-256 offered first: {values:?}"
     );
-    let mut client = DigestClient::new("1001", "s3cret");
-    client
-        .handle_challenge(401, values.iter().map(String::as_str), false)
-        .unwrap();
-    let (_, creds) = client
-        .credentials("REGISTER", &format!("sip:{}", h.sip), b"", "cn0nce")
-        .unwrap();
-    phone.send_msg(h.sip, &reg(2, Some(creds.to_header_value())));
-    let (ok, _) = phone.expect("200 to REGISTER", status(200));
     assert!(
         ok.header_str("Contact").unwrap().contains("expires="),
         "{ok:?}"

@@ -7,14 +7,11 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use common::cti::{ready_agent, ws_until};
 use common::{free_port, sipp_available, Hotline, HotlineSetup, SippRun};
-use futures::{SinkExt, StreamExt};
-use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::Message;
 
 const ACD: &str = r#"
 [[groups]]
@@ -39,105 +36,6 @@ fn dtmf_pcap(key: char) -> Option<PathBuf> {
     .iter()
     .map(|d| PathBuf::from(d).join(format!("dtmf_2833_{key}.pcap")))
     .find(|p| p.exists())
-}
-
-fn http_post(addr: SocketAddr, path: &str, body: &str) -> String {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
-}
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn ws_until(ws: &mut Ws, within: Duration, pred: impl Fn(&Value) -> bool) -> Value {
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        let m = tokio::time::timeout_at(deadline, ws.next())
-            .await
-            .expect("a matching CTI frame in time");
-        match m {
-            Some(Ok(Message::Text(t))) => {
-                let v: Value = serde_json::from_str(t.as_str()).unwrap();
-                if pred(&v) {
-                    return v;
-                }
-            }
-            Some(Ok(_)) => {}
-            other => panic!("CTI socket ended: {other:?}"),
-        }
-    }
-}
-
-async fn command(ws: &mut Ws, id: u64, cmd: Value) {
-    ws.send(Message::Text(
-        json!({"type":"command","id":id,"command":cmd})
-            .to_string()
-            .into(),
-    ))
-    .await
-    .unwrap();
-    let r = ws_until(ws, Duration::from_secs(10), |v| {
-        v["type"] == "result" && v["id"] == id
-    })
-    .await;
-    assert_eq!(r["ok"], true, "{r}");
-}
-
-/// Logs agent 1001 in over /ws/cti and makes them ready; the socket stays open for events.
-async fn ready_agent(h: &Hotline) -> Ws {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hotline"))
-        .arg("--config")
-        .arg(h.path().join("hotline.toml"))
-        .args([
-            "user",
-            "add",
-            "1001",
-            "--roles",
-            "agent",
-            "--password",
-            "Agent-1001-pw",
-        ])
-        .current_dir(h.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let resp = http_post(
-        h.http,
-        "/api/v1/auth/login",
-        r#"{"username":"1001","password":"Agent-1001-pw"}"#,
-    );
-    let body = resp.split("\r\n\r\n").nth(1).unwrap_or_default();
-    let token = serde_json::from_str::<Value>(body).unwrap_or_default()["token"]
-        .as_str()
-        .unwrap_or_else(|| panic!("login: {resp}"))
-        .to_string();
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws/cti", h.http))
-        .await
-        .unwrap();
-    ws.send(Message::Text(
-        json!({"type":"hello","version":1,"token":token})
-            .to_string()
-            .into(),
-    ))
-    .await
-    .unwrap();
-    ws_until(&mut ws, Duration::from_secs(10), |v| v["type"] == "welcome").await;
-    command(&mut ws, 1, json!({"cmd":"login"})).await;
-    command(&mut ws, 2, json!({"cmd":"set_ready"})).await;
-    ws
 }
 
 /// The log without its colour escapes (`ESC [ ... m`).

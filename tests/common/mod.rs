@@ -2,6 +2,9 @@
 //! configuration of the test's own, and a runner for sipp scenarios.
 #![allow(dead_code)]
 
+pub mod cti;
+pub mod ua;
+
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
