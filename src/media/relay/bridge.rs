@@ -304,49 +304,36 @@ impl BridgeCore {
         if kind == PacketKind::Rtp {
             st.latched_ssrc = Some(ssrc);
             st.seq.update(ssrc, seq);
-            if st.decoded.is_some() || st.inband.is_some() {
+            let taps = st.decoded.is_some() || st.inband.is_some();
+            if taps || st.format.dtmf_payload_type.is_some() {
                 if let Ok(p) = RtpPacketMut::parse(buf) {
                     let v = p.view();
-                    let payload = v.payload();
-                    // Events, comfort noise, other packet times: not audio that is recorded.
-                    let decode: Option<fn(u8) -> i16> = match (v.payload_type(), payload.len()) {
-                        (0, FRAME_SAMPLES) => Some(g711::ulaw_decode),
-                        (8, FRAME_SAMPLES) => Some(g711::alaw_decode),
-                        _ => None,
-                    };
-                    if let Some(d) = decode {
-                        let mut pcm = [0i16; FRAME_SAMPLES];
-                        for (o, &b) in pcm.iter_mut().zip(payload) {
-                            *o = d(b);
-                        }
-                        if let Some(jb) = st.decoded.as_mut() {
-                            let _ = jb.push(ssrc, seq, ts, &pcm, now);
-                        }
-                        if let Some(det) = st.inband.as_mut() {
-                            det.push(&pcm, now);
-                            while let Some(d) = det.poll_digit() {
-                                if self.events.len() >= MAX_EVENTS {
-                                    self.events.pop_front();
-                                }
-                                self.events.push_back(BridgeEvent::Digit {
-                                    leg,
-                                    digit: d.digit,
-                                    duration_ms: d.duration_ms,
-                                });
+                    let (pt, payload) = (v.payload_type(), v.payload());
+                    if Some(pt) == st.format.dtmf_payload_type {
+                        // A malformed event is the sender's problem; the packet is still relayed.
+                        let _ = st.dtmf.on_packet(ts, v.marker(), payload, now);
+                    } else if taps {
+                        // Events, comfort noise, other packet times: not audio to decode.
+                        let decode: Option<fn(u8) -> i16> = match (pt, payload.len()) {
+                            (0, FRAME_SAMPLES) => Some(g711::ulaw_decode),
+                            (8, FRAME_SAMPLES) => Some(g711::alaw_decode),
+                            _ => None,
+                        };
+                        if let Some(d) = decode {
+                            let mut pcm = [0i16; FRAME_SAMPLES];
+                            for (o, &b) in pcm.iter_mut().zip(payload) {
+                                *o = d(b);
+                            }
+                            if let Some(jb) = st.decoded.as_mut() {
+                                let _ = jb.push(ssrc, seq, ts, &pcm, now);
+                            }
+                            if let Some(det) = st.inband.as_mut() {
+                                det.push(&pcm, now);
                             }
                         }
                     }
                 }
-            }
-            if let Some(dtmf_pt) = st.format.dtmf_payload_type {
-                if let Ok(p) = RtpPacketMut::parse(buf) {
-                    let v = p.view();
-                    if v.payload_type() == dtmf_pt {
-                        // A malformed event is the sender's problem; the packet is still relayed.
-                        let _ = st.dtmf.on_packet(ts, v.marker(), v.payload(), now);
-                        self.drain_digits(leg);
-                    }
-                }
+                self.drain_digits(leg);
             }
         } else {
             self.leg_mut(leg).stats.rtcp_packets += 1;
@@ -447,23 +434,12 @@ impl BridgeCore {
     /// Raises at most one timeout event per silence.
     pub fn handle_timeout(&mut self, now: Instant) {
         for leg in [Leg::A, Leg::B] {
-            self.leg_mut(leg).dtmf.handle_timeout(now);
-            self.drain_digits(leg);
             let st = self.leg_mut(leg);
+            st.dtmf.handle_timeout(now);
             if let Some(det) = st.inband.as_mut() {
                 det.handle_timeout(now);
-                let mut found = Vec::new();
-                while let Some(d) = det.poll_digit() {
-                    found.push(d);
-                }
-                for d in found {
-                    self.push_event(BridgeEvent::Digit {
-                        leg,
-                        digit: d.digit,
-                        duration_ms: d.duration_ms,
-                    });
-                }
             }
+            self.drain_digits(leg);
         }
         let limit = self.cfg.rtp_timeout;
         for leg in [Leg::A, Leg::B] {
@@ -634,6 +610,7 @@ impl BridgeCore {
         None
     }
 
+    /// Reports the key presses the leg's detectors completed (RFC 4733 and in-band alike).
     fn drain_digits(&mut self, leg: Leg) {
         while let Some(d) = self.leg_mut(leg).dtmf.poll_digit() {
             if let Some(digit) = d.key {
@@ -643,6 +620,17 @@ impl BridgeCore {
                     duration_ms: d.duration_ms,
                 });
             }
+        }
+        loop {
+            let Some(det) = self.leg_mut(leg).inband.as_mut() else {
+                break;
+            };
+            let Some(d) = det.poll_digit() else { break };
+            self.push_event(BridgeEvent::Digit {
+                leg,
+                digit: d.digit,
+                duration_ms: d.duration_ms,
+            });
         }
     }
 
