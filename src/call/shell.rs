@@ -187,12 +187,15 @@ pub async fn start(
         Some(l) => (Some(l.handle), Some(l.actions)),
         None => (None, None),
     };
-    engine.set_services(Services {
+    // What hosted calls are served with; rebuilt with the new flows on every reload.
+    let has_acd = acd_handle.is_some();
+    let services = move |flows| Services {
         flows,
         env: env.clone(),
-        acd: acd_handle.is_some(),
+        acd: has_acd,
         language: "zh-CN".into(),
-    });
+    };
+    engine.set_services(services(flows));
     // Events for the ACD go out in order through one task.
     let (acd_tx, mut acd_rx) = mpsc::unbounded_channel::<crate::acd::Event>();
     if let Some(handle) = acd_handle.clone() {
@@ -294,12 +297,7 @@ pub async fn start(
                             warn!("IVR flow reload problems:\n{}", outcome.report);
                         }
                         info!(version = outcome.version, updated = ?outcome.updated, removed = ?outcome.removed, "IVR flows reloaded");
-                        engine.set_services(Services {
-                            flows: registry.current(),
-                            env: env.clone(),
-                            acd: acd_handle.is_some(),
-                            language: "zh-CN".into(),
-                        });
+                        engine.set_services(services(registry.current()));
                     }
                 }
                 Some(a) = acct_rx.recv() => engine.set_accounts(a),

@@ -478,17 +478,14 @@ pub struct CtiTokens {
 
 impl crate::cti::session::TokenValidator for CtiTokens {
     fn validate(&self, token: &str) -> Result<crate::cti::session::Principal, String> {
-        // The CTI session asks synchronously, once per login; the lookup itself is async.
         let auth = self.auth.clone();
         let token = token.to_string();
-        // The query runs on a helper thread driving the same runtime, so this worker only
-        // waits for the answer (a few ms, once per login).
-        let handle = tokio::runtime::Handle::current();
-        let user = std::thread::spawn(move || {
-            handle.block_on(async move { auth.authenticate(&token, crate::store::now_ms()).await })
+        // The CTI session asks synchronously, once per login: block_in_place lets the
+        // (multi-thread) runtime move this worker's other tasks away while the lookup runs.
+        let user = tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current()
+                .block_on(async move { auth.authenticate(&token, crate::store::now_ms()).await })
         })
-        .join()
-        .map_err(|_| "token check failed".to_string())?
         .map_err(|e| e.to_string())?;
         let is = |r: Role| user.roles.contains(&r);
         Ok(crate::cti::session::Principal {

@@ -617,21 +617,9 @@ impl<M: MediaControl> Engine<M> {
 
     /// The flow ended its voice message: the recording stops and the flow hears its id.
     fn finish_message(&mut self, id: u64, rec: u64, now: Instant) {
-        let Some(c) = self.calls.get_mut(&id) else {
+        let Some((file, duration_ms)) = self.take_message(id, rec, now) else {
             return;
         };
-        let bridge = c.bridge;
-        let Some((_, file, started)) = c
-            .hosted
-            .as_mut()
-            .and_then(|h| h.message.take_if(|m| m.0 == rec))
-        else {
-            return;
-        };
-        if let Some(b) = bridge {
-            self.media.stop_recording(b.id);
-        }
-        let duration_ms = now.saturating_duration_since(started).as_millis() as u64;
         info!(recording = %file, duration_ms, "voice message recorded");
         self.feed_ivr(
             id,
@@ -642,6 +630,20 @@ impl<M: MediaControl> Engine<M> {
             },
             now,
         );
+    }
+
+    /// Stops voice message `rec` of call `id`, if it is the one recording: its file and length.
+    fn take_message(&mut self, id: u64, rec: u64, now: Instant) -> Option<(String, u64)> {
+        let c = self.calls.get_mut(&id)?;
+        let bridge = c.bridge;
+        let (_, file, started) = c.hosted.as_mut()?.message.take_if(|m| m.0 == rec)?;
+        if let Some(b) = bridge {
+            self.media.stop_recording(b.id);
+        }
+        Some((
+            file,
+            now.saturating_duration_since(started).as_millis() as u64,
+        ))
     }
 
     fn message_ticket(
@@ -727,19 +729,9 @@ impl<M: MediaControl> Engine<M> {
                     scale,
                 }),
                 ivr::Action::StopRecording { id: rec } => {
-                    let (file, started) = match self
-                        .calls
-                        .get_mut(&id)
-                        .and_then(|c| c.hosted.as_mut())
-                        .and_then(|h| h.message.take())
-                    {
-                        Some((_, f, t)) => (f, t),
-                        None => continue,
+                    let Some((file, duration_ms)) = self.take_message(id, rec, now) else {
+                        continue;
                     };
-                    if let Some(b) = self.calls.get(&id).and_then(|c| c.bridge) {
-                        self.media.stop_recording(b.id);
-                    }
-                    let duration_ms = now.saturating_duration_since(started).as_millis() as u64;
                     if let Some(call) = self
                         .calls
                         .get_mut(&id)
