@@ -621,11 +621,12 @@ impl BridgeCore {
                 });
             }
         }
-        loop {
-            let Some(det) = self.leg_mut(leg).inband.as_mut() else {
-                break;
-            };
-            let Some(d) = det.poll_digit() else { break };
+        while let Some(d) = self
+            .leg_mut(leg)
+            .inband
+            .as_mut()
+            .and_then(|det| det.poll_digit())
+        {
             self.push_event(BridgeEvent::Digit {
                 leg,
                 digit: d.digit,
