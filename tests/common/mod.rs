@@ -2,6 +2,7 @@
 //! configuration of the test's own, and a runner for sipp scenarios.
 #![allow(dead_code)]
 
+pub mod audio;
 pub mod cti;
 pub mod ua;
 

@@ -108,6 +108,8 @@ pub enum DropReason {
     NoDestination,
     /// Hotline is playing a prompt or music to the destination leg; its stream takes the place.
     Playing,
+    /// A leg of the pair is in a conference: its audio goes through the mixer instead.
+    Mixed,
 }
 
 /// Something the call should hear about.
@@ -174,6 +176,18 @@ struct LegState {
     decoded: Option<Box<JitterBuffer>>,
     /// Tones in the audio, for legs that did not negotiate telephone-events (old gateways).
     inband: Option<Box<InbandDetector>>,
+    /// Decoded audio from this leg for its conference, while it is in one.
+    mix_in: Option<Box<JitterBuffer>>,
+    /// Our own numbering of the mixed stream sent to this leg (mapped into `out` like playback).
+    mix_out: MixOut,
+}
+
+/// Sequence, timestamp and SSRC of the mixer's stream toward a leg.
+#[derive(Debug, Default, Clone, Copy)]
+struct MixOut {
+    seq: u16,
+    ts: u32,
+    ssrc: u32,
 }
 
 impl LegState {
@@ -196,6 +210,8 @@ impl LegState {
             dtmf: DtmfDetector::new(8000, DTMF_END_TIMEOUT),
             decoded: None,
             inband: None,
+            mix_in: None,
+            mix_out: MixOut::default(),
         }
     }
 }
@@ -206,6 +222,8 @@ const MAX_EVENTS: usize = 64;
 const DTMF_END_TIMEOUT: Duration = Duration::from_millis(300);
 /// The latch generation that marks hotline's own playback as a source of a leg's out-stream.
 const PLAYBACK_GENERATION: u32 = u32::MAX;
+/// The latch generation that marks the conference mixer as a source of a leg's out-stream.
+const MIX_GENERATION: u32 = u32::MAX - 1;
 
 /// The state of one two-party bridge.
 #[derive(Debug)]
@@ -304,7 +322,7 @@ impl BridgeCore {
         if kind == PacketKind::Rtp {
             st.latched_ssrc = Some(ssrc);
             st.seq.update(ssrc, seq);
-            let taps = st.decoded.is_some() || st.inband.is_some();
+            let taps = st.decoded.is_some() || st.inband.is_some() || st.mix_in.is_some();
             if taps || st.format.dtmf_payload_type.is_some() {
                 if let Ok(p) = RtpPacketMut::parse(buf) {
                     let v = p.view();
@@ -327,6 +345,12 @@ impl BridgeCore {
                             if let Some(jb) = st.decoded.as_mut() {
                                 let _ = jb.push(ssrc, seq, ts, &pcm, now);
                             }
+                            // A held leg is heard by nobody in its conference.
+                            if st.direction.endpoint_sends() {
+                                if let Some(jb) = st.mix_in.as_mut() {
+                                    let _ = jb.push(ssrc, seq, ts, &pcm, now);
+                                }
+                            }
                             if let Some(det) = st.inband.as_mut() {
                                 det.push(&pcm, now);
                             }
@@ -337,6 +361,11 @@ impl BridgeCore {
             }
         } else {
             self.leg_mut(leg).stats.rtcp_packets += 1;
+        }
+        if self.legs.iter().any(|l| l.mix_in.is_some()) {
+            // Conference legs hear the mixer, not each other's packets (RTCP included: its reports
+            // would describe streams the far end never gets).
+            return Verdict::Drop(DropReason::Mixed);
         }
         let st = self.leg_mut(leg);
         // Hold stops RTP only: RTCP keeps flowing in every direction (RFC 3264 §5.1).
@@ -553,6 +582,70 @@ impl BridgeCore {
     /// When the next recorded frame is due.
     pub fn next_record_due(&self) -> Option<Instant> {
         self.record_due
+    }
+
+    /// Puts `leg` into a conference: its decoded audio is kept for the mixer ([`Self::mix_pop`]) and
+    /// what it hears comes from [`Self::mix_transmit`]; nothing is relayed between this bridge's legs
+    /// while either of them is mixed.
+    pub fn join_mix(&mut self, leg: Leg) {
+        let st = self.leg_mut(leg);
+        if st.mix_in.is_none() {
+            st.mix_in = Some(Box::new(JitterBuffer::new(JitterConfig::default())));
+            st.mix_out = MixOut {
+                seq: rand::random(),
+                ts: rand::random(),
+                ssrc: rand::random(),
+            };
+        }
+    }
+
+    /// Takes `leg` out of its conference; relaying resumes once neither leg is mixed.
+    pub fn leave_mix(&mut self, leg: Leg) {
+        self.leg_mut(leg).mix_in = None;
+    }
+
+    pub fn in_mix(&self, leg: Leg) -> bool {
+        self.leg(leg).mix_in.is_some()
+    }
+
+    /// The mixer's input from `leg` for the frame due now (None: silence, nothing arrived).
+    pub fn mix_pop(&mut self, leg: Leg, now: Instant) -> Option<[i16; FRAME_SAMPLES]> {
+        let jb = self.leg_mut(leg).mix_in.as_mut()?;
+        match jb.pop(now) {
+            (pcm, PopKind::Played | PopKind::Concealed) => Some(pcm),
+            (_, PopKind::Silence) => None,
+        }
+    }
+
+    /// Encodes the mixer's frame for `leg` into `out`, to be sent from `leg`'s socket to the address
+    /// returned. Nothing goes out while a playback (music on hold, a prompt) has the leg, or while
+    /// the leg's endpoint does not receive.
+    pub fn mix_transmit(
+        &mut self,
+        leg: Leg,
+        pcm: &[i16; FRAME_SAMPLES],
+        now: Instant,
+        out: &mut Vec<u8>,
+    ) -> Option<SocketAddr> {
+        let clock_rate = self.cfg.clock_rate;
+        let st = &mut self.legs[leg.index()];
+        st.mix_in.as_ref()?;
+        let m = st.mix_out;
+        st.mix_out.seq = m.seq.wrapping_add(1);
+        st.mix_out.ts = m.ts.wrapping_add(FRAME_SAMPLES as u32);
+        if st.play.is_some() || !st.direction.endpoint_receives() {
+            return None;
+        }
+        let to = st.dest?;
+        let src = SourceId {
+            ssrc: m.ssrc,
+            generation: MIX_GENERATION,
+        };
+        let r = st.out.map(src, m.seq, m.ts, now, clock_rate);
+        build_packet(out, &st.format, r.force_marker, r.seq, r.ts, r.ssrc, pcm);
+        st.stats.tx_packets += 1;
+        st.stats.tx_bytes += out.len() as u64;
+        Some(to)
     }
 
     /// Whether hotline is playing to any leg.

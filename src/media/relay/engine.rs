@@ -23,13 +23,30 @@ use tokio::sync::{mpsc as tmpsc, oneshot};
 use super::bridge::{
     BridgeConfig, BridgeCore, BridgeEvent, Leg, LegStats, MediaDirection, Verdict,
 };
-use super::local::{LegFormat, Playback};
+use super::local::{LegFormat, Playback, PTIME};
 use super::sys::{Batch, Epoll, EventFd, BATCH};
+use crate::media::mixer::{Mixer, Mode, PartyId};
 use crate::media::port_pool::{PortPair, PortPool, PortPoolError};
 use crate::media::recorder::RecordingTap;
 
 /// Identifies a bridge for the life of the relay.
 pub type BridgeId = u64;
+
+/// Identifies a conference (a mixer and the legs in it) on the worker of its bridges.
+pub type ConfId = u64;
+
+/// How a leg takes part in a conference (see [`crate::media::mixer::Mode`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MixMode {
+    /// Hears all, heard by all (caller, agent, a consulted or third party, a barging supervisor).
+    Normal,
+    /// Hears all, heard by none (a monitoring supervisor, a muted agent, a caller on hold).
+    Monitor,
+    /// Hears all, heard only by that leg (a supervisor coaching the agent).
+    Whisper { to: (BridgeId, Leg) },
+    /// A supervisor who joined the call: as `Normal`, named apart.
+    Barge,
+}
 
 /// How the relay runs.
 #[derive(Debug, Clone)]
@@ -166,6 +183,18 @@ enum Command {
         id: BridgeId,
         reply: oneshot::Sender<Option<BridgeStats>>,
     },
+    /// Adds the leg to the conference (created on its first member), or changes its mode.
+    MixJoin {
+        conf: ConfId,
+        id: BridgeId,
+        leg: Leg,
+        mode: MixMode,
+    },
+    MixLeave {
+        conf: ConfId,
+        id: BridgeId,
+        leg: Leg,
+    },
     Destroy {
         id: BridgeId,
         reply: Option<oneshot::Sender<Option<BridgeStats>>>,
@@ -229,6 +258,7 @@ impl MediaRelay {
                 free: Vec::new(),
                 by_id: HashMap::new(),
                 playing: Vec::new(),
+                confs: HashMap::new(),
                 out_buf: Vec::with_capacity(256),
                 cfg: cfg.bridge,
                 coalesce: cfg.coalesce,
@@ -310,6 +340,36 @@ impl MediaRelay {
         events: Option<tmpsc::UnboundedSender<RelayEvent>>,
     ) -> Result<BridgeInfo, RelayError> {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        self.create_with_id(id, hint_a, hint_b, events)
+    }
+
+    /// Creates a bridge on the same worker as `near`, so that their legs can share a conference
+    /// (a supervisor's or a third party's leg beside the call's own bridge).
+    pub fn create_bridge_near(
+        &self,
+        near: BridgeId,
+        hint_a: Option<SocketAddr>,
+        hint_b: Option<SocketAddr>,
+        events: Option<tmpsc::UnboundedSender<RelayEvent>>,
+    ) -> Result<BridgeInfo, RelayError> {
+        let n = self.inner.workers.len() as u64;
+        // Ids pick the worker (id % n): skip at most n-1 ids to land on `near`'s worker.
+        let id = loop {
+            let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+            if id % n == near % n {
+                break id;
+            }
+        };
+        self.create_with_id(id, hint_a, hint_b, events)
+    }
+
+    fn create_with_id(
+        &self,
+        id: BridgeId,
+        hint_a: Option<SocketAddr>,
+        hint_b: Option<SocketAddr>,
+        events: Option<tmpsc::UnboundedSender<RelayEvent>>,
+    ) -> Result<BridgeInfo, RelayError> {
         let (pa, sa) = self.bind_one()?;
         let (pb, sb) = match self.bind_one() {
             Ok(x) => x,
@@ -405,6 +465,33 @@ impl MediaRelay {
         self.send(id, Command::StopRecord { id })
     }
 
+    /// Puts `leg` of bridge `id` into conference `conf` in `mode` (or changes its mode there). Every
+    /// bridge of one conference must live on one worker: create the others with
+    /// [`MediaRelay::create_bridge_near`]. A bridge's legs stop relaying to each other while either
+    /// is in a conference; the mixer sends each member the mix of those it may hear.
+    pub fn mix_join(
+        &self,
+        conf: ConfId,
+        id: BridgeId,
+        leg: Leg,
+        mode: MixMode,
+    ) -> Result<(), RelayError> {
+        self.send(
+            id,
+            Command::MixJoin {
+                conf,
+                id,
+                leg,
+                mode,
+            },
+        )
+    }
+
+    /// Takes `leg` of bridge `id` out of conference `conf`; the conference ends with its last member.
+    pub fn mix_leave(&self, conf: ConfId, id: BridgeId, leg: Leg) -> Result<(), RelayError> {
+        self.send(id, Command::MixLeave { conf, id, leg })
+    }
+
     /// Current counters of a bridge (None if it does not exist).
     pub async fn stats(&self, id: BridgeId) -> Result<Option<BridgeStats>, RelayError> {
         let (reply, rx) = oneshot::channel();
@@ -440,6 +527,8 @@ impl MediaRelay {
 const WAKE_TOKEN: u64 = u64::MAX;
 /// How often RTP timeouts are checked.
 const TICK: Duration = Duration::from_millis(100);
+/// A conference more than this late (a stalled worker) skips ahead instead of bursting.
+const MIX_MAX_LAG: Duration = Duration::from_millis(200);
 /// Rounds of recvmmsg per readiness event, so one flooded socket cannot starve the others.
 const MAX_ROUNDS: usize = 4;
 
@@ -498,9 +587,47 @@ struct Worker {
     by_id: HashMap<BridgeId, usize>,
     /// Slots playing something to a leg: visited every 20 ms.
     playing: Vec<usize>,
+    /// Conferences of this worker's bridges, mixed every 20 ms.
+    confs: HashMap<ConfId, Conf>,
     out_buf: Vec<u8>,
     cfg: BridgeConfig,
     coalesce: Duration,
+}
+
+/// A leg in a conference.
+struct Member {
+    bridge: BridgeId,
+    slot: usize,
+    leg: Leg,
+    party: PartyId,
+}
+
+/// One conference: its mixer and the legs in it.
+struct Conf {
+    mixer: Mixer,
+    members: Vec<Member>,
+    next_due: Instant,
+}
+
+impl Conf {
+    fn member(&self, bridge: BridgeId, leg: Leg) -> Option<&Member> {
+        self.members
+            .iter()
+            .find(|m| m.bridge == bridge && m.leg == leg)
+    }
+
+    fn mixer_mode(&self, mode: MixMode) -> Mode {
+        match mode {
+            MixMode::Normal => Mode::Normal,
+            MixMode::Barge => Mode::Barge,
+            MixMode::Monitor => Mode::Monitor,
+            MixMode::Whisper { to } => match self.member(to.0, to.1) {
+                Some(m) => Mode::Whisper { to: m.party },
+                // Whispering to a leg that is not here: heard by nobody rather than by all.
+                None => Mode::Monitor,
+            },
+        }
+    }
 }
 
 fn token(slot: usize, leg: Leg) -> u64 {
@@ -546,6 +673,7 @@ impl Worker {
                 }
             }
             self.send_playback(now);
+            self.send_mixes(now);
             if now >= next_tick {
                 self.tick(now);
                 next_tick = now + TICK;
@@ -584,18 +712,129 @@ impl Worker {
         slot.deliver_events();
     }
 
-    /// When the earliest playing or recording slot's next frame is due.
+    /// When the earliest playing or recording slot's, or conference's, next frame is due.
     fn next_frame_due(&self) -> Option<Instant> {
-        self.playing
-            .iter()
-            .filter_map(|&i| {
-                let core = &self.slots.get(i)?.as_ref()?.core;
-                match (core.next_frame_due(), core.next_record_due()) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
+        let slots = self.playing.iter().filter_map(|&i| {
+            let core = &self.slots.get(i)?.as_ref()?.core;
+            match (core.next_frame_due(), core.next_record_due()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
+        });
+        slots.chain(self.confs.values().map(|c| c.next_due)).min()
+    }
+
+    /// Mixes every conference whose frame is due and sends each member its mix.
+    fn send_mixes(&mut self, now: Instant) {
+        let Worker {
+            confs,
+            slots,
+            out_buf,
+            ..
+        } = self;
+        for conf in confs.values_mut() {
+            if conf.next_due > now {
+                continue;
+            }
+            // A stalled worker skips ahead rather than bursting frames at the listeners.
+            conf.next_due = if now.saturating_duration_since(conf.next_due) > MIX_MAX_LAG {
+                now + PTIME
+            } else {
+                conf.next_due + PTIME
+            };
+            for m in &conf.members {
+                if let Some(Some(slot)) = slots.get_mut(m.slot) {
+                    if let Some(pcm) = slot.core.mix_pop(m.leg, now) {
+                        let _ = conf.mixer.input(m.party, &pcm);
+                    }
                 }
-            })
-            .min()
+            }
+            conf.mixer.mix();
+            for m in &conf.members {
+                let (Some(Some(slot)), Ok(pcm)) =
+                    (slots.get_mut(m.slot), conf.mixer.output(m.party))
+                else {
+                    continue;
+                };
+                if let Some(to) = slot.core.mix_transmit(m.leg, pcm, now, out_buf) {
+                    if slot.socks[m.leg.index()].send_to(out_buf, to).is_err() {
+                        slot.send_errors += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    fn mix_join(&mut self, conf_id: ConfId, id: BridgeId, leg: Leg, mode: MixMode, now: Instant) {
+        let Some(&idx) = self.by_id.get(&id) else {
+            tracing::warn!(
+                bridge = id,
+                conf = conf_id,
+                "mix: no such bridge on this worker"
+            );
+            return;
+        };
+        let conf = self.confs.entry(conf_id).or_insert_with(|| Conf {
+            mixer: Mixer::new(),
+            members: Vec::new(),
+            next_due: now + PTIME,
+        });
+        let mode_now = conf.mixer_mode(mode);
+        if let Some(m) = conf.member(id, leg) {
+            let party = m.party;
+            if let Err(e) = conf.mixer.set_mode(party, mode_now) {
+                tracing::warn!(bridge = id, conf = conf_id, error = %e, "mix: mode not changed");
+            }
+            tracing::debug!(bridge = id, ?leg, conf = conf_id, ?mode, "mix mode changed");
+            return;
+        }
+        match conf.mixer.add(mode_now) {
+            Ok(party) => {
+                conf.members.push(Member {
+                    bridge: id,
+                    slot: idx,
+                    leg,
+                    party,
+                });
+                if let Some(Some(s)) = self.slots.get_mut(idx) {
+                    s.core.join_mix(leg);
+                }
+                tracing::debug!(
+                    bridge = id,
+                    ?leg,
+                    conf = conf_id,
+                    ?mode,
+                    "leg joined the mix"
+                );
+            }
+            Err(e) => {
+                tracing::warn!(bridge = id, conf = conf_id, error = %e, "mix: leg not added");
+                if conf.members.is_empty() {
+                    self.confs.remove(&conf_id);
+                }
+            }
+        }
+    }
+
+    fn mix_leave(&mut self, conf_id: ConfId, id: BridgeId, leg: Leg) {
+        let Some(conf) = self.confs.get_mut(&conf_id) else {
+            return;
+        };
+        if let Some(i) = conf
+            .members
+            .iter()
+            .position(|m| m.bridge == id && m.leg == leg)
+        {
+            let m = conf.members.swap_remove(i);
+            let _ = conf.mixer.remove(m.party);
+            if let Some(Some(s)) = self.slots.get_mut(m.slot) {
+                s.core.leave_mix(leg);
+            }
+            tracing::debug!(bridge = id, ?leg, conf = conf_id, "leg left the mix");
+        }
+        if conf.members.is_empty() {
+            self.confs.remove(&conf_id);
+        }
     }
 
     /// Sends every played frame that is due, from the socket of the leg it goes to.
@@ -707,6 +946,13 @@ impl Worker {
                         s.core.stop_play(leg, play);
                     }
                 }
+                Command::MixJoin {
+                    conf,
+                    id,
+                    leg,
+                    mode,
+                } => self.mix_join(conf, id, leg, mode, now),
+                Command::MixLeave { conf, id, leg } => self.mix_leave(conf, id, leg),
                 Command::Stats { id, reply } => {
                     let _ = reply.send(self.slot_mut(id).map(|s| s.stats()));
                 }
@@ -767,6 +1013,20 @@ impl Worker {
     }
 
     fn destroy(&mut self, id: BridgeId) -> Option<BridgeStats> {
+        // Its legs leave their conferences first (a slot index is reused after this).
+        let confs: Vec<(ConfId, Leg)> = self
+            .confs
+            .iter()
+            .flat_map(|(&c, conf)| {
+                conf.members
+                    .iter()
+                    .filter(|m| m.bridge == id)
+                    .map(move |m| (c, m.leg))
+            })
+            .collect();
+        for (c, leg) in confs {
+            self.mix_leave(c, id, leg);
+        }
         let idx = self.by_id.remove(&id)?;
         let mut slot = self.slots.get_mut(idx)?.take()?;
         slot.stop_recording();

@@ -12,5 +12,6 @@ pub use bridge::{
     BridgeConfig, BridgeCore, BridgeEvent, DropReason, Leg, LegStats, MediaDirection, Verdict,
 };
 pub use engine::{
-    BridgeId, BridgeInfo, BridgeStats, MediaRelay, RelayConfig, RelayError, RelayEvent,
+    BridgeId, BridgeInfo, BridgeStats, ConfId, MediaRelay, MixMode, RelayConfig, RelayError,
+    RelayEvent,
 };

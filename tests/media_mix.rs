@@ -1,0 +1,222 @@
+//! Conferences in the media relay over real UDP on 127.0.0.1: a caller, an agent and a supervisor
+//! each send a tone of their own; what each of them hears shows who the mixer lets hear whom in
+//! monitor, whisper and barge, and that leaving the conference gives the plain relay back.
+
+mod common;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::time::Duration;
+
+use common::audio::{heard, level, listen, tone_ssrc, Tone, HEARD, QUIET};
+use hotline::media::relay::{BridgeConfig, Leg, MediaRelay, MixMode, RelayConfig};
+use hotline::media::rtp::RtpPacket;
+
+const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+const CALLER_HZ: f64 = 500.0;
+const AGENT_HZ: f64 = 1000.0;
+const SUPERVISOR_HZ: f64 = 1500.0;
+
+fn relay(base: u16, workers: usize) -> MediaRelay {
+    MediaRelay::start(RelayConfig {
+        bind_ip: LOCALHOST,
+        port_min: base,
+        port_max: base + 2 * 8 - 1,
+        workers,
+        bridge: BridgeConfig {
+            rtp_timeout: Duration::from_secs(30),
+            relatch_after_silence: Duration::from_secs(2),
+            clock_rate: 8000,
+        },
+        coalesce: Duration::ZERO,
+    })
+    .expect("relay starts")
+}
+
+/// A phone: a socket that sends a tone to the relay port it was given and listens.
+struct Phone {
+    sock: UdpSocket,
+    tone: Option<Tone>,
+}
+
+impl Phone {
+    fn new() -> Phone {
+        let sock = UdpSocket::bind((LOCALHOST, 0)).unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(20)))
+            .unwrap();
+        Phone { sock, tone: None }
+    }
+
+    fn addr(&self) -> SocketAddr {
+        self.sock.local_addr().unwrap()
+    }
+
+    fn talk(&mut self, to_port: u16, hz: f64) {
+        self.tone = Some(Tone::start(
+            &self.sock,
+            SocketAddr::new(LOCALHOST, to_port),
+            hz,
+        ));
+    }
+
+    fn listen(&self, for_: Duration) -> (Vec<i16>, Vec<Vec<u8>>) {
+        listen(&self.sock, for_)
+    }
+
+    /// Drops what queued up while nobody listened (audio of the mode before).
+    fn drain(&self) {
+        let _ = self.listen(Duration::from_millis(300));
+    }
+}
+
+/// Which of the three tones `phone` hears, as (caller, agent, supervisor).
+fn hears(phone: &Phone) -> (bool, bool, bool) {
+    let (pcm, _) = phone.listen(Duration::from_millis(600));
+    assert!(
+        pcm.len() >= 160 * 15,
+        "a conference member gets a steady stream ({} samples)",
+        pcm.len()
+    );
+    let h = heard(&pcm, &[CALLER_HZ, AGENT_HZ, SUPERVISOR_HZ]);
+    (h[0], h[1], h[2])
+}
+
+#[test]
+fn monitor_whisper_and_barge_route_each_voice_to_the_right_ears() {
+    // Two workers: the supervisor's bridge must be created on the call's worker to share its mixer.
+    let r = relay(26200, 2);
+    let (mut caller, mut agent, mut supervisor) = (Phone::new(), Phone::new(), Phone::new());
+    let call = r
+        .create_bridge(Some(caller.addr()), Some(agent.addr()), None)
+        .unwrap();
+    let sup = r
+        .create_bridge_near(call.id, Some(supervisor.addr()), None, None)
+        .unwrap();
+    caller.talk(call.port_a, CALLER_HZ);
+    agent.talk(call.port_b, AGENT_HZ);
+    supervisor.talk(sup.port_a, SUPERVISOR_HZ);
+
+    // Before any conference: a plain two-party relay, the supervisor hears nothing.
+    std::thread::sleep(Duration::from_millis(200));
+    let (_, raw) = agent.listen(Duration::from_millis(300));
+    assert!(
+        !raw.is_empty(),
+        "the agent hears the caller through the relay"
+    );
+    assert_eq!(
+        RtpPacket::parse(&raw[0]).unwrap().ssrc(),
+        tone_ssrc(CALLER_HZ),
+        "relayed as sent, not mixed"
+    );
+    let (quiet, _) = supervisor.listen(Duration::from_millis(100));
+    assert!(quiet.is_empty());
+
+    let conf = call.id;
+    r.mix_join(conf, call.id, Leg::A, MixMode::Normal).unwrap();
+    r.mix_join(conf, call.id, Leg::B, MixMode::Normal).unwrap();
+    r.mix_join(conf, sup.id, Leg::A, MixMode::Monitor).unwrap();
+    for p in [&caller, &agent, &supervisor] {
+        p.drain();
+    }
+    // Monitor: the supervisor hears both, nobody hears the supervisor.
+    assert_eq!(hears(&caller), (false, true, false), "caller, monitor");
+    assert_eq!(hears(&agent), (true, false, false), "agent, monitor");
+    assert_eq!(
+        hears(&supervisor),
+        (true, true, false),
+        "supervisor, monitor"
+    );
+
+    // Whisper to the agent: only the agent hears the supervisor.
+    r.mix_join(
+        conf,
+        sup.id,
+        Leg::A,
+        MixMode::Whisper {
+            to: (call.id, Leg::B),
+        },
+    )
+    .unwrap();
+    for p in [&caller, &agent, &supervisor] {
+        p.drain();
+    }
+    assert_eq!(hears(&caller), (false, true, false), "caller, whisper");
+    assert_eq!(hears(&agent), (true, false, true), "agent, whisper");
+    assert_eq!(
+        hears(&supervisor),
+        (true, true, false),
+        "supervisor, whisper"
+    );
+
+    // Barge: all three talk.
+    r.mix_join(conf, sup.id, Leg::A, MixMode::Barge).unwrap();
+    for p in [&caller, &agent, &supervisor] {
+        p.drain();
+    }
+    assert_eq!(hears(&caller), (false, true, true), "caller, barge");
+    assert_eq!(hears(&agent), (true, false, true), "agent, barge");
+    assert_eq!(hears(&supervisor), (true, true, false), "supervisor, barge");
+
+    // A caller put on hold inside the conference (heard by none) still hears the others.
+    r.mix_join(conf, call.id, Leg::A, MixMode::Monitor).unwrap();
+    for p in [&caller, &agent, &supervisor] {
+        p.drain();
+    }
+    assert_eq!(hears(&agent), (false, false, true), "agent, caller muted");
+    assert_eq!(
+        hears(&caller),
+        (false, true, true),
+        "muted caller still hears"
+    );
+
+    // Everyone leaves: the call is a plain relay again and the supervisor's leg hears nothing.
+    r.mix_leave(conf, sup.id, Leg::A).unwrap();
+    r.mix_leave(conf, call.id, Leg::A).unwrap();
+    r.mix_leave(conf, call.id, Leg::B).unwrap();
+    for p in [&caller, &agent, &supervisor] {
+        p.drain();
+    }
+    let (_, raw) = agent.listen(Duration::from_millis(300));
+    assert!(!raw.is_empty());
+    assert!(
+        raw.iter()
+            .all(|p| RtpPacket::parse(p).unwrap().ssrc() != tone_ssrc(SUPERVISOR_HZ)),
+        "nothing of the supervisor reaches the agent"
+    );
+    let (pcm, _) = agent.listen(Duration::from_millis(400));
+    assert!(
+        level(&pcm, CALLER_HZ) >= HEARD,
+        "the relay carries the caller again"
+    );
+    assert!(level(&pcm, SUPERVISOR_HZ) < QUIET);
+    let (quiet, _) = supervisor.listen(Duration::from_millis(200));
+    assert!(quiet.is_empty(), "the supervisor's leg is out of the call");
+}
+
+#[test]
+fn a_destroyed_bridge_leaves_its_conference() {
+    let r = relay(26240, 1);
+    let (mut caller, mut agent, mut third) = (Phone::new(), Phone::new(), Phone::new());
+    let call = r
+        .create_bridge(Some(caller.addr()), Some(agent.addr()), None)
+        .unwrap();
+    let side = r
+        .create_bridge_near(call.id, Some(third.addr()), None, None)
+        .unwrap();
+    caller.talk(call.port_a, CALLER_HZ);
+    agent.talk(call.port_b, AGENT_HZ);
+    third.talk(side.port_a, SUPERVISOR_HZ);
+    for (id, leg) in [(call.id, Leg::A), (call.id, Leg::B), (side.id, Leg::A)] {
+        r.mix_join(7, id, leg, MixMode::Normal).unwrap();
+    }
+    agent.drain();
+    assert_eq!(hears(&agent), (true, false, true), "three-way call");
+    r.destroy_nowait(side.id).unwrap();
+    agent.drain();
+    caller.drain();
+    assert_eq!(
+        hears(&agent),
+        (true, false, false),
+        "the third party has gone"
+    );
+    assert_eq!(hears(&caller), (false, true, false));
+}
