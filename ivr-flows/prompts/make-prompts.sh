@@ -53,6 +53,9 @@ queue_people|位，请耐心等待。|1
 queue_wait|预计等待约|1
 queue_minutes|分钟。|1
 refused|抱歉，您的来电暂时无法受理，再见。|0
+please_wait|请稍候，正在为您处理。|1
+supervisor_joins|您好，为更好解决您的问题，将由业务主管为您解答。|1
+transfer_failed|抱歉，转接未成功，感谢您的来电，再见。|1
 say/0|零|1
 say/1|一|1
 say/2|二|1

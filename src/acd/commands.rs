@@ -4,9 +4,11 @@
 use super::agent::{AgentInput, AgentState, Next, Refusal};
 use super::core::{Acd, CallStatus};
 use super::event::{
-    AcdEvent, Action, AgentCommand, CallOp, OfferFailure, PersistOp, SupervisorCommand, Target,
+    AcdEvent, Action, AgentCommand, CallOp, OfferFailure, PartyRole, PartyStatus, PersistOp,
+    SupervisorCommand, Target,
 };
 use super::lists::{normalise, BlacklistEntry, RedListEntry};
+use super::CallId;
 
 impl Acd {
     pub(super) fn agent_command(
@@ -350,6 +352,41 @@ impl Acd {
             }
         }
         Ok(())
+    }
+
+    /// A party of an agent's call changed: the desktop hears of it, and a consulted party that
+    /// failed or left takes the agent back to talking with the caller.
+    pub(super) fn party_update(
+        &mut self,
+        call: CallId,
+        agent_no: String,
+        party: String,
+        role: PartyRole,
+        status: PartyStatus,
+    ) -> Result<(), Refusal> {
+        let gone = matches!(status, PartyStatus::Failed { .. } | PartyStatus::Left);
+        self.publish(AcdEvent::Party {
+            call: call.clone(),
+            agent_no: agent_no.clone(),
+            party,
+            role,
+            status,
+        });
+        if !gone || role != PartyRole::Consult {
+            return Ok(());
+        }
+        let Ok(a) = self.agent_index(&agent_no) else {
+            return Ok(());
+        };
+        let state = self.agents[a].state.clone();
+        if state.call() != Some(&call) {
+            return Ok(());
+        }
+        match state {
+            AgentState::Consulting { .. } => self.apply(a, AgentInput::ConsultEnd),
+            AgentState::Conference { .. } => self.apply(a, AgentInput::DropParty),
+            _ => Ok(()),
+        }
     }
 
     pub(super) fn supervisor_command(

@@ -315,6 +315,13 @@ impl Acd {
                 Ok(())
             }
             Event::CallbackAccepted { call, number } => self.callback_accepted(&call, number),
+            Event::Party {
+                call,
+                agent_no,
+                party,
+                role,
+                status,
+            } => self.party_update(call, agent_no, party, role, status),
             Event::Tick => Ok(()),
         };
         self.dispatch();

@@ -231,8 +231,39 @@ pub enum Event {
         call: CallId,
         number: String,
     },
+    /// A party beside the caller and the agent (a consulted colleague or department, a
+    /// supervisor, a transfer target) rang, joined, failed or left, as the call layer saw it.
+    Party {
+        call: CallId,
+        agent_no: String,
+        party: String,
+        role: PartyRole,
+        status: PartyStatus,
+    },
     /// Time has passed: run due timers.
     Tick,
+}
+
+/// Why a party is on a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartyRole {
+    /// The agent consults them (the caller waits with music), then may join all three or transfer.
+    Consult,
+    /// A supervisor monitoring, whispering, barging or intercepting.
+    Supervisor,
+    /// The target of a blind transfer out of the ACD (external number, department phone).
+    Transfer,
+}
+
+/// Where a party's leg is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum PartyStatus {
+    Ringing,
+    Joined,
+    Failed { code: u16, reason: String },
+    Left,
 }
 
 /// A record of a callback promise, persisted so it survives a restart.
@@ -403,6 +434,15 @@ pub enum AcdEvent {
         action: String,
         call: Option<CallId>,
     },
+    /// A party of the agent's call changed (see [`Event::Party`]).
+    Party {
+        call: CallId,
+        agent_no: String,
+        party: String,
+        role: PartyRole,
+        #[serde(flatten)]
+        status: PartyStatus,
+    },
     Alert {
         kind: String,
         agent_no: Option<String>,
@@ -420,6 +460,7 @@ impl AcdEvent {
             | AcdEvent::CallAnswered { agent_no, .. }
             | AcdEvent::CallHeld { agent_no, .. }
             | AcdEvent::CallTransferred { agent_no, .. }
+            | AcdEvent::Party { agent_no, .. }
             | AcdEvent::Supervisor { agent_no, .. } => Some(agent_no),
             AcdEvent::CallEnded { agent_no, .. } | AcdEvent::Alert { agent_no, .. } => {
                 agent_no.as_deref()

@@ -30,7 +30,8 @@ pub use self::config::{
 };
 pub use self::core::{Acd, ConfigError};
 pub use self::event::{
-    AcdEvent, Action, AgentCommand, Event, IncomingCall, PersistOp, SupervisorCommand,
+    AcdEvent, Action, AgentCommand, Event, IncomingCall, PartyRole, PartyStatus, PersistOp,
+    SupervisorCommand,
 };
 
 /// Unix milliseconds (virtual time in tests).

@@ -1686,3 +1686,77 @@ fn huge_config_values_do_not_overflow() {
     ev(&mut acd, Event::Tick, u64::MAX - 1);
     assert_eq!(state(&acd, "1").name(), "ringing");
 }
+
+#[test]
+fn a_consulted_party_that_fails_or_leaves_returns_the_agent_to_the_caller() {
+    let mut acd = one_group(Strategy::LongestIdle);
+    acd.add_agent(agent("1", &["g"])).unwrap();
+    ready(&mut acd, "1", 0);
+    arrive(&mut acd, "c", "1", "g", 0);
+    ev(
+        &mut acd,
+        Event::CallAnswered {
+            call: "c".into(),
+            agent_no: "1".into(),
+        },
+        S,
+    );
+    let consult = AgentCommand::Consult {
+        target: Target::External {
+            number: "07711234567".into(),
+        },
+    };
+    cmd(&mut acd, "1", consult.clone(), 2 * S).unwrap();
+    assert_eq!(state(&acd, "1").name(), "consulting");
+    let party = |status: PartyStatus| Event::Party {
+        call: "c".into(),
+        agent_no: "1".into(),
+        party: "07711234567".into(),
+        role: PartyRole::Consult,
+        status,
+    };
+    // Ringing changes nothing but tells the desktop.
+    let out = ev(&mut acd, party(PartyStatus::Ringing), 2 * S);
+    assert!(out.iter().any(|a| matches!(a,
+        Action::Publish(AcdEvent::Party { status: PartyStatus::Ringing, agent_no, .. }) if agent_no == "1")));
+    assert_eq!(state(&acd, "1").name(), "consulting");
+    // Busy: back to talking with the caller.
+    let out = ev(
+        &mut acd,
+        party(PartyStatus::Failed {
+            code: 486,
+            reason: "Busy Here".into(),
+        }),
+        3 * S,
+    );
+    assert!(out.iter().any(|a| matches!(
+        a,
+        Action::Publish(AcdEvent::Party {
+            status: PartyStatus::Failed { code: 486, .. },
+            ..
+        })
+    )));
+    assert_eq!(state(&acd, "1").name(), "talking");
+
+    // Again, joined into a three-way call; the party hangs up: back to talking.
+    cmd(&mut acd, "1", consult, 4 * S).unwrap();
+    ev(&mut acd, party(PartyStatus::Joined), 5 * S);
+    cmd(&mut acd, "1", AgentCommand::ThreeWay, 6 * S).unwrap();
+    assert_eq!(state(&acd, "1").name(), "conference");
+    ev(&mut acd, party(PartyStatus::Left), 7 * S);
+    assert_eq!(state(&acd, "1").name(), "talking");
+
+    // A supervisor leaving changes nothing for the agent.
+    ev(
+        &mut acd,
+        Event::Party {
+            call: "c".into(),
+            agent_no: "1".into(),
+            party: "2001".into(),
+            role: PartyRole::Supervisor,
+            status: PartyStatus::Left,
+        },
+        8 * S,
+    );
+    assert_eq!(state(&acd, "1").name(), "talking");
+}

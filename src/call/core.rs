@@ -84,6 +84,16 @@ pub enum Input {
     DropLegs(Vec<LegId>),
     /// Hotline ends the call (the IVR hung up, a refusal was played).
     Hangup { cause: String },
+    /// A hosted call brings in one more party beside the caller and the connected agent (a
+    /// supervisor, a consulted colleague or department): a leg of its own, offered `sdp` (the
+    /// party's own relay port), ringing at most `ring_timeout`. It takes the next [`Call::next_leg`].
+    AddParty {
+        target: Target,
+        sdp: Option<Vec<u8>>,
+        ring_timeout: Duration,
+    },
+    /// Lets a party leg go (cancelled while ringing, BYE once answered).
+    DropParty(LegId),
 }
 
 /// Something the SIP shell must do.
@@ -129,6 +139,16 @@ pub enum Action {
     /// Hosted call: a B-leg that never answered is over (its final code; 487 when cancelled,
     /// 480 when it rang out).
     LegEnded { leg: LegId, code: u16 },
+    /// A party leg ([`Input::AddParty`]) answered, with its SDP answer.
+    PartyAnswered { leg: LegId, sdp: Option<Vec<u8>> },
+    /// A party leg did not answer (busy, no answer, unreachable).
+    PartyFailed {
+        leg: LegId,
+        code: u16,
+        reason: String,
+    },
+    /// An answered party leg hung up.
+    PartyLeft { leg: LegId },
     /// The call is over: write this summary and forget the call.
     Finished(Summary),
 }
@@ -210,6 +230,10 @@ struct BLeg {
     answer_at: Option<Instant>,
     end_at: Option<Instant>,
     code: u16,
+    /// A party beside the caller and agent (not a fork of the B-side): [`Input::AddParty`].
+    party: bool,
+    /// A ringing party gives up at this time.
+    party_deadline: Option<Instant>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -332,7 +356,7 @@ impl Call {
     }
 
     fn add_leg(&mut self, target: Target, now: Instant) {
-        let id = LegId(self.legs.len() as u16 + 1);
+        let id = self.next_leg();
         self.actions.push_back(Action::Invite {
             leg: id,
             target: target.clone(),
@@ -346,7 +370,83 @@ impl Call {
             answer_at: None,
             end_at: None,
             code: 0,
+            party: false,
+            party_deadline: None,
         });
+    }
+
+    /// The id the next B-leg or party leg will get.
+    pub fn next_leg(&self) -> LegId {
+        LegId(self.legs.len() as u16 + 1)
+    }
+
+    fn is_party(&self, leg: LegId) -> bool {
+        self.legs.iter().any(|l| l.id == leg && l.party)
+    }
+
+    fn on_add_party(
+        &mut self,
+        target: Target,
+        sdp: Option<Vec<u8>>,
+        ring_timeout: Duration,
+        now: Instant,
+    ) {
+        let id = self.next_leg();
+        if !self.hosted || matches!(self.phase, Phase::Ending | Phase::Done) {
+            self.actions.push_back(Action::PartyFailed {
+                leg: id,
+                code: 481,
+                reason: "the call is not up".into(),
+            });
+            return;
+        }
+        self.actions.push_back(Action::Invite {
+            leg: id,
+            target: target.clone(),
+            sdp,
+        });
+        self.legs.push(BLeg {
+            id,
+            target,
+            state: LegState::Trying,
+            start_at: now,
+            answer_at: None,
+            end_at: None,
+            code: 0,
+            party: true,
+            party_deadline: Some(now + ring_timeout),
+        });
+    }
+
+    fn on_drop_party(&mut self, leg: LegId, now: Instant) {
+        let Some(l) = self.legs.iter_mut().find(|l| l.id == leg && l.party) else {
+            return;
+        };
+        match l.state {
+            LegState::Trying | LegState::Early => {
+                l.state = LegState::Cancelling;
+                l.code = 487;
+                l.end_at = Some(now);
+                self.actions.push_back(Action::Cancel {
+                    leg,
+                    completed_elsewhere: false,
+                });
+            }
+            LegState::Answered => {
+                l.state = LegState::Ended;
+                l.end_at = Some(now);
+                self.actions.push_back(Action::Bye { leg });
+            }
+            _ => {}
+        }
+    }
+
+    /// Lets every party go with the call.
+    fn end_parties(&mut self, now: Instant) {
+        let parties: Vec<LegId> = self.legs.iter().filter(|l| l.party).map(|l| l.id).collect();
+        for leg in parties {
+            self.on_drop_party(leg, now);
+        }
     }
 
     pub fn poll_action(&mut self) -> Option<Action> {
@@ -355,9 +455,19 @@ impl Call {
 
     /// When [`Call::handle_timeout`] is next due.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match self.phase {
+        let ring = match self.phase {
             Phase::Ringing => self.ring_deadline,
             _ => None,
+        };
+        let party = self
+            .legs
+            .iter()
+            .filter(|l| matches!(l.state, LegState::Trying | LegState::Early))
+            .filter_map(|l| l.party_deadline)
+            .min();
+        match (ring, party) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 
@@ -374,6 +484,21 @@ impl Call {
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
+        let rang_out: Vec<LegId> = self
+            .legs
+            .iter()
+            .filter(|l| matches!(l.state, LegState::Trying | LegState::Early))
+            .filter(|l| l.party_deadline.is_some_and(|d| now >= d))
+            .map(|l| l.id)
+            .collect();
+        for leg in rang_out {
+            self.on_drop_party(leg, now);
+            self.actions.push_back(Action::PartyFailed {
+                leg,
+                code: 480,
+                reason: "no answer".into(),
+            });
+        }
         if self.phase == Phase::Ringing && self.ring_deadline.is_some_and(|d| now >= d) {
             self.ring_deadline = None;
             if self.hosted {
@@ -439,7 +564,10 @@ impl Call {
             return;
         }
         for l in &mut self.legs {
-            if legs.contains(&l.id) && matches!(l.state, LegState::Trying | LegState::Early) {
+            if legs.contains(&l.id)
+                && !l.party
+                && matches!(l.state, LegState::Trying | LegState::Early)
+            {
                 l.state = LegState::Cancelling;
                 l.code = 487;
                 l.end_at = Some(now);
@@ -453,7 +581,7 @@ impl Call {
             && !self
                 .legs
                 .iter()
-                .any(|l| matches!(l.state, LegState::Trying | LegState::Early))
+                .any(|l| !l.party && matches!(l.state, LegState::Trying | LegState::Early))
         {
             self.back_to_hosted();
         }
@@ -492,6 +620,10 @@ impl Call {
         if !self.hosted {
             return;
         }
+        if matches!(self.phase, Phase::Ending | Phase::Done) {
+            return;
+        }
+        self.end_parties(now);
         match self.phase {
             Phase::Ending | Phase::Done => return,
             Phase::Ringing => self.end_ringing_legs(false, now),
@@ -574,6 +706,12 @@ impl Call {
             Input::Disconnect => self.on_disconnect(now),
             Input::DropLegs(legs) => self.on_drop_legs(&legs, now),
             Input::Hangup { cause } => self.hang_up_hosted(Hangup::System, cause, now),
+            Input::AddParty {
+                target,
+                sdp,
+                ring_timeout,
+            } => self.on_add_party(target, sdp, ring_timeout, now),
+            Input::DropParty(leg) => self.on_drop_party(leg, now),
             Input::Terminate if self.hosted => {
                 self.hang_up_hosted(Hangup::System, "shutdown".into(), now)
             }
@@ -598,6 +736,12 @@ impl Call {
     }
 
     fn on_progress(&mut self, leg: LegId, code: u16, sdp: Option<Vec<u8>>) {
+        if self.is_party(leg) {
+            if let Some(l) = self.leg_mut(leg).filter(|l| l.state == LegState::Trying) {
+                l.state = LegState::Early;
+            }
+            return;
+        }
         if self.phase != Phase::Ringing {
             return;
         }
@@ -637,6 +781,23 @@ impl Call {
             Some(l) => l.state,
             None => return,
         };
+        if self.is_party(leg) {
+            let up = !matches!(self.phase, Phase::Ending | Phase::Done);
+            if let Some(l) = self.leg_mut(leg) {
+                l.answer_at = Some(now);
+                if up && matches!(state, LegState::Trying | LegState::Early) {
+                    l.state = LegState::Answered;
+                    l.code = 200;
+                    self.actions.push_back(Action::PartyAnswered { leg, sdp });
+                } else {
+                    // Answered as we cancelled it: take it and end it.
+                    l.state = LegState::Ended;
+                    l.end_at = Some(now);
+                    self.actions.push_back(Action::AckAndBye { leg });
+                }
+            }
+            return;
+        }
         if self.phase != Phase::Ringing || state == LegState::Ended {
             // A 200 crossing our CANCEL, or a second fork answering: take the call and drop it.
             if let Some(l) = self.leg_mut(leg) {
@@ -662,7 +823,7 @@ impl Call {
         self.phase = Phase::Connected(leg);
         self.ring_deadline = None;
         // Other forks stop ringing, told that the call was completed elsewhere (RFC 3326).
-        for other in self.legs.iter_mut().filter(|l| l.id != leg) {
+        for other in self.legs.iter_mut().filter(|l| l.id != leg && !l.party) {
             if matches!(other.state, LegState::Trying | LegState::Early) {
                 other.state = LegState::Cancelling;
                 other.code = 487;
@@ -687,12 +848,21 @@ impl Call {
             return;
         }
         let was_answered = l.state == LegState::Answered;
+        let was_cancelled = l.state == LegState::Cancelling;
+        let party = l.party;
         l.state = LegState::Ended;
         l.end_at = Some(now);
         if l.code == 0 {
             l.code = code;
         }
         if was_answered {
+            return;
+        }
+        if party {
+            if !was_cancelled {
+                self.actions
+                    .push_back(Action::PartyFailed { leg, code, reason });
+            }
             return;
         }
         if self.hosted {
@@ -714,7 +884,11 @@ impl Call {
                     return;
                 }
             }
-            if self.legs.iter().all(|l| l.state == LegState::Ended) {
+            if self
+                .legs
+                .iter()
+                .all(|l| l.party || l.state == LegState::Ended)
+            {
                 let (code, reason) = self
                     .best_failure
                     .take()
@@ -733,6 +907,14 @@ impl Call {
     }
 
     fn on_bye(&mut self, leg: LegId, now: Instant) {
+        if self.is_party(leg) {
+            if let Some(l) = self.leg_mut(leg).filter(|l| l.state == LegState::Answered) {
+                l.state = LegState::Ended;
+                l.end_at = Some(now);
+                self.actions.push_back(Action::PartyLeft { leg });
+            }
+            return;
+        }
         if self.hosted {
             if leg == LegId::A {
                 return self.hang_up_hosted(Hangup::Caller, "caller hung up".into(), now);
@@ -767,6 +949,15 @@ impl Call {
     }
 
     fn on_reinvite(&mut self, leg: LegId, sdp: Option<Vec<u8>>) {
+        if self.is_party(leg) {
+            // A party talks to hotline's mixer, not to one other leg: its session stays ours.
+            self.actions.push_back(Action::ReinviteResponse {
+                leg,
+                code: 200,
+                sdp: None,
+            });
+            return;
+        }
         if self.hosted && leg == LegId::A && !matches!(self.phase, Phase::Connected(_)) {
             // Nobody to relay to: hotline answers from its own session (the shell builds it).
             let _ = sdp;
@@ -820,7 +1011,7 @@ impl Call {
     /// Cancels B-legs still ringing.
     fn end_ringing_legs(&mut self, completed_elsewhere: bool, now: Instant) {
         for l in &mut self.legs {
-            if matches!(l.state, LegState::Trying | LegState::Early) {
+            if !l.party && matches!(l.state, LegState::Trying | LegState::Early) {
                 l.state = LegState::Cancelling;
                 l.code = 487;
                 l.end_at = Some(now);
@@ -873,7 +1064,7 @@ impl Call {
             self.legs
                 .iter()
                 .rev()
-                .find(|l| l.answer_at.is_some())
+                .find(|l| l.answer_at.is_some() && !l.party)
                 .map(|l| l.id)
         } else {
             self.legs

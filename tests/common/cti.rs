@@ -62,20 +62,20 @@ pub async fn command(ws: &mut Ws, id: u64, cmd: Value) {
     assert_eq!(r["ok"], true, "{r}");
 }
 
-/// Creates desktop user 1001 (agent role), logs it in over REST and /ws/cti and makes the agent
-/// ready; the socket stays open for events.
-pub async fn ready_agent(h: &Hotline) -> Ws {
+/// Creates desktop user `user` with `roles`, logs it in over REST and opens /ws/cti (welcomed).
+pub async fn desktop(h: &Hotline, user: &str, roles: &str) -> Ws {
+    let password = format!("Desk-{user}-pw");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_hotline"))
         .arg("--config")
         .arg(h.path().join("hotline.toml"))
         .args([
             "user",
             "add",
-            "1001",
+            user,
             "--roles",
-            "agent",
+            roles,
             "--password",
-            "Agent-1001-pw",
+            &password,
         ])
         .current_dir(h.path())
         .output()
@@ -88,7 +88,7 @@ pub async fn ready_agent(h: &Hotline) -> Ws {
     let resp = http_post(
         h.http,
         "/api/v1/auth/login",
-        r#"{"username":"1001","password":"Agent-1001-pw"}"#,
+        &json!({"username": user, "password": password}).to_string(),
     );
     let body = resp.split("\r\n\r\n").nth(1).unwrap_or_default();
     let token = serde_json::from_str::<Value>(body).unwrap_or_default()["token"]
@@ -106,6 +106,13 @@ pub async fn ready_agent(h: &Hotline) -> Ws {
     .await
     .unwrap();
     ws_until(&mut ws, Duration::from_secs(10), |v| v["type"] == "welcome").await;
+    ws
+}
+
+/// Creates desktop user 1001 (agent role), logs it in over REST and /ws/cti and makes the agent
+/// ready; the socket stays open for events.
+pub async fn ready_agent(h: &Hotline) -> Ws {
+    let mut ws = desktop(h, "1001", "agent").await;
     command(&mut ws, 1, json!({"cmd":"login"})).await;
     command(&mut ws, 2, json!({"cmd":"set_ready"})).await;
     ws

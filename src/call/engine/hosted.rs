@@ -28,8 +28,8 @@ use super::media::{MediaControl, MediaLeg};
 use super::{Engine, Output, Timer};
 
 /// Play ids of hotline's own playbacks (the IVR numbers its own from 1 up).
-const OWN_PLAY: u64 = 1 << 63;
-const MUSIC: u64 = OWN_PLAY | 1;
+pub(super) const OWN_PLAY: u64 = 1 << 63;
+pub(super) const MUSIC: u64 = OWN_PLAY | 1;
 const ANNOUNCEMENT: u64 = OWN_PLAY | 2;
 /// A prompt after which the call ends (refusal, overflow message).
 const FINAL_PROMPT: u64 = OWN_PLAY | 3;
@@ -80,6 +80,23 @@ pub(super) struct Hosted {
     pub service: Option<Service>,
     /// A voice message being recorded: the IVR's id, the recording's id, when it started.
     pub message: Option<(u64, String, Instant)>,
+    /// Supervisors, consulted and transfer parties on the call.
+    pub parties: Vec<super::parties::Party>,
+    /// What parties are offered (the caller's codec; the port is each party's own).
+    pub party_offer: Option<SessionDescription>,
+    /// The caller's payload type and telephone-event type.
+    pub format: (u8, Option<u8>),
+    /// The agent's leg was taken off the call (requeue, transfer): its end does not end the
+    /// conversation, so no survey follows.
+    pub detached: bool,
+    /// The party the caller now talks to instead of an agent (after a transfer or intercept).
+    pub handed_to: Option<LegId>,
+    /// The caller's and agent's legs are in the call's conference.
+    pub mixing: bool,
+    /// The caller waits with music while the agent consults or the call is transferred.
+    pub consult_hold: bool,
+    /// The agent's leg is in the conference.
+    pub agent_in_mix: bool,
 }
 
 /// hotline's answer to a caller's offer: the first audio codec of the offer that the trunk
@@ -434,7 +451,7 @@ impl<M: MediaControl> Engine<M> {
         }
     }
 
-    fn feed_ivr(&mut self, id: u64, input: ivr::Input, now: Instant) {
+    pub(super) fn feed_ivr(&mut self, id: u64, input: ivr::Input, now: Instant) {
         let fed = self
             .calls
             .get_mut(&id)
@@ -513,6 +530,7 @@ impl<M: MediaControl> Engine<M> {
                     .find(|(_, legs)| legs.contains(&b))
                     .map(|(a, _)| a.clone());
                 h.offers.clear();
+                h.detached = false;
                 let transfer = std::mem::take(&mut h.transferring);
                 if let Some(b) = bridge {
                     self.media.stop_play(b.id, MediaLeg::A, None);
@@ -574,6 +592,25 @@ impl<M: MediaControl> Engine<M> {
                 let bridge = c.bridge;
                 let Some(h) = c.hosted.as_mut() else { return };
                 let was_agent = h.agent.take().filter(|(_, l)| *l == b);
+                let detached = std::mem::take(&mut h.detached);
+                // An agent who hangs up in a three-way call leaves the caller with the other party.
+                let stays_with = h
+                    .parties
+                    .iter()
+                    .find(|p| p.role == acd::PartyRole::Consult && p.answered)
+                    .map(|p| p.leg)
+                    .filter(|_| by_callee && was_agent.is_some());
+                if let Some(leg) = stays_with {
+                    h.handed_to = Some(leg);
+                    h.consult_hold = false;
+                }
+                self.agent_leaves_mix(id);
+                if stays_with.is_some() {
+                    if let Some(bridge) = bridge {
+                        self.media.stop_play(bridge.id, MediaLeg::A, Some(MUSIC));
+                        self.media.set_direction(bridge.id, MediaLeg::A, true, true);
+                    }
+                }
                 if let Some(b) = bridge {
                     // Nobody on B until the next offer: no RTP timeout for an empty side.
                     self.media.set_direction(b.id, MediaLeg::B, false, false);
@@ -591,6 +628,11 @@ impl<M: MediaControl> Engine<M> {
                         self.out
                             .push_back(Output::Acd(acd::Event::CallEnded { call: call_id }));
                     }
+                }
+                if detached || stays_with.is_some() {
+                    // The conversation goes on (requeue, transfer, the other party of a
+                    // three-way call): no survey, no hang-up yet.
+                    return;
                 }
                 let has_ivr = self
                     .calls
@@ -611,6 +653,11 @@ impl<M: MediaControl> Engine<M> {
                     self.run_call(id, now);
                 }
             }
+            Action::PartyAnswered { leg, sdp } => self.on_party_answered(id, leg, sdp),
+            Action::PartyFailed { leg, code, reason } => {
+                self.on_party_gone(id, leg, acd::PartyStatus::Failed { code, reason }, now)
+            }
+            Action::PartyLeft { leg } => self.on_party_gone(id, leg, acd::PartyStatus::Left, now),
             _ => {}
         }
     }
@@ -696,6 +743,7 @@ impl<M: MediaControl> Engine<M> {
 
     /// The hosted side of a finished call: the ACD and the IVR hear that it is over.
     pub(super) fn end_hosted(&mut self, id: u64, now: Instant) {
+        self.end_parties(id);
         let Some(c) = self.calls.get_mut(&id) else {
             return;
         };
@@ -792,7 +840,7 @@ impl<M: MediaControl> Engine<M> {
                 };
                 match play {
                     ANNOUNCEMENT => self.resume_waiting_audio(id),
-                    FINAL_PROMPT => {
+                    FINAL_PROMPT | super::parties::TRANSFER_FAILED => {
                         if let Some(c) = self.calls.get_mut(&id) {
                             c.core.handle(
                                 Input::Hangup {
@@ -936,6 +984,12 @@ impl<M: MediaControl> Engine<M> {
             acd::Action::CallControl { call, agent_no, op } => {
                 self.call_control(&call, &agent_no, op, now)
             }
+            acd::Action::Supervise {
+                supervisor,
+                agent_no,
+                call,
+                mode,
+            } => self.supervise(&call, supervisor, &agent_no, mode, now),
             other => debug!(?other, "ACD action not handled by the call engine"),
         }
     }
@@ -1027,6 +1081,18 @@ impl<M: MediaControl> Engine<M> {
             .and_then(|h| h.agent.as_ref())
             .is_some_and(|(a, _)| a == agent_no);
         let bridge = self.calls.get(&id).and_then(|c| c.bridge);
+        if let Some(c) = self.calls.get(&id) {
+            let _g = c.span.clone().entered();
+            info!(%agent_no, ?op, talking, "call control");
+        }
+        let op = if talking {
+            match self.party_control(id, agent_no, op, now) {
+                Some(op) => op,
+                None => return,
+            }
+        } else {
+            op
+        };
         match op {
             CallOp::Hangup if talking => {
                 // The agent's side ends; a flow may still ask the caller for a rating.
@@ -1035,16 +1101,7 @@ impl<M: MediaControl> Engine<M> {
                 }
                 self.run_call(id, now);
             }
-            CallOp::DetachAgent => {
-                if let Some(c) = self.calls.get_mut(&id) {
-                    if let Some(h) = c.hosted.as_mut() {
-                        h.agent = None;
-                    }
-                    c.core.handle(Input::Disconnect, now);
-                }
-                self.run_call(id, now);
-                self.play_own(id, MUSIC, &[MUSIC_PROMPT], true);
-            }
+            CallOp::DetachAgent => self.detach_agent(id, now),
             CallOp::Hold if talking => {
                 if let Some(b) = bridge {
                     self.media.play(
@@ -1068,17 +1125,11 @@ impl<M: MediaControl> Engine<M> {
                     self.media.set_direction(b.id, MediaLeg::A, true, true);
                 }
             }
-            CallOp::Mute { on } if talking => {
-                if let Some(b) = bridge {
-                    // The caller no longer hears the agent; the agent still hears the caller.
-                    self.media.set_direction(b.id, MediaLeg::B, !on, true);
-                }
-            }
             other => debug!(?other, %agent_no, "call control not available for this call"),
         }
     }
 
-    fn language_of(&self, id: u64) -> String {
+    pub(super) fn language_of(&self, id: u64) -> String {
         self.calls
             .get(&id)
             .and_then(|c| c.hosted.as_ref())
@@ -1095,5 +1146,8 @@ pub(super) fn is_hosted_action(a: &Action) -> bool {
             | Action::ConnectFailed { .. }
             | Action::Disconnected { .. }
             | Action::LegEnded { .. }
+            | Action::PartyAnswered { .. }
+            | Action::PartyFailed { .. }
+            | Action::PartyLeft { .. }
     )
 }

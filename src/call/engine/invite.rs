@@ -352,6 +352,8 @@ impl<M: MediaControl> Engine<M> {
         if let Some(audio) = first_audio(&b_offer) {
             anchor_one(&mut b_offer, audio, self.cfg.advertise, bridge.port_b);
         }
+        // Parties (supervisors, consulted staff) are offered the caller's codec on ports of their own.
+        let party_offer = b_offer.clone();
         let call_id = req.call_id().unwrap_or_default().to_string();
         let id = self.next_id;
         self.next_id += 1;
@@ -403,6 +405,14 @@ impl<M: MediaControl> Engine<M> {
                     language,
                     service: Some(service),
                     message: None,
+                    parties: Vec::new(),
+                    party_offer: Some(party_offer),
+                    format: (pt, dtmf),
+                    detached: false,
+                    handed_to: None,
+                    mixing: false,
+                    consult_hold: false,
+                    agent_in_mix: false,
                 })),
                 done: false,
                 agent: String::new(),
@@ -638,8 +648,25 @@ impl<M: MediaControl> Engine<M> {
                     SipMessage::response_to(&req, code, &reason_phrase(code, ""), Some(&tag));
                 if code == 200 {
                     r.push_header("Contact", self.contact());
+                    let party_sdp = self
+                        .b_leg(id, leg)
+                        .filter(|_| sdp.is_none())
+                        .filter(|_| {
+                            self.calls
+                                .get(&id)
+                                .and_then(|c| c.hosted.as_ref())
+                                .is_some_and(|h| h.parties.iter().any(|p| p.leg == leg))
+                        })
+                        .and_then(|b| b.side.local_sdp.as_deref())
+                        .and_then(|b| SessionDescription::parse(b).ok())
+                        .map(|mut s| {
+                            s.bump_version();
+                            s.to_sdp_string().into_bytes()
+                        });
                     let body = match sdp {
                         Some(b) => self.reoffer_for(id, leg, &b),
+                        // A party talks to hotline's mixer: its session is the one we offered it.
+                        None if party_sdp.is_some() => party_sdp,
                         // Hosted and nobody connected: hotline answers from its own session.
                         None => self
                             .calls
@@ -1577,7 +1604,7 @@ fn first_audio(s: &SessionDescription) -> Option<usize> {
         .position(|m| m.media == "audio" && m.port != 0)
 }
 
-fn media_addr(s: &SessionDescription, i: usize) -> Option<SocketAddr> {
+pub(super) fn media_addr(s: &SessionDescription, i: usize) -> Option<SocketAddr> {
     let ip = s.media_connection(i)?.ip()?;
     let port = s.media.get(i)?.port;
     Some(SocketAddr::new(ip, port))

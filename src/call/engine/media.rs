@@ -8,7 +8,7 @@ use crate::ivr::interp::PromptRef;
 use crate::media::prompt::PromptCache;
 use crate::media::recorder::{RecorderHandle, RecordingMeta};
 use crate::media::relay::local::LegFormat;
-use crate::media::relay::{BridgeId, MediaDirection, MediaRelay, RelayEvent};
+use crate::media::relay::{BridgeId, MediaDirection, MediaRelay, MixMode, RelayEvent};
 
 /// Which side of a bridge: the caller (A) or the callee (B).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +34,15 @@ pub trait MediaControl {
         hint_a: Option<SocketAddr>,
         hint_b: Option<SocketAddr>,
     ) -> Result<BridgeInfo, String>;
+    /// A bridge for one more party of a call, able to share a conference with bridge `near`; its
+    /// leg A faces the party, leg B stays unused.
+    fn create_bridge_near(
+        &mut self,
+        near: BridgeId,
+        hint_a: Option<SocketAddr>,
+    ) -> Result<BridgeInfo, String>;
+    /// Puts `leg` of bridge `id` into conference `conf` in `mode`, or takes it out with `None`.
+    fn mix(&mut self, conf: u64, id: BridgeId, leg: MediaLeg, mode: Option<MixMode>);
     fn update_remote(&mut self, id: BridgeId, leg: MediaLeg, addr: SocketAddr);
     fn set_direction(&mut self, id: BridgeId, leg: MediaLeg, sends: bool, receives: bool);
     fn destroy(&mut self, id: BridgeId);
@@ -71,7 +80,7 @@ pub struct RelayMedia {
     pub recorder: Option<(RecorderHandle, crate::store::Db)>,
 }
 
-fn relay_leg(leg: MediaLeg) -> crate::media::relay::Leg {
+pub(super) fn relay_leg(leg: MediaLeg) -> crate::media::relay::Leg {
     match leg {
         MediaLeg::A => crate::media::relay::Leg::A,
         MediaLeg::B => crate::media::relay::Leg::B,
@@ -92,6 +101,31 @@ impl MediaControl for RelayMedia {
                 port_b: b.port_b,
             })
             .map_err(|e| e.to_string())
+    }
+
+    fn create_bridge_near(
+        &mut self,
+        near: BridgeId,
+        hint_a: Option<SocketAddr>,
+    ) -> Result<BridgeInfo, String> {
+        self.relay
+            .create_bridge_near(near, hint_a, None, Some(self.events.clone()))
+            .map(|b| BridgeInfo {
+                id: b.id,
+                port_a: b.port_a,
+                port_b: b.port_b,
+            })
+            .map_err(|e| e.to_string())
+    }
+
+    fn mix(&mut self, conf: u64, id: BridgeId, leg: MediaLeg, mode: Option<MixMode>) {
+        let r = match mode {
+            Some(mode) => self.relay.mix_join(conf, id, relay_leg(leg), mode),
+            None => self.relay.mix_leave(conf, id, relay_leg(leg)),
+        };
+        if let Err(e) = r {
+            tracing::warn!(bridge = id, conf, error = %e, "media: conference not changed");
+        }
     }
 
     fn update_remote(&mut self, id: BridgeId, leg: MediaLeg, addr: SocketAddr) {

@@ -13,6 +13,7 @@ mod hosted;
 mod invite;
 mod keepalive;
 mod media;
+mod parties;
 mod register;
 mod session;
 mod trunk_register;

@@ -10,5 +10,6 @@ mod edges;
 mod hosted;
 mod keepalive;
 mod misc;
+mod parties;
 mod register;
 mod session_timers;

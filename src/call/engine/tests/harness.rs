@@ -111,6 +111,12 @@ pub enum MediaCall {
     StopRecord {
         id: BridgeId,
     },
+    Mix {
+        conf: u64,
+        id: BridgeId,
+        leg: MediaLeg,
+        mode: Option<crate::media::relay::MixMode>,
+    },
 }
 
 /// Hands out bridges with ports 40000/40002, 40004/40006, ... and records every call.
@@ -143,6 +149,29 @@ impl MediaControl for FakeMedia {
             port_a: base,
             port_b: base + 2,
         })
+    }
+
+    fn create_bridge_near(
+        &mut self,
+        _near: BridgeId,
+        hint_a: Option<SocketAddr>,
+    ) -> Result<BridgeInfo, String> {
+        self.create_bridge(hint_a, None)
+    }
+
+    fn mix(
+        &mut self,
+        conf: u64,
+        id: BridgeId,
+        leg: MediaLeg,
+        mode: Option<crate::media::relay::MixMode>,
+    ) {
+        self.log.borrow_mut().push(MediaCall::Mix {
+            conf,
+            id,
+            leg,
+            mode,
+        });
     }
 
     fn update_remote(&mut self, id: BridgeId, leg: MediaLeg, addr: SocketAddr) {

@@ -1,0 +1,434 @@
+//! Parties beside the caller and the agent, in virtual time: a supervisor monitors, whispers,
+//! barges and leaves; the agent consults a colleague, joins all three, and leaves the caller with
+//! them; a consult that fails gives the caller back; a blind transfer hands the caller to an
+//! outside number.
+
+use std::time::Duration;
+
+use super::harness::*;
+use crate::acd::event::{
+    Action as AcdAction, CallOp, Event as AcdEvent, PartyRole, PartyStatus, SuperviseMode,
+    Target as AcdTarget,
+};
+use crate::acd::Endpoint;
+use crate::call::engine::{MediaLeg, Services};
+use crate::ivr::interp::Env;
+use crate::ivr::{AlwaysOpen, FlowRegistry, StaticLists};
+use crate::media::relay::{Leg, MixMode};
+use crate::sip::message::Method;
+
+const PROFILES: &str = r#"
+[[trunk]]
+name = "carrier"
+peer = "192.0.2.10:5060"
+inbound_sources = ["192.0.2.10"]
+channels = 4
+[trunk.keepalive]
+interval_secs = 0
+[[trunk.did]]
+number = "12315"
+route = "queue:consumer"
+
+[[dial]]
+prefix = "0"
+trunks = ["carrier"]
+
+[agents]
+realm = "hotline.local"
+[[agents.extension]]
+number = "1001"
+password = "pw1001"
+contact = "sip:1001@192.0.2.50:5060"
+[[agents.extension]]
+number = "1002"
+password = "pw1002"
+contact = "sip:1002@192.0.2.51:5060"
+[[agents.extension]]
+number = "2001"
+password = "pw2001"
+contact = "sip:2001@192.0.2.60:5060"
+"#;
+
+const COLLEAGUE: &str = "192.0.2.51:5060";
+const SUPERVISOR: &str = "192.0.2.60:5060";
+const CALL: &str = "p-1";
+
+fn bench() -> Bench {
+    let mut b = Bench::with_profiles(PROFILES);
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ivr-flows");
+    let (reg, _) = FlowRegistry::open(dir);
+    b.e.set_services(Services {
+        flows: reg.current(),
+        env: Env {
+            calendar: std::sync::Arc::new(AlwaysOpen),
+            lists: std::sync::Arc::new(StaticLists::new()),
+        },
+        acd: true,
+        language: "zh-CN".into(),
+    });
+    b
+}
+
+/// A queue call answered by agent A1 on extension 1001; returns the agent's INVITE.
+fn talking(b: &mut Bench) -> Sent {
+    b.recv_text(&carrier_invite(CALL, "12315"), CARRIER);
+    let ok = b.expect_response(200, Method::Invite, CARRIER);
+    let tag = ok.tag_to();
+    b.recv_text(&a_in_dialog("ACK", CALL, &tag, 1, "ack1"), CARRIER);
+    b.e.handle_acd_action(
+        AcdAction::OfferCall {
+            call: CALL.into(),
+            agent_no: "A1".into(),
+            endpoint: Some(Endpoint::Sip {
+                extension: "1001".into(),
+            }),
+            auto_answer: true,
+            ring_timeout_ms: 15_000,
+            callback: None,
+        },
+        b.now,
+    );
+    b.drain();
+    let inv = b.expect_request(Method::Invite, PHONE_1001);
+    b.recv(
+        answer(&inv, 200, "OK", Some("ag"), &sdp("192.0.2.50", 20000, "")),
+        PHONE_1001,
+    );
+    b.expect_request(Method::Ack, PHONE_1001);
+    inv
+}
+
+fn acd(b: &mut Bench, action: AcdAction) {
+    b.e.handle_acd_action(action, b.now);
+    b.drain();
+}
+
+fn control(b: &mut Bench, op: CallOp) {
+    acd(
+        b,
+        AcdAction::CallControl {
+            call: CALL.into(),
+            agent_no: "A1".into(),
+            op,
+        },
+    );
+}
+
+fn supervise(b: &mut Bench, mode: Option<SuperviseMode>) {
+    acd(
+        b,
+        AcdAction::Supervise {
+            supervisor: "2001".into(),
+            agent_no: "A1".into(),
+            call: CALL.into(),
+            mode,
+        },
+    );
+}
+
+fn mixes(b: &Bench) -> Vec<(u64, Leg, Option<MixMode>)> {
+    b.media_log()
+        .into_iter()
+        .filter_map(|c| match c {
+            MediaCall::Mix { id, leg, mode, .. } => Some((
+                id,
+                match leg {
+                    MediaLeg::A => Leg::A,
+                    MediaLeg::B => Leg::B,
+                },
+                mode,
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+fn party_statuses(b: &Bench) -> Vec<(String, PartyRole, PartyStatus)> {
+    b.acd
+        .iter()
+        .filter_map(|e| match e {
+            AcdEvent::Party {
+                party,
+                role,
+                status,
+                ..
+            } => Some((party.clone(), *role, status.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A BYE from a party's phone in the dialog of hotline's INVITE `inv` (answered with tag `tag`).
+fn bye_from(b: &mut Bench, inv: &Sent, tag: &str, from: &str) {
+    let bye = request(
+        "BYE",
+        "sip:hotline@10.0.0.1:5060",
+        from,
+        &format!("bye-{tag}"),
+        &format!("{};tag={tag}", inv.hdr("To").split(";tag").next().unwrap()),
+        &inv.hdr("From"),
+        &inv.call_id(),
+        2,
+        "",
+        "",
+    );
+    b.recv_text(&bye, from);
+    b.expect_response(200, Method::Bye, from);
+}
+
+#[test]
+fn supervisor_monitors_whispers_barges_and_leaves() {
+    let mut b = bench();
+    talking(&mut b);
+    supervise(&mut b, Some(SuperviseMode::Monitor));
+    let inv = b.expect_request(Method::Invite, SUPERVISOR);
+    assert!(
+        inv.body().contains("m=audio 40004 RTP/AVP 0 101"),
+        "the supervisor gets the caller's codec on a port of their own: {}",
+        inv.body()
+    );
+    assert!(
+        inv.hdr("Call-Info").contains("answer-after=0"),
+        "auto-answer"
+    );
+    assert_eq!(
+        party_statuses(&b),
+        vec![("2001".into(), PartyRole::Supervisor, PartyStatus::Ringing)]
+    );
+    assert!(mixes(&b).is_empty(), "no conference before anyone joins");
+
+    b.recv(
+        answer(&inv, 200, "OK", Some("sv"), &sdp("192.0.2.60", 31000, "")),
+        SUPERVISOR,
+    );
+    b.expect_request(Method::Ack, SUPERVISOR);
+    assert!(b.media_log().contains(&MediaCall::Update {
+        id: 2,
+        leg: MediaLeg::A,
+        addr: addr("192.0.2.60:31000")
+    }));
+    assert_eq!(
+        mixes(&b),
+        vec![
+            (1, Leg::A, Some(MixMode::Normal)),
+            (1, Leg::B, Some(MixMode::Normal)),
+            (2, Leg::A, Some(MixMode::Monitor)),
+        ],
+        "caller and agent talk, the supervisor only listens"
+    );
+    assert_eq!(party_statuses(&b).last().unwrap().2, PartyStatus::Joined);
+
+    supervise(&mut b, Some(SuperviseMode::Whisper));
+    assert_eq!(
+        mixes(&b).last(),
+        Some(&(2, Leg::A, Some(MixMode::Whisper { to: (1, Leg::B) }))),
+        "whisper reaches the agent's leg only"
+    );
+    assert_eq!(b.count(|s| s.method() == Some(&Method::Invite)), 0);
+
+    supervise(&mut b, Some(SuperviseMode::Barge));
+    assert_eq!(mixes(&b).last(), Some(&(2, Leg::A, Some(MixMode::Barge))));
+    assert!(
+        b.media_log().iter().any(|c| matches!(c,
+            MediaCall::Play { id: 1, leg: MediaLeg::A, prompts, .. } if prompts == &["supervisor_joins"])),
+        "the citizen is told a supervisor joins (B1 L3396)"
+    );
+
+    supervise(&mut b, None);
+    let bye = b.expect_request(Method::Bye, SUPERVISOR);
+    b.recv(answer(&bye, 200, "OK", None, ""), SUPERVISOR);
+    let log = b.media_log();
+    assert!(log.contains(&MediaCall::Destroy { id: 2 }));
+    assert_eq!(
+        mixes(&b)[mixes(&b).len() - 3..],
+        [(2, Leg::A, None), (1, Leg::A, None), (1, Leg::B, None)],
+        "the supervisor leaves, then the call is a plain relay again"
+    );
+    assert_eq!(party_statuses(&b).last().unwrap().2, PartyStatus::Left);
+    assert_eq!(
+        b.count(|s| s.method() == Some(&Method::Bye)),
+        0,
+        "caller and agent stay"
+    );
+}
+
+#[test]
+fn consult_three_way_then_the_agent_leaves_the_caller_with_the_colleague() {
+    let mut b = bench();
+    let agent_inv = talking(&mut b);
+    control(
+        &mut b,
+        CallOp::Consult {
+            target: AcdTarget::Agent {
+                agent_no: "1002".into(),
+            },
+        },
+    );
+    let log = b.media_log();
+    assert!(
+        log.iter().any(|c| matches!(c,
+            MediaCall::Play { id: 1, leg: MediaLeg::A, prompts, looping: true, .. } if prompts == &["queue_music"])),
+        "the caller waits with music"
+    );
+    assert!(log.contains(&MediaCall::Direction {
+        id: 1,
+        leg: MediaLeg::A,
+        sends: false,
+        receives: true
+    }));
+    let inv = b.expect_request(Method::Invite, COLLEAGUE);
+    b.recv(answer(&inv, 180, "Ringing", Some("co"), ""), COLLEAGUE);
+    b.recv(
+        answer(&inv, 200, "OK", Some("co"), &sdp("192.0.2.51", 32000, "")),
+        COLLEAGUE,
+    );
+    b.expect_request(Method::Ack, COLLEAGUE);
+    assert_eq!(mixes(&b).last(), Some(&(2, Leg::A, Some(MixMode::Normal))));
+    assert_eq!(
+        party_statuses(&b),
+        vec![
+            ("1002".into(), PartyRole::Consult, PartyStatus::Ringing),
+            ("1002".into(), PartyRole::Consult, PartyStatus::Joined),
+        ]
+    );
+
+    control(&mut b, CallOp::ThreeWay);
+    let log = b.media_log();
+    assert!(log.contains(&MediaCall::StopPlay {
+        id: 1,
+        leg: MediaLeg::A,
+        play: Some(crate::call::engine::hosted::MUSIC)
+    }));
+    assert_eq!(
+        log.last(),
+        Some(&MediaCall::Direction {
+            id: 1,
+            leg: MediaLeg::A,
+            sends: true,
+            receives: true
+        }),
+        "the caller is heard again: all three talk"
+    );
+
+    // The agent hangs up: the caller stays with the colleague, no survey, no hang-up.
+    b.advance(Duration::from_secs(30));
+    bye_from(&mut b, &agent_inv, "ag", PHONE_1001);
+    assert_eq!(
+        b.acd.last(),
+        Some(&AcdEvent::CallEnded { call: CALL.into() }),
+        "the agent's part is over (wrap-up)"
+    );
+    assert_eq!(b.count(|s| s.method() == Some(&Method::Bye)), 0);
+    assert_eq!(mixes(&b).last(), Some(&(1, Leg::B, None)));
+
+    // The colleague hangs up: the conversation is over, the caller is let go.
+    bye_from(&mut b, &inv, "co", COLLEAGUE);
+    let bye = b.expect_request(Method::Bye, CARRIER);
+    b.recv(answer(&bye, 200, "OK", None, ""), CARRIER);
+    assert!(b.media_log().contains(&MediaCall::Destroy { id: 2 }));
+    let cdr = b.cdrs.last().expect("a CDR");
+    assert!(
+        cdr.legs
+            .iter()
+            .any(|l| l.peer == "1002" && l.answer_ms.is_some()),
+        "the consulted leg is in the CDR: {:?}",
+        cdr.legs
+    );
+}
+
+#[test]
+fn a_busy_consult_gives_the_caller_back_to_the_agent() {
+    let mut b = bench();
+    talking(&mut b);
+    control(
+        &mut b,
+        CallOp::Consult {
+            target: AcdTarget::Agent {
+                agent_no: "1002".into(),
+            },
+        },
+    );
+    let inv = b.expect_request(Method::Invite, COLLEAGUE);
+    b.recv(answer(&inv, 486, "Busy Here", Some("co"), ""), COLLEAGUE);
+    b.expect_request(Method::Ack, COLLEAGUE);
+    assert!(matches!(
+        party_statuses(&b).last(),
+        Some((_, PartyRole::Consult, PartyStatus::Failed { code: 486, .. }))
+    ));
+    assert_eq!(
+        b.media_log().last(),
+        Some(&MediaCall::Direction {
+            id: 1,
+            leg: MediaLeg::A,
+            sends: true,
+            receives: true
+        }),
+        "the caller is off hold"
+    );
+    assert!(mixes(&b).is_empty(), "nobody joined: no conference at all");
+
+    // A consult to an unregistered extension fails at once, with the reason.
+    control(
+        &mut b,
+        CallOp::Consult {
+            target: AcdTarget::Agent {
+                agent_no: "3999".into(),
+            },
+        },
+    );
+    match party_statuses(&b).last() {
+        Some((who, _, PartyStatus::Failed { code: 404, reason })) => {
+            assert_eq!(who, "3999");
+            assert!(reason.contains("not registered"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn blind_transfer_hands_the_caller_to_an_outside_number() {
+    let mut b = bench();
+    let agent_inv = talking(&mut b);
+    control(
+        &mut b,
+        CallOp::Transfer {
+            target: AcdTarget::Department {
+                number: "07712345678".into(),
+            },
+        },
+    );
+    // The agent's leg ends at once; the caller waits with music while the department rings.
+    let bye = b.expect_request(Method::Bye, PHONE_1001);
+    assert_eq!(bye.call_id(), agent_inv.call_id());
+    b.recv(answer(&bye, 200, "OK", None, ""), PHONE_1001);
+    let inv = b.expect_request(Method::Invite, CARRIER);
+    assert!(
+        inv.msg.request_uri_str().unwrap().contains("07712345678"),
+        "{}",
+        inv.msg.request_uri_str().unwrap()
+    );
+    assert!(inv.body().contains("m=audio 40004"), "{}", inv.body());
+    assert!(!b.acd.contains(&AcdEvent::CallEnded { call: CALL.into() }));
+    b.recv(
+        answer(&inv, 200, "OK", Some("dp"), &sdp("192.0.2.10", 33000, "")),
+        CARRIER,
+    );
+    b.expect_request(Method::Ack, CARRIER);
+    assert_eq!(
+        mixes(&b),
+        vec![
+            (1, Leg::A, Some(MixMode::Normal)),
+            (2, Leg::A, Some(MixMode::Normal)),
+        ],
+        "caller and department talk through the conference; the agent is not in it"
+    );
+    assert!(b.media_log().contains(&MediaCall::StopPlay {
+        id: 1,
+        leg: MediaLeg::A,
+        play: Some(crate::call::engine::hosted::MUSIC)
+    }));
+    // The department hangs up: the caller is let go.
+    bye_from(&mut b, &inv, "dp", CARRIER);
+    let bye = b.expect_request(Method::Bye, CARRIER);
+    assert_eq!(bye.call_id(), CALL);
+}
