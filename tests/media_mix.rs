@@ -220,3 +220,55 @@ fn a_destroyed_bridge_leaves_its_conference() {
     );
     assert_eq!(hears(&caller), (false, true, false));
 }
+
+#[tokio::test]
+async fn a_recorded_three_way_call_keeps_the_third_party_on_the_agent_channel() {
+    use hotline::media::recorder::{Recorder, RecorderConfig, RecorderEvent};
+    let dir = tempfile::tempdir().unwrap();
+    let (ev_tx, mut ev_rx) = tokio::sync::mpsc::unbounded_channel();
+    let recorder = Recorder::spawn(RecorderConfig::new(dir.path()), ev_tx).unwrap();
+    let r = relay(26280, 1);
+    let (mut caller, mut agent, mut third) = (Phone::new(), Phone::new(), Phone::new());
+    let call = r
+        .create_bridge(Some(caller.addr()), Some(agent.addr()), None)
+        .unwrap();
+    let side = r
+        .create_bridge_near(call.id, Some(third.addr()), None, None)
+        .unwrap();
+    r.record(
+        call.id,
+        recorder.handle().start(hotline::store::now_ms()).unwrap(),
+    )
+    .unwrap();
+    caller.talk(call.port_a, CALLER_HZ);
+    agent.talk(call.port_b, AGENT_HZ);
+    third.talk(side.port_a, SUPERVISOR_HZ);
+    for (id, leg) in [(call.id, Leg::A), (call.id, Leg::B), (side.id, Leg::A)] {
+        r.mix_join(call.id, id, leg, MixMode::Normal).unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    r.stop_recording(call.id).unwrap();
+    let done = tokio::time::timeout(Duration::from_secs(5), ev_rx.recv())
+        .await
+        .expect("the recording completes")
+        .unwrap();
+    let RecorderEvent::Completed(c) = done else {
+        panic!("{done:?}")
+    };
+    let mut wav = hound::WavReader::open(dir.path().join(&c.rel_path)).unwrap();
+    let samples: Vec<i16> = wav.samples::<i16>().map(Result::unwrap).collect();
+    // The last second: well after the conference started.
+    let tail = &samples[samples.len().saturating_sub(2 * 8000)..];
+    let left: Vec<i16> = tail.iter().step_by(2).copied().collect();
+    let right: Vec<i16> = tail.iter().skip(1).step_by(2).copied().collect();
+    assert_eq!(
+        heard(&left, &[CALLER_HZ, AGENT_HZ, SUPERVISOR_HZ]),
+        [true, false, false],
+        "the caller alone on the left"
+    );
+    assert_eq!(
+        heard(&right, &[CALLER_HZ, AGENT_HZ, SUPERVISOR_HZ]),
+        [false, true, true],
+        "on the right, everything the caller hears: the agent and the third party"
+    );
+}

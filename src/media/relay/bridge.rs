@@ -180,6 +180,8 @@ struct LegState {
     mix_in: Option<Box<JitterBuffer>>,
     /// Our own numbering of the mixed stream sent to this leg (mapped into `out` like playback).
     mix_out: MixOut,
+    /// The last mix this leg was given: what it hears, for the recording of a conference.
+    mix_heard: Option<Box<[i16; FRAME_SAMPLES]>>,
 }
 
 /// Sequence, timestamp and SSRC of the mixer's stream toward a leg.
@@ -212,6 +214,7 @@ impl LegState {
             inband: None,
             mix_in: None,
             mix_out: MixOut::default(),
+            mix_heard: None,
         }
     }
 }
@@ -575,7 +578,12 @@ impl BridgeCore {
             }
         };
         let left = side(Leg::A);
-        let right = side(Leg::B);
+        let mut right = side(Leg::B);
+        // In a conference the caller hears more than the agent (a consulted party, a barging
+        // supervisor): the right channel is then everything the caller hears.
+        if self.legs[Leg::A.index()].mix_in.is_some() {
+            right = self.legs[Leg::A.index()].mix_heard.as_deref().copied();
+        }
         Some(RecordFrame { left, right })
     }
 
@@ -601,7 +609,9 @@ impl BridgeCore {
 
     /// Takes `leg` out of its conference; relaying resumes once neither leg is mixed.
     pub fn leave_mix(&mut self, leg: Leg) {
-        self.leg_mut(leg).mix_in = None;
+        let st = self.leg_mut(leg);
+        st.mix_in = None;
+        st.mix_heard = None;
     }
 
     pub fn in_mix(&self, leg: Leg) -> bool {
@@ -630,6 +640,10 @@ impl BridgeCore {
         let clock_rate = self.cfg.clock_rate;
         let st = &mut self.legs[leg.index()];
         st.mix_in.as_ref()?;
+        match st.mix_heard.as_mut() {
+            Some(h) => **h = *pcm,
+            None => st.mix_heard = Some(Box::new(*pcm)),
+        }
         let m = st.mix_out;
         st.mix_out.seq = m.seq.wrapping_add(1);
         st.mix_out.ts = m.ts.wrapping_add(FRAME_SAMPLES as u32);
