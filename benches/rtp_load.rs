@@ -2,8 +2,10 @@
 //! G.711 frames, 172-byte datagrams), for a few seconds; reports the relay worker threads' CPU time read from
 //! /proc/self/task/*/schedstat, per call and per packet.
 //!
-//! Run: `cargo bench --bench rtp_load -- [--secs 5] [--workers 1] [--coalesce-us 0] [--record DIR] 500 1000 2000`
-//! (`--record DIR`: every call is also recorded to stereo WAVs under DIR, emptied before each run).
+//! Run: `cargo bench --bench rtp_load -- [--secs 5] [--workers 1] [--coalesce-us 0] [--record DIR] [--three-way] 500 1000 2000`
+//! (`--record DIR`: every call is also recorded to stereo WAVs under DIR, emptied before each run;
+//! `--three-way`: every call has a third party and all three talk through the relay's mixer, so each
+//! call decodes three streams, mixes three mix-minus frames and encodes three every 20 ms).
 //!
 //! The generator uses two sockets (all A legs latch to one, all B legs to the other) and sendmmsg/recvmmsg,
 //! so it costs far less than the relay it drives. On loopback the kernel's delivery into the receiving
@@ -23,7 +25,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hotline::media::relay::{BridgeConfig, MediaRelay, RelayConfig};
+use hotline::media::relay::{BridgeConfig, Leg, MediaRelay, MixMode, RelayConfig};
 use hotline::media::rtp::RtpHeader;
 
 const PKT_LEN: usize = 172;
@@ -206,6 +208,7 @@ fn run(
     workers: usize,
     coalesce: Duration,
     record: Option<&std::path::Path>,
+    three_way: bool,
 ) -> Result<Outcome, Box<dyn std::error::Error>> {
     // With --record, every bridge is also recorded (decode, jitter buffer, stereo WAV on disk).
     let (rec_tx, _rec_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -229,14 +232,26 @@ fn run(
     })?;
     let ga = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
     let gb = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
+    let gc = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
     set_bufs(&ga, 4 << 20);
     set_bufs(&gb, 4 << 20);
-    let (addr_a, addr_b): (SocketAddr, SocketAddr) = (ga.local_addr()?, gb.local_addr()?);
+    set_bufs(&gc, 4 << 20);
+    let (addr_a, addr_b, addr_c): (SocketAddr, SocketAddr, SocketAddr) =
+        (ga.local_addr()?, gb.local_addr()?, gc.local_addr()?);
     let mut ports = Vec::with_capacity(n);
     let mut ids = Vec::with_capacity(n);
     for _ in 0..n {
         let info = relay.create_bridge(Some(addr_a), Some(addr_b), None)?;
-        ports.push((info.port_a, info.port_b));
+        let mut pc = None;
+        if three_way {
+            let third = relay.create_bridge_near(info.id, Some(addr_c), None, None)?;
+            for (id, leg) in [(info.id, Leg::A), (info.id, Leg::B), (third.id, Leg::A)] {
+                relay.mix_join(info.id, id, leg, MixMode::Normal)?;
+            }
+            pc = Some(third.port_a);
+            ids.push(third.id);
+        }
+        ports.push((info.port_a, info.port_b, pc));
         ids.push(info.id);
         if let Some(r) = &recorder {
             relay.record(info.id, r.handle().start(hotline::store::now_ms())?)?;
@@ -245,7 +260,7 @@ fn run(
     let stop = Arc::new(AtomicBool::new(false));
     let got = Arc::new(AtomicU64::new(0));
     let sent = Arc::new(AtomicU64::new(0));
-    let rx = [ga.try_clone()?, gb.try_clone()?].map(|s| {
+    let rx = [ga.try_clone()?, gb.try_clone()?, gc.try_clone()?].map(|s| {
         let (stop, got) = (stop.clone(), got.clone());
         std::thread::spawn(move || receiver(s, stop, got))
     });
@@ -254,9 +269,10 @@ fn run(
         std::thread::Builder::new()
             .name("load-gen".into())
             .spawn(move || {
-                let (fa, fb) = (ga.as_raw_fd(), gb.as_raw_fd());
+                let (fa, fb, fc) = (ga.as_raw_fd(), gb.as_raw_fd(), gc.as_raw_fd());
                 let mut ba = SendBatch::new();
                 let mut bb = SendBatch::new();
+                let mut bc = SendBatch::new();
                 let start = Instant::now();
                 let tick = FRAME / SLICES as u32;
                 let mut k: u64 = 0;
@@ -265,7 +281,7 @@ fn run(
                     let frame = (k / SLICES as u64) as u32;
                     let mut s = 0;
                     for i in (slice..n).step_by(SLICES) {
-                        let (pa, pb) = ports[i];
+                        let (pa, pb, pc) = ports[i];
                         let h = RtpHeader {
                             marker: false,
                             payload_type: 0,
@@ -282,8 +298,18 @@ fn run(
                                 ..h
                             },
                         );
+                        if let Some(pc) = pc {
+                            s += bc.push(
+                                fc,
+                                pc,
+                                RtpHeader {
+                                    ssrc: 0x4000_0000 | i as u32,
+                                    ..h
+                                },
+                            );
+                        }
                     }
-                    s += ba.flush(fa) + bb.flush(fb);
+                    s += ba.flush(fa) + bb.flush(fb) + bc.flush(fc);
                     sent.fetch_add(s, Ordering::Relaxed);
                     k += 1;
                     let next = start + tick * k as u32;
@@ -336,6 +362,7 @@ fn main() {
     let mut workers = 1usize;
     let mut coalesce_us = 0u64;
     let mut record: Option<std::path::PathBuf> = None;
+    let mut three_way = false;
     let mut ns = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -350,10 +377,11 @@ fn main() {
             "--workers" => workers = args.next().and_then(|v| v.parse().ok()).unwrap_or(1),
             "--coalesce-us" => coalesce_us = args.next().and_then(|v| v.parse().ok()).unwrap_or(0),
             "--record" => record = args.next().map(Into::into),
+            "--three-way" => three_way = true,
             "--bench" => {}
             other => {
                 if let Ok(n) = other.parse::<usize>() {
-                    ns.push(n.min(2400));
+                    ns.push(n.min(if three_way { 1200 } else { 2400 }));
                 }
             }
         }
@@ -361,7 +389,11 @@ fn main() {
     if ns.is_empty() {
         ns = vec![500, 1000, 2000];
     }
-    println!("media relay load: {secs} s per run, {workers} worker(s), coalesce {coalesce_us} us, 50 pkt/s each way per call");
+    let parties = if three_way { 3 } else { 2 };
+    println!(
+        "media relay load: {secs} s per run, {workers} worker(s), coalesce {coalesce_us} us, {parties} parties per call{}, 50 pkt/s from and to each",
+        if three_way { " (mixed)" } else { "" }
+    );
     for n in ns {
         if let Some(dir) = &record {
             // Each run starts with an empty store, so the disk holds one run's files at most.
@@ -373,6 +405,7 @@ fn main() {
             workers,
             Duration::from_micros(coalesce_us),
             record.as_deref(),
+            three_way,
         ) {
             Ok(o) => {
                 let per_call_us = o.relay_core * 1e6 / o.n as f64; // µs of CPU per second per call
@@ -388,9 +421,9 @@ fn main() {
                     per_call_us,
                     per_pkt_ns,
                     o.process_core * 100.0,
-                    // A call relays 100 packets/s (50 each way): project from the measured cost per packet,
-                    // which stays honest when the generator could not offer the full rate.
-                    1e9 / (per_pkt_ns.max(1.0) * 100.0),
+                    // A call sends 50 packets/s to each party: project from the measured cost per
+                    // packet, which stays honest when the generator could not offer the full rate.
+                    1e9 / (per_pkt_ns.max(1.0) * 50.0 * parties as f64),
                     o.secs
                 );
             }
