@@ -272,3 +272,60 @@ async fn a_recorded_three_way_call_keeps_the_third_party_on_the_agent_channel() 
         "on the right, everything the caller hears: the agent and the third party"
     );
 }
+
+#[tokio::test]
+async fn a_paused_recording_holds_silence_for_the_paused_stretch() {
+    use hotline::media::recorder::{Recorder, RecorderConfig, RecorderEvent};
+    let dir = tempfile::tempdir().unwrap();
+    let (ev_tx, mut ev_rx) = tokio::sync::mpsc::unbounded_channel();
+    let recorder = Recorder::spawn(RecorderConfig::new(dir.path()), ev_tx).unwrap();
+    let r = relay(26320, 1);
+    let (mut caller, mut agent) = (Phone::new(), Phone::new());
+    let call = r
+        .create_bridge(Some(caller.addr()), Some(agent.addr()), None)
+        .unwrap();
+    r.record(
+        call.id,
+        recorder.handle().start(hotline::store::now_ms()).unwrap(),
+    )
+    .unwrap();
+    caller.talk(call.port_a, CALLER_HZ);
+    agent.talk(call.port_b, AGENT_HZ);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    r.pause_recording(call.id, true).unwrap();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    r.pause_recording(call.id, false).unwrap();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    r.stop_recording(call.id).unwrap();
+    let done = tokio::time::timeout(Duration::from_secs(5), ev_rx.recv())
+        .await
+        .expect("the recording completes")
+        .unwrap();
+    let RecorderEvent::Completed(c) = done else {
+        panic!("{done:?}")
+    };
+    let mut wav = hound::WavReader::open(dir.path().join(&c.rel_path)).unwrap();
+    let samples: Vec<i16> = wav.samples::<i16>().map(Result::unwrap).collect();
+    let secs = samples.len() / 2 / 8000;
+    assert!(
+        secs >= 2,
+        "the paused stretch keeps its place in time: {secs} s"
+    );
+    // 200 ms windows: sound, then silence, then sound again.
+    let window = |from_ms: usize| -> Vec<i16> {
+        let a = from_ms * 16;
+        samples[a..a + 200 * 16]
+            .iter()
+            .step_by(2)
+            .copied()
+            .collect()
+    };
+    let loud = |w: &[i16]| level(w, CALLER_HZ) >= HEARD;
+    let total_ms = samples.len() / 16;
+    assert!(loud(&window(500)), "recorded before the pause");
+    assert!(
+        window(total_ms / 2 - 100).iter().all(|&s| s == 0),
+        "silence while paused"
+    );
+    assert!(loud(&window(total_ms - 400)), "recorded after the resume");
+}

@@ -179,6 +179,19 @@ impl Acd {
                 });
                 Ok(())
             }
+            AgentCommand::PauseRecording { on } => {
+                if !state.connected() {
+                    return Err(wrong("pause_recording", &state));
+                }
+                let call = state.call().cloned().unwrap_or_default();
+                control(self, CallOp::PauseRecording { on });
+                self.publish(AcdEvent::RecordingPaused {
+                    call,
+                    agent_no: agent_no.to_string(),
+                    paused: on,
+                });
+                Ok(())
+            }
             AgentCommand::Dtmf { digits } => {
                 if !state.connected() {
                     return Err(wrong("dtmf", &state));

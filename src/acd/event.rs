@@ -109,6 +109,10 @@ pub enum AgentCommand {
     Dtmf {
         digits: String,
     },
+    /// Pause the call's recording (the caller reads out an ID number) or resume it.
+    PauseRecording {
+        on: bool,
+    },
     /// A L1879: back to not-ready, hanging up a call in progress.
     Reset,
 }
@@ -349,6 +353,9 @@ pub enum CallOp {
     Dtmf {
         digits: String,
     },
+    PauseRecording {
+        on: bool,
+    },
     /// Take the agent's leg off the call and play music to the caller: the call was requeued.
     DetachAgent,
 }
@@ -406,6 +413,11 @@ pub enum AcdEvent {
         agent_no: String,
         held: bool,
     },
+    RecordingPaused {
+        call: CallId,
+        agent_no: String,
+        paused: bool,
+    },
     CallTransferred {
         call: CallId,
         agent_no: String,
@@ -459,6 +471,7 @@ impl AcdEvent {
             | AcdEvent::CallRinging { agent_no, .. }
             | AcdEvent::CallAnswered { agent_no, .. }
             | AcdEvent::CallHeld { agent_no, .. }
+            | AcdEvent::RecordingPaused { agent_no, .. }
             | AcdEvent::CallTransferred { agent_no, .. }
             | AcdEvent::Party { agent_no, .. }
             | AcdEvent::Supervisor { agent_no, .. } => Some(agent_no),

@@ -1760,3 +1760,38 @@ fn a_consulted_party_that_fails_or_leaves_returns_the_agent_to_the_caller() {
     );
     assert_eq!(state(&acd, "1").name(), "talking");
 }
+
+#[test]
+fn pause_recording_only_in_a_call_and_the_desktop_hears_of_it() {
+    let mut acd = one_group(Strategy::LongestIdle);
+    acd.add_agent(agent("1", &["g"])).unwrap();
+    ready(&mut acd, "1", 0);
+    assert!(cmd(&mut acd, "1", AgentCommand::PauseRecording { on: true }, S).is_err());
+    arrive(&mut acd, "c", "1", "g", S);
+    ev(
+        &mut acd,
+        Event::CallAnswered {
+            call: "c".into(),
+            agent_no: "1".into(),
+        },
+        2 * S,
+    );
+    let out = cmd(
+        &mut acd,
+        "1",
+        AgentCommand::PauseRecording { on: true },
+        3 * S,
+    )
+    .unwrap();
+    assert!(out.iter().any(|a| matches!(
+        a,
+        Action::CallControl {
+            op: CallOp::PauseRecording { on: true },
+            ..
+        }
+    )));
+    assert!(out.iter().any(|a| matches!(
+        a,
+        Action::Publish(AcdEvent::RecordingPaused { paused: true, .. })
+    )));
+}

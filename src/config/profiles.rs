@@ -58,6 +58,14 @@ struct DidToml {
     number: Spanned<String>,
     /// `extension:1001`, `group:1001,1002` (ring all), `queue:general` (when the ACD exists).
     route: Spanned<String>,
+    /// Record the conversations of calls to this number (default: yes; every answered call is
+    /// recorded unless a line is exempted here).
+    #[serde(default = "record_by_default")]
+    record: bool,
+}
+
+fn record_by_default() -> bool {
+    true
 }
 
 #[derive(Debug, Deserialize)]
@@ -189,6 +197,8 @@ pub struct DidRoute {
     pub number: String,
     pub trunk: String,
     pub target: RouteTarget,
+    /// Whether answered calls to this number are recorded.
+    pub record: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -405,6 +415,7 @@ impl Profiles {
                             number,
                             trunk: name.clone(),
                             target,
+                            record: d.record,
                         },
                     );
                 }

@@ -78,6 +78,9 @@ pub enum Command {
     Dtmf {
         digits: String,
     },
+    PauseRecording {
+        on: bool,
+    },
     /// Groups as "name(idle)(queued)" for the transfer picker.
     TransferTargets,
     // supervisor

@@ -321,6 +321,7 @@ impl CtiSession {
                         AgentCommand::Dial { call, number }
                     }
                     Command::Dtmf { digits } => AgentCommand::Dtmf { digits },
+                    Command::PauseRecording { on } => AgentCommand::PauseRecording { on },
                     // supervisor and query commands were handled above
                     _ => return,
                 };

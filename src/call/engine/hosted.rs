@@ -1119,6 +1119,12 @@ impl<M: MediaControl> Engine<M> {
                     self.media.set_direction(b.id, MediaLeg::A, false, true);
                 }
             }
+            CallOp::PauseRecording { on } if talking => {
+                if let Some(b) = bridge {
+                    info!(paused = on, "recording paused/resumed by the agent");
+                    self.media.pause_recording(b.id, on);
+                }
+            }
             CallOp::Retrieve if talking => {
                 if let Some(b) = bridge {
                     self.media.stop_play(b.id, MediaLeg::A, Some(MUSIC));

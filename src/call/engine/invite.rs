@@ -265,6 +265,16 @@ impl<M: MediaControl> Engine<M> {
     fn record_call(&mut self, id: u64, b: LegId) {
         let Some(c) = self.calls.get(&id) else { return };
         let Some(bridge) = c.bridge else { return };
+        if self
+            .cfg
+            .profiles
+            .dids
+            .get(&c.did)
+            .is_some_and(|d| !d.record)
+        {
+            debug!(did = %c.did, "this line is not recorded (record = false)");
+            return;
+        }
         let b_leg = self.b_leg(id, b);
         let hosted = c.hosted.as_ref();
         let agent = hosted

@@ -66,6 +66,8 @@ pub trait MediaControl {
     /// or `None` when this node does not record.
     fn start_recording(&mut self, id: BridgeId, meta: RecordingMeta) -> Option<String>;
     fn stop_recording(&mut self, id: BridgeId);
+    /// Pauses (silence is recorded) or resumes the recording of bridge `id`.
+    fn pause_recording(&mut self, id: BridgeId, paused: bool);
 }
 
 /// The relay, with an event channel for latching and RTP timeouts, and the metrics that a
@@ -223,6 +225,12 @@ impl MediaControl for RelayMedia {
     fn stop_recording(&mut self, id: BridgeId) {
         if let Err(e) = self.relay.stop_recording(id) {
             tracing::debug!(bridge = id, error = %e, "recording not stopped");
+        }
+    }
+
+    fn pause_recording(&mut self, id: BridgeId, paused: bool) {
+        if let Err(e) = self.relay.pause_recording(id, paused) {
+            tracing::warn!(bridge = id, error = %e, "recording not paused/resumed");
         }
     }
 

@@ -179,6 +179,10 @@ enum Command {
     StopRecord {
         id: BridgeId,
     },
+    PauseRecord {
+        id: BridgeId,
+        paused: bool,
+    },
     Stats {
         id: BridgeId,
         reply: oneshot::Sender<Option<BridgeStats>>,
@@ -465,6 +469,12 @@ impl MediaRelay {
         self.send(id, Command::StopRecord { id })
     }
 
+    /// Pauses (silence is written, so the file keeps the call's timeline) or resumes the recording
+    /// of bridge `id`: while a caller reads out an ID number, for instance.
+    pub fn pause_recording(&self, id: BridgeId, paused: bool) -> Result<(), RelayError> {
+        self.send(id, Command::PauseRecord { id, paused })
+    }
+
     /// Puts `leg` of bridge `id` into conference `conf` in `mode` (or changes its mode there). Every
     /// bridge of one conference must live on one worker: create the others with
     /// [`MediaRelay::create_bridge_near`]. A bridge's legs stop relaying to each other while either
@@ -541,6 +551,8 @@ struct Slot {
     send_errors: u64,
     /// Where this call's recorded frames go.
     rec: Option<RecordingTap>,
+    /// Recorded frames are written as silence.
+    rec_paused: bool,
 }
 
 impl Slot {
@@ -851,7 +863,11 @@ impl Worker {
                     slot.send_errors += 1;
                 }
             }
-            while let Some(frame) = slot.core.poll_record(now) {
+            while let Some(mut frame) = slot.core.poll_record(now) {
+                if slot.rec_paused {
+                    frame.left = None;
+                    frame.right = None;
+                }
                 if let Some(tap) = slot.rec.as_mut() {
                     // A full recorder queue drops the frame (counted; written as silence).
                     let _ = tap.push(frame);
@@ -930,6 +946,7 @@ impl Worker {
                             tracing::debug!(bridge = id, recording = %tap.id(), "recording started");
                             s.core.start_recording(now);
                             s.rec = Some(*tap);
+                            s.rec_paused = false;
                             if !self.playing.contains(&idx) {
                                 self.playing.push(idx);
                             }
@@ -939,6 +956,12 @@ impl Worker {
                 Command::StopRecord { id } => {
                     if let Some(s) = self.slot_mut(id) {
                         s.stop_recording();
+                    }
+                }
+                Command::PauseRecord { id, paused } => {
+                    if let Some(s) = self.slot_mut(id) {
+                        tracing::debug!(bridge = id, paused, "recording paused/resumed");
+                        s.rec_paused = paused;
                     }
                 }
                 Command::StopPlay { id, leg, play } => {
@@ -1008,6 +1031,7 @@ impl Worker {
             events,
             send_errors: 0,
             rec: None,
+            rec_paused: false,
         });
         self.by_id.insert(id, idx);
     }

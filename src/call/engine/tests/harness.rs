@@ -111,6 +111,10 @@ pub enum MediaCall {
     StopRecord {
         id: BridgeId,
     },
+    PauseRecord {
+        id: BridgeId,
+        paused: bool,
+    },
     Mix {
         conf: u64,
         id: BridgeId,
@@ -235,6 +239,12 @@ impl MediaControl for FakeMedia {
 
     fn stop_recording(&mut self, id: BridgeId) {
         self.log.borrow_mut().push(MediaCall::StopRecord { id });
+    }
+
+    fn pause_recording(&mut self, id: BridgeId, paused: bool) {
+        self.log
+            .borrow_mut()
+            .push(MediaCall::PauseRecord { id, paused });
     }
 
     fn stop_play(&mut self, id: BridgeId, leg: MediaLeg, play: Option<u64>) {

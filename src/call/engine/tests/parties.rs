@@ -28,6 +28,10 @@ interval_secs = 0
 [[trunk.did]]
 number = "12315"
 route = "queue:consumer"
+[[trunk.did]]
+number = "12399"
+route = "queue:consumer"
+record = false
 
 [[dial]]
 prefix = "0"
@@ -71,7 +75,11 @@ fn bench() -> Bench {
 
 /// A queue call answered by agent A1 on extension 1001; returns the agent's INVITE.
 fn talking(b: &mut Bench) -> Sent {
-    b.recv_text(&carrier_invite(CALL, "12315"), CARRIER);
+    talking_on(b, "12315")
+}
+
+fn talking_on(b: &mut Bench, did: &str) -> Sent {
+    b.recv_text(&carrier_invite(CALL, did), CARRIER);
     let ok = b.expect_response(200, Method::Invite, CARRIER);
     let tag = ok.tag_to();
     b.recv_text(&a_in_dialog("ACK", CALL, &tag, 1, "ack1"), CARRIER);
@@ -431,4 +439,57 @@ fn blind_transfer_hands_the_caller_to_an_outside_number() {
     bye_from(&mut b, &inv, "dp", CARRIER);
     let bye = b.expect_request(Method::Bye, CARRIER);
     assert_eq!(bye.call_id(), CALL);
+}
+
+#[test]
+fn the_agent_pauses_and_resumes_the_recording_and_unrecorded_lines_stay_so() {
+    let mut b = bench();
+    talking(&mut b);
+    assert!(b
+        .media_log()
+        .iter()
+        .any(|c| matches!(c, MediaCall::Record { id: 1, .. })));
+    control(&mut b, CallOp::PauseRecording { on: true });
+    assert_eq!(
+        b.media_log().last(),
+        Some(&MediaCall::PauseRecord {
+            id: 1,
+            paused: true
+        })
+    );
+    control(&mut b, CallOp::PauseRecording { on: false });
+    assert_eq!(
+        b.media_log().last(),
+        Some(&MediaCall::PauseRecord {
+            id: 1,
+            paused: false
+        })
+    );
+    // Another agent's command does nothing to this call.
+    acd(
+        &mut b,
+        AcdAction::CallControl {
+            call: CALL.into(),
+            agent_no: "A9".into(),
+            op: CallOp::PauseRecording { on: true },
+        },
+    );
+    assert_eq!(
+        b.media_log()
+            .iter()
+            .filter(|c| matches!(c, MediaCall::PauseRecord { .. }))
+            .count(),
+        2
+    );
+
+    // A line configured with `record = false` is not recorded.
+    let mut b = bench();
+    talking_on(&mut b, "12399");
+    assert!(
+        !b.media_log()
+            .iter()
+            .any(|c| matches!(c, MediaCall::Record { .. })),
+        "{:?}",
+        b.media_log()
+    );
 }
