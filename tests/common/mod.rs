@@ -188,14 +188,24 @@ pub fn scenarios() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sipp")
 }
 
-/// A PCMU WAV of `secs` seconds of a 440 Hz tone, made with sox on first use.
+/// A PCMU WAV of 5 seconds of a 440 Hz tone, made with sox on first use.
 pub fn tone_wav(dir: &Path) -> PathBuf {
-    let p = dir.join("tone.wav");
+    tone_wav_hz(dir, 440)
+}
+
+/// A PCMU WAV of 5 seconds of a `hz` tone (sipp's rtp_stream plays it), made with sox on first use.
+pub fn tone_wav_hz(dir: &Path, hz: u32) -> PathBuf {
+    let name = if hz == 440 {
+        "tone.wav".to_string()
+    } else {
+        format!("tone-{hz}.wav")
+    };
+    let p = dir.join(name);
     if !p.exists() {
         let st = Command::new("sox")
             .args(["-n", "-r", "8000", "-c", "1", "-e", "u-law", "-b", "8"])
             .arg(&p)
-            .args(["synth", "5", "sine", "440"])
+            .args(["synth", "5", "sine", &hz.to_string()])
             .status()
             .expect("sox (apt-get install sox)");
         assert!(st.success(), "sox failed");
