@@ -97,6 +97,8 @@ pub(super) struct Hosted {
     pub consult_hold: bool,
     /// The agent's leg is in the conference.
     pub agent_in_mix: bool,
+    /// The agent's phone asked for a transfer by REFER on this leg; it hears the outcome.
+    pub refer_from: Option<LegId>,
 }
 
 /// hotline's answer to a caller's offer: the first audio codec of the offer that the trunk

@@ -40,7 +40,7 @@ pub struct BLeg {
 }
 
 impl<M: MediaControl> Engine<M> {
-    fn contact(&self) -> String {
+    pub(super) fn contact(&self) -> String {
         format!("<sip:hotline@{}>", self.host_port())
     }
 
@@ -423,6 +423,7 @@ impl<M: MediaControl> Engine<M> {
                     mixing: false,
                     consult_hold: false,
                     agent_in_mix: false,
+                    refer_from: None,
                 })),
                 done: false,
                 agent: String::new(),
@@ -1388,13 +1389,7 @@ impl<M: MediaControl> Engine<M> {
                 }
                 self.run_call(id, now);
             }
-            Method::Refer => self.reply(
-                &key,
-                &req,
-                501,
-                "Not Implemented (transfer is not available yet)",
-                now,
-            ),
+            Method::Refer => self.on_refer(key, req, id, leg, now),
             // A session refresh (RFC 4028 with RFC 3311): negotiated and answered here.
             Method::Update => {
                 if !self.session_request_ok(&key, &req, now) {

@@ -14,6 +14,7 @@ mod invite;
 mod keepalive;
 mod media;
 mod parties;
+mod refer;
 mod register;
 mod session;
 mod trunk_register;
@@ -597,4 +598,4 @@ pub(crate) fn strip_tag_param(v: &str) -> String {
 }
 
 /// Methods hotline answers.
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REGISTER";
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REGISTER, REFER";

@@ -543,6 +543,7 @@ impl<M: MediaControl> Engine<M> {
                 None
             }
             CallOp::Transfer { target } => {
+                self.refer_done(id, now);
                 self.transfer(id, agent_no, target, now);
                 None
             }

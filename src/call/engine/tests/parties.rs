@@ -493,3 +493,67 @@ fn the_agent_pauses_and_resumes_the_recording_and_unrecorded_lines_stay_so() {
         b.media_log()
     );
 }
+
+#[test]
+fn the_agent_phone_transfers_by_refer_through_the_acd() {
+    let mut b = bench();
+    let inv = talking(&mut b);
+    let refer = |b: &mut Bench, refer_to: &str, cseq: u32| {
+        let text = request(
+            "REFER",
+            "sip:hotline@10.0.0.1:5060",
+            PHONE_1001,
+            &format!("refer{cseq}"),
+            &format!("{};tag=ag", inv.hdr("To").split(";tag").next().unwrap()),
+            &inv.hdr("From"),
+            &inv.call_id(),
+            cseq,
+            &format!("Refer-To: {refer_to}\r\nReferred-By: <sip:1001@192.0.2.50>\r\n"),
+            "",
+        );
+        b.recv_text(&text, PHONE_1001);
+    };
+    // Attended transfer by REFER is refused with a reason; a name is not a number.
+    refer(
+        &mut b,
+        "<sip:1002@10.0.0.1?Replaces=x%3Bto-tag%3Da%3Bfrom-tag%3Db>",
+        2,
+    );
+    let r = b.expect_response(501, Method::Refer, PHONE_1001);
+    assert!(r.msg.reason_lossy().unwrap().contains("desktop"));
+    refer(&mut b, "<sip:alice@10.0.0.1>", 3);
+    b.expect_response(400, Method::Refer, PHONE_1001);
+
+    refer(&mut b, "<sip:07712345678@10.0.0.1>", 4);
+    b.expect_response(202, Method::Refer, PHONE_1001);
+    let trying = b.expect_request(Method::Notify, PHONE_1001);
+    assert_eq!(trying.hdr("Event"), "refer");
+    assert!(trying.body().starts_with("SIP/2.0 100"));
+    b.recv(answer(&trying, 200, "OK", None, ""), PHONE_1001);
+    // The ACD decides, as if the agent had pressed transfer on the desktop.
+    assert_eq!(
+        b.acd.last(),
+        Some(&AcdEvent::Agent {
+            agent_no: "A1".into(),
+            cmd: crate::acd::event::AgentCommand::Transfer {
+                target: AcdTarget::External {
+                    number: "07712345678".into()
+                }
+            }
+        })
+    );
+    control(
+        &mut b,
+        CallOp::Transfer {
+            target: AcdTarget::External {
+                number: "07712345678".into(),
+            },
+        },
+    );
+    let done = b.expect_request(Method::Notify, PHONE_1001);
+    assert!(done.body().starts_with("SIP/2.0 200"));
+    assert!(done.hdr("Subscription-State").starts_with("terminated"));
+    b.expect_request(Method::Bye, PHONE_1001);
+    let out = b.expect_request(Method::Invite, CARRIER);
+    assert!(out.msg.request_uri_str().unwrap().contains("07712345678"));
+}
