@@ -6,12 +6,12 @@
 
 mod common;
 
-use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
-use common::audio::{heard, listen, Tone};
+use common::audio::{listen, Tone};
 use common::cti::{command, desktop, ready_agent, ws_until};
-use common::ua::{request, sdp, sdp_media, status, Ua};
+use common::phone::{self, carrier_call, rtp_socket};
+use common::ua::{request, Ua};
 use common::{Hotline, HotlineSetup};
 use hotline::sip::message::SipMessage;
 use serde_json::json;
@@ -33,15 +33,18 @@ const CALLER_HZ: f64 = 500.0;
 const AGENT_HZ: f64 = 1000.0;
 const SUPERVISOR_HZ: f64 = 1500.0;
 
-fn rtp_socket() -> UdpSocket {
-    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-    s.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
-    s
+fn hears(sock: &std::net::UdpSocket) -> Vec<bool> {
+    phone::hears(sock, &[CALLER_HZ, AGENT_HZ, SUPERVISOR_HZ])
 }
 
-/// A phone answers hotline's INVITE with its RTP socket; returns where hotline wants its RTP.
-fn pick_up(phone: &Ua, sip: SocketAddr, user: &str, rtp: &UdpSocket) -> (SipMessage, SocketAddr) {
-    let (invite, _) = phone.expect("INVITE from hotline", request("INVITE"));
+/// Hotline calls with auto-answer (agents and supervisors alike).
+fn pick_up(
+    phone: &Ua,
+    sip: std::net::SocketAddr,
+    user: &str,
+    rtp: &std::net::UdpSocket,
+) -> (SipMessage, std::net::SocketAddr) {
+    let (invite, to) = phone::pick_up(phone, sip, user, rtp);
     assert!(
         invite
             .header_str("Call-Info")
@@ -49,29 +52,7 @@ fn pick_up(phone: &Ua, sip: SocketAddr, user: &str, rtp: &UdpSocket) -> (SipMess
             .contains("answer-after=0"),
         "auto-answer"
     );
-    let mut ok = SipMessage::response_to(&invite, 200, "OK", Some(user));
-    ok.push_header("Contact", format!("<sip:{user}@{}>", phone.addr));
-    ok.set_body(
-        sdp(rtp.local_addr().unwrap()).into_bytes(),
-        Some("application/sdp"),
-    );
-    phone.send_msg(sip, &ok);
-    phone.expect("ACK", request("ACK"));
-    let to = sdp_media(invite.body());
     (invite, to)
-}
-
-/// Which of caller / agent / supervisor tones `sock` hears now (after the audio of the mode
-/// before has drained).
-fn hears(sock: &UdpSocket) -> Vec<bool> {
-    let _ = listen(sock, Duration::from_millis(400));
-    let (pcm, _) = listen(sock, Duration::from_millis(600));
-    assert!(
-        pcm.len() >= 160 * 15,
-        "a steady stream ({} samples)",
-        pcm.len()
-    );
-    heard(&pcm, &[CALLER_HZ, AGENT_HZ, SUPERVISOR_HZ])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -97,27 +78,7 @@ async fn supervisor_monitors_whispers_and_barges_a_live_call() {
     // The citizen's call goes straight into the queue and to agent 1001.
     let carrier = Ua::new();
     let caller_rtp = rtp_socket();
-    let offer = sdp(caller_rtp.local_addr().unwrap());
-    let invite = SipMessage::parse(format!(
-        "INVITE sip:12315@{sip} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKsinv\r\nMax-Forwards: 70\r\nFrom: <sip:13800138000@{me}>;tag=car\r\nTo: <sip:12315@{sip}>\r\nCall-ID: sup-1@carrier\r\nCSeq: 1 INVITE\r\nContact: <sip:13800138000@{me}>\r\nContent-Type: application/sdp\r\nContent-Length: {len}\r\n\r\n{offer}",
-        sip = h.sip,
-        me = carrier.addr,
-        len = offer.len()
-    ).into_bytes())
-    .unwrap();
-    carrier.send_msg(h.sip, &invite);
-    let (ok, _) = carrier.expect("200 from hotline", status(200));
-    let to_caller_side = sdp_media(ok.body());
-    let to_tag = ok.header_str("To").unwrap().to_string();
-    carrier.send_msg(
-        h.sip,
-        &SipMessage::parse(format!(
-            "ACK sip:hotline@{sip} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKsack\r\nMax-Forwards: 70\r\nFrom: <sip:13800138000@{me}>;tag=car\r\nTo: {to_tag}\r\nCall-ID: sup-1@carrier\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
-            sip = h.sip,
-            me = carrier.addr,
-        ).into_bytes())
-        .unwrap(),
-    );
+    let to_caller_side = carrier_call(&carrier, h.sip, "12315", "sup-1@carrier", &caller_rtp);
     let _caller = Tone::start(&caller_rtp, to_caller_side, CALLER_HZ);
 
     let agent_rtp = rtp_socket();

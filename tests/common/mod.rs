@@ -4,6 +4,7 @@
 
 pub mod audio;
 pub mod cti;
+pub mod phone;
 pub mod ua;
 
 use std::io::Read;
