@@ -9,25 +9,12 @@ mod common;
 use std::time::Duration;
 
 use common::audio::Tone;
-use common::cti::{command, ready_agent, ws_until};
+use common::cti::{command, ready_agent, ws_until, ACD_CONSUMER_1001};
 use common::phone::{self, bye, carrier_call, pick_up, rtp_socket};
 use common::ua::{request, Ua};
 use common::{Hotline, HotlineSetup};
 use hotline::sip::message::SipMessage;
 use serde_json::json;
-
-const ACD: &str = r#"
-[[groups]]
-id = "consumer"
-name = "12315 消费维权"
-ring_timeout_ms = 10000
-
-[[agent]]
-agent_no = "1001"
-name = "坐席 1001"
-groups = [{ group = "consumer", level = 5 }]
-endpoints = [{ kind = "sip", extension = "1001" }]
-"#;
 
 const CALLER_HZ: f64 = 500.0;
 const AGENT_HZ: f64 = 1000.0;
@@ -51,7 +38,7 @@ async fn agent_consults_a_department_joins_all_three_and_transfers() {
                 dept = department.addr
             ),
         )],
-        acd: Some(ACD.into()),
+        acd: Some(ACD_CONSUMER_1001.into()),
         ..HotlineSetup::default()
     });
     let mut ws = ready_agent(&h).await;

@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::time::Duration;
 
 use common::audio::{heard, level, listen, tone_ssrc, Tone, HEARD, QUIET};
-use hotline::media::relay::{BridgeConfig, Leg, MediaRelay, MixMode, RelayConfig};
+use hotline::media::relay::{BridgeConfig, BridgeInfo, Leg, MediaRelay, MixMode, RelayConfig};
 use hotline::media::rtp::RtpPacket;
 
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -68,6 +68,18 @@ impl Phone {
     }
 }
 
+/// Caller and agent on one bridge, a third phone on a bridge beside it (same worker).
+fn three_phones(r: &MediaRelay) -> (Phone, Phone, Phone, BridgeInfo, BridgeInfo) {
+    let (caller, agent, third) = (Phone::new(), Phone::new(), Phone::new());
+    let call = r
+        .create_bridge(Some(caller.addr()), Some(agent.addr()), None)
+        .unwrap();
+    let side = r
+        .create_bridge_near(call.id, Some(third.addr()), None, None)
+        .unwrap();
+    (caller, agent, third, call, side)
+}
+
 /// Which of the three tones `phone` hears, as (caller, agent, supervisor).
 fn hears(phone: &Phone) -> (bool, bool, bool) {
     let (pcm, _) = phone.listen(Duration::from_millis(600));
@@ -84,13 +96,7 @@ fn hears(phone: &Phone) -> (bool, bool, bool) {
 fn monitor_whisper_and_barge_route_each_voice_to_the_right_ears() {
     // Two workers: the supervisor's bridge must be created on the call's worker to share its mixer.
     let r = relay(26200, 2);
-    let (mut caller, mut agent, mut supervisor) = (Phone::new(), Phone::new(), Phone::new());
-    let call = r
-        .create_bridge(Some(caller.addr()), Some(agent.addr()), None)
-        .unwrap();
-    let sup = r
-        .create_bridge_near(call.id, Some(supervisor.addr()), None, None)
-        .unwrap();
+    let (mut caller, mut agent, mut supervisor, call, sup) = three_phones(&r);
     caller.talk(call.port_a, CALLER_HZ);
     agent.talk(call.port_b, AGENT_HZ);
     supervisor.talk(sup.port_a, SUPERVISOR_HZ);
@@ -195,13 +201,7 @@ fn monitor_whisper_and_barge_route_each_voice_to_the_right_ears() {
 #[test]
 fn a_destroyed_bridge_leaves_its_conference() {
     let r = relay(26240, 1);
-    let (mut caller, mut agent, mut third) = (Phone::new(), Phone::new(), Phone::new());
-    let call = r
-        .create_bridge(Some(caller.addr()), Some(agent.addr()), None)
-        .unwrap();
-    let side = r
-        .create_bridge_near(call.id, Some(third.addr()), None, None)
-        .unwrap();
+    let (mut caller, mut agent, mut third, call, side) = three_phones(&r);
     caller.talk(call.port_a, CALLER_HZ);
     agent.talk(call.port_b, AGENT_HZ);
     third.talk(side.port_a, SUPERVISOR_HZ);
@@ -228,13 +228,7 @@ async fn a_recorded_three_way_call_keeps_the_third_party_on_the_agent_channel() 
     let (ev_tx, mut ev_rx) = tokio::sync::mpsc::unbounded_channel();
     let recorder = Recorder::spawn(RecorderConfig::new(dir.path()), ev_tx).unwrap();
     let r = relay(26280, 1);
-    let (mut caller, mut agent, mut third) = (Phone::new(), Phone::new(), Phone::new());
-    let call = r
-        .create_bridge(Some(caller.addr()), Some(agent.addr()), None)
-        .unwrap();
-    let side = r
-        .create_bridge_near(call.id, Some(third.addr()), None, None)
-        .unwrap();
+    let (mut caller, mut agent, mut third, call, side) = three_phones(&r);
     r.record(
         call.id,
         recorder.handle().start(hotline::store::now_ms()).unwrap(),

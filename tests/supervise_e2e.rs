@@ -9,25 +9,12 @@ mod common;
 use std::time::Duration;
 
 use common::audio::{listen, Tone};
-use common::cti::{command, desktop, ready_agent, ws_until};
+use common::cti::{command, desktop, ready_agent, ws_until, ACD_CONSUMER_1001};
 use common::phone::{self, carrier_call, rtp_socket};
 use common::ua::{request, Ua};
 use common::{Hotline, HotlineSetup};
 use hotline::sip::message::SipMessage;
 use serde_json::json;
-
-const ACD: &str = r#"
-[[groups]]
-id = "consumer"
-name = "12315 消费维权"
-ring_timeout_ms = 10000
-
-[[agent]]
-agent_no = "1001"
-name = "坐席 1001"
-groups = [{ group = "consumer", level = 5 }]
-endpoints = [{ kind = "sip", extension = "1001" }]
-"#;
 
 const CALLER_HZ: f64 = 500.0;
 const AGENT_HZ: f64 = 1000.0;
@@ -66,7 +53,7 @@ async fn supervisor_monitors_whispers_and_barges_a_live_call() {
              [[agents.extension]]\nnumber = \"2001\"\npassword = \"leader\"\n"
                 .into(),
         )],
-        acd: Some(ACD.into()),
+        acd: Some(ACD_CONSUMER_1001.into()),
         ..HotlineSetup::default()
     });
     let mut agent_ws = ready_agent(&h).await;

@@ -356,11 +356,23 @@ impl Call {
     }
 
     fn add_leg(&mut self, target: Target, now: Instant) {
+        let sdp = self.offer.clone();
+        self.push_leg(target, sdp, None, now);
+    }
+
+    /// Sends the INVITE of a new leg; a party leg has a ring deadline of its own.
+    fn push_leg(
+        &mut self,
+        target: Target,
+        sdp: Option<Vec<u8>>,
+        party_deadline: Option<Instant>,
+        now: Instant,
+    ) {
         let id = self.next_leg();
         self.actions.push_back(Action::Invite {
             leg: id,
             target: target.clone(),
-            sdp: self.offer.clone(),
+            sdp,
         });
         self.legs.push(BLeg {
             id,
@@ -370,8 +382,8 @@ impl Call {
             answer_at: None,
             end_at: None,
             code: 0,
-            party: false,
-            party_deadline: None,
+            party: party_deadline.is_some(),
+            party_deadline,
         });
     }
 
@@ -400,22 +412,7 @@ impl Call {
             });
             return;
         }
-        self.actions.push_back(Action::Invite {
-            leg: id,
-            target: target.clone(),
-            sdp,
-        });
-        self.legs.push(BLeg {
-            id,
-            target,
-            state: LegState::Trying,
-            start_at: now,
-            answer_at: None,
-            end_at: None,
-            code: 0,
-            party: true,
-            party_deadline: Some(now + ring_timeout),
-        });
+        self.push_leg(target, sdp, Some(now + ring_timeout), now);
     }
 
     fn on_drop_party(&mut self, leg: LegId, now: Instant) {

@@ -23,6 +23,20 @@ pub fn http_post(addr: SocketAddr, path: &str, body: &str) -> String {
     out
 }
 
+/// An ACD with the 12315 consumer queue and agent 1001 on extension 1001.
+pub const ACD_CONSUMER_1001: &str = r#"
+[[groups]]
+id = "consumer"
+name = "12315 消费维权"
+ring_timeout_ms = 10000
+
+[[agent]]
+agent_no = "1001"
+name = "坐席 1001"
+groups = [{ group = "consumer", level = 5 }]
+endpoints = [{ kind = "sip", extension = "1001" }]
+"#;
+
 pub type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 

@@ -268,8 +268,31 @@ impl<M: MediaControl> Engine<M> {
         self.play_own(id, MUSIC, &[MUSIC_PROMPT], true);
     }
 
+    /// The caller's conversation is over but not the call: the flow's after-call part (the
+    /// survey) runs, or without a flow the call ends with `cause`.
+    pub(super) fn conversation_ended(&mut self, id: u64, cause: &str, now: Instant) {
+        let has_ivr = self
+            .calls
+            .get(&id)
+            .and_then(|c| c.hosted.as_ref())
+            .is_some_and(|h| h.ivr.is_some());
+        if has_ivr {
+            self.feed_ivr(id, ivr::Input::Queue(QueueEvent::AgentHungUp), now);
+            return;
+        }
+        if let Some(c) = self.calls.get_mut(&id) {
+            c.core.handle(
+                Input::Hangup {
+                    cause: cause.into(),
+                },
+                now,
+            );
+        }
+        self.run_call(id, now);
+    }
+
     /// Plays hotline's own prompts (by name, in the call's language) to the caller.
-    fn play_own(&mut self, id: u64, play: u64, names: &[&str], looping: bool) {
+    pub(super) fn play_own(&mut self, id: u64, play: u64, names: &[&str], looping: bool) {
         let Some(c) = self.calls.get(&id) else { return };
         let (Some(bridge), Some(h)) = (c.bridge, c.hosted.as_ref()) else {
             return;
@@ -641,18 +664,8 @@ impl<M: MediaControl> Engine<M> {
                     .get(&id)
                     .and_then(|c| c.hosted.as_ref())
                     .is_some_and(|h| h.ivr.is_some());
-                if has_ivr {
-                    self.feed_ivr(id, ivr::Input::Queue(QueueEvent::AgentHungUp), now);
-                } else if by_callee {
-                    if let Some(c) = self.calls.get_mut(&id) {
-                        c.core.handle(
-                            Input::Hangup {
-                                cause: "agent hung up".into(),
-                            },
-                            now,
-                        );
-                    }
-                    self.run_call(id, now);
+                if has_ivr || by_callee {
+                    self.conversation_ended(id, "agent hung up", now);
                 }
             }
             Action::PartyAnswered { leg, sdp } => self.on_party_answered(id, leg, sdp),

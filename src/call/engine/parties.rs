@@ -15,7 +15,6 @@ use tracing::{debug, info, warn};
 use crate::acd::event::{CallOp, PartyRole, PartyStatus, SuperviseMode, Target as AcdTarget};
 use crate::acd::{self};
 use crate::call::core::{Input, LegId, Target};
-use crate::ivr::interp::{self as ivr, PromptRef, QueueEvent};
 use crate::media::relay::{Leg as RelayLeg, MixMode};
 use crate::sip::sdp::SessionDescription;
 
@@ -311,28 +310,11 @@ impl<M: MediaControl> Engine<M> {
         self.media
             .mix(call_bridge.id, bridge.id, MediaLeg::A, Some(mix));
         if mode == PartyMode::Barge && role == PartyRole::Supervisor && !takes_over {
-            self.play_prompt(id, SUPERVISOR_NOTICE, SUPERVISOR_PROMPT);
+            self.play_own(id, SUPERVISOR_NOTICE, &[SUPERVISOR_PROMPT], false);
         }
         self.tell_acd_party(id, &agent_no, &who, role, PartyStatus::Joined);
         if takes_over {
             self.hand_over(id, leg, now);
-        }
-    }
-
-    fn play_prompt(&mut self, id: u64, play: u64, name: &str) {
-        let language = self.language_of(id);
-        if let Some(b) = self.calls.get(&id).and_then(|c| c.bridge) {
-            self.media.play(
-                b.id,
-                MediaLeg::A,
-                play,
-                &[PromptRef::File {
-                    language,
-                    name: name.into(),
-                }],
-                1.0,
-                false,
-            );
         }
     }
 
@@ -418,28 +400,13 @@ impl<M: MediaControl> Engine<M> {
     }
 
     fn conversation_over(&mut self, id: u64, talked: bool, now: Instant) {
-        let has_ivr = self
-            .calls
-            .get(&id)
-            .and_then(|c| c.hosted.as_ref())
-            .is_some_and(|h| h.ivr.is_some());
         if let Some(b) = self.calls.get(&id).and_then(|c| c.bridge) {
             self.media.stop_play(b.id, MediaLeg::A, Some(MUSIC));
         }
-        if talked && has_ivr {
-            self.feed_ivr(id, ivr::Input::Queue(QueueEvent::AgentHungUp), now);
-        } else if talked {
-            if let Some(c) = self.calls.get_mut(&id) {
-                c.core.handle(
-                    Input::Hangup {
-                        cause: "transferred party hung up".into(),
-                    },
-                    now,
-                );
-            }
-            self.run_call(id, now);
+        if talked {
+            self.conversation_ended(id, "transferred party hung up", now);
         } else {
-            self.play_prompt(id, TRANSFER_FAILED, TRANSFER_FAILED_PROMPT);
+            self.play_own(id, TRANSFER_FAILED, &[TRANSFER_FAILED_PROMPT], false);
         }
     }
 
@@ -483,17 +450,7 @@ impl<M: MediaControl> Engine<M> {
                     return None;
                 }
                 // The caller waits with music and is not heard while the agent consults.
-                self.media.play(
-                    bridge.id,
-                    MediaLeg::A,
-                    MUSIC,
-                    &[PromptRef::File {
-                        language: self.language_of(id),
-                        name: MUSIC_PROMPT.into(),
-                    }],
-                    1.0,
-                    true,
-                );
+                self.play_own(id, MUSIC, &[MUSIC_PROMPT], true);
                 self.media
                     .set_direction(bridge.id, MediaLeg::A, false, true);
                 if let Some(h) = self.calls.get_mut(&id).and_then(|c| c.hosted.as_mut()) {
@@ -552,7 +509,7 @@ impl<M: MediaControl> Engine<M> {
                 // send is heard by nobody); they hear "请稍候" instead (B1 L3385).
                 self.media.set_direction(bridge.id, MediaLeg::B, !on, true);
                 if on {
-                    self.play_prompt(id, PLEASE_WAIT, PLEASE_WAIT_PROMPT);
+                    self.play_own(id, PLEASE_WAIT, &[PLEASE_WAIT_PROMPT], false);
                 } else {
                     self.media
                         .stop_play(bridge.id, MediaLeg::A, Some(PLEASE_WAIT));
@@ -636,7 +593,6 @@ impl<M: MediaControl> Engine<M> {
         let Some(c) = self.calls.get_mut(&id) else {
             return;
         };
-        let bridge = c.bridge;
         if let Some(h) = c.hosted.as_mut() {
             h.agent = None;
             h.detached = true;
@@ -644,20 +600,7 @@ impl<M: MediaControl> Engine<M> {
         c.core.handle(Input::Disconnect, now);
         self.run_call(id, now);
         self.agent_leaves_mix(id);
-        let language = self.language_of(id);
-        if let Some(b) = bridge {
-            self.media.play(
-                b.id,
-                MediaLeg::A,
-                MUSIC,
-                &[PromptRef::File {
-                    language,
-                    name: MUSIC_PROMPT.into(),
-                }],
-                1.0,
-                true,
-            );
-        }
+        self.play_own(id, MUSIC, &[MUSIC_PROMPT], true);
     }
 
     /// A supervisor joins, changes mode, or leaves (`mode: None`) the agent's call.
@@ -698,7 +641,7 @@ impl<M: MediaControl> Engine<M> {
                 let mode = PartyMode::from(m);
                 let answered = self.set_party_mode(id, leg, mode);
                 if answered && mode == PartyMode::Barge {
-                    self.play_prompt(id, SUPERVISOR_NOTICE, SUPERVISOR_PROMPT);
+                    self.play_own(id, SUPERVISOR_NOTICE, &[SUPERVISOR_PROMPT], false);
                 }
             }
             (Some(m), None) => {

@@ -369,6 +369,42 @@ impl Bench {
         Bench::with_profiles(PROFILES)
     }
 
+    /// A bench whose engine serves the shipped IVR flows (always open) and, with `acd`, queues.
+    pub fn with_services(toml: &str, acd: bool) -> Bench {
+        let mut b = Bench::with_profiles(toml);
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ivr-flows");
+        let (reg, outcome) = crate::ivr::FlowRegistry::open(dir);
+        assert!(!outcome.report.has_errors(), "{}", outcome.report);
+        b.e.set_services(crate::call::engine::Services {
+            flows: reg.current(),
+            env: crate::ivr::interp::Env {
+                calendar: std::sync::Arc::new(crate::ivr::AlwaysOpen),
+                lists: std::sync::Arc::new(crate::ivr::StaticLists::new()),
+            },
+            acd,
+            language: "zh-CN".into(),
+        });
+        b
+    }
+
+    /// The ACD offers `call` to agent A1 on extension 1001 with auto-answer.
+    pub fn offer_to_a1(&mut self, call: &str) {
+        self.e.handle_acd_action(
+            crate::acd::event::Action::OfferCall {
+                call: call.into(),
+                agent_no: "A1".into(),
+                endpoint: Some(crate::acd::Endpoint::Sip {
+                    extension: "1001".into(),
+                }),
+                auto_answer: true,
+                ring_timeout_ms: 15_000,
+                callback: None,
+            },
+            self.now,
+        );
+        self.drain();
+    }
+
     pub fn with_profiles(toml: &str) -> Bench {
         let profiles = Profiles::parse_all([("test.toml", toml)]).expect("test profiles are valid");
         let cfg = EngineConfig {

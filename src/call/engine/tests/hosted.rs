@@ -2,15 +2,12 @@
 //! the caller waits in a queue with music, the ACD's offer rings the agent with auto-answer, the
 //! agent hangs up and the caller rates the call.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use super::harness::*;
 use crate::acd::event::{Action as AcdAction, CallOp, Event as AcdEvent, OfferFailure};
 use crate::acd::Endpoint;
-use crate::call::engine::{MediaLeg, Services};
-use crate::ivr::interp::Env;
-use crate::ivr::{AlwaysOpen, FlowRegistry, StaticLists};
+use crate::call::engine::MediaLeg;
 use crate::media::relay::{BridgeEvent, Leg, RelayEvent};
 use crate::sip::message::Method;
 
@@ -41,20 +38,7 @@ contact = "sip:1001@192.0.2.50:5060"
 "#;
 
 fn bench(acd: bool) -> Bench {
-    let mut b = Bench::with_profiles(HOSTED_PROFILES);
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ivr-flows");
-    let (reg, outcome) = FlowRegistry::open(dir);
-    assert!(!outcome.report.has_errors(), "{}", outcome.report);
-    b.e.set_services(Services {
-        flows: reg.current(),
-        env: Env {
-            calendar: Arc::new(AlwaysOpen),
-            lists: Arc::new(StaticLists::new()),
-        },
-        acd,
-        language: "zh-CN".into(),
-    });
-    b
+    Bench::with_services(HOSTED_PROFILES, acd)
 }
 
 fn plays(b: &Bench) -> Vec<(u64, Vec<String>, bool)> {
@@ -202,20 +186,7 @@ fn ivr_menu_queue_agent_and_post_call_survey() {
         "music resumes"
     );
 
-    b.e.handle_acd_action(
-        AcdAction::OfferCall {
-            call: "hosted-1".into(),
-            agent_no: "A1".into(),
-            endpoint: Some(Endpoint::Sip {
-                extension: "1001".into(),
-            }),
-            auto_answer: true,
-            ring_timeout_ms: 15_000,
-            callback: None,
-        },
-        b.now,
-    );
-    b.drain();
+    b.offer_to_a1("hosted-1");
     let inv = b.expect_request(Method::Invite, PHONE_1001);
     assert!(
         inv.hdr("Call-Info").contains("answer-after=0"),
@@ -435,20 +406,7 @@ fn queue_route_offer_failure_resumes_music_and_caller_hangup_tells_the_acd() {
 fn agent_hangup_via_cti_and_hold_with_music() {
     let mut b = bench(true);
     answered(&mut b, "hosted-3", "12315");
-    b.e.handle_acd_action(
-        AcdAction::OfferCall {
-            call: "hosted-3".into(),
-            agent_no: "A1".into(),
-            endpoint: Some(Endpoint::Sip {
-                extension: "1001".into(),
-            }),
-            auto_answer: true,
-            ring_timeout_ms: 15_000,
-            callback: None,
-        },
-        b.now,
-    );
-    b.drain();
+    b.offer_to_a1("hosted-3");
     let inv = b.expect_request(Method::Invite, PHONE_1001);
     b.recv(
         answer(&inv, 200, "OK", Some("ag"), &sdp("192.0.2.50", 20000, "")),

@@ -10,10 +10,7 @@ use crate::acd::event::{
     Action as AcdAction, CallOp, Event as AcdEvent, PartyRole, PartyStatus, SuperviseMode,
     Target as AcdTarget,
 };
-use crate::acd::Endpoint;
-use crate::call::engine::{MediaLeg, Services};
-use crate::ivr::interp::Env;
-use crate::ivr::{AlwaysOpen, FlowRegistry, StaticLists};
+use crate::call::engine::MediaLeg;
 use crate::media::relay::{Leg, MixMode};
 use crate::sip::message::Method;
 
@@ -58,19 +55,7 @@ const SUPERVISOR: &str = "192.0.2.60:5060";
 const CALL: &str = "p-1";
 
 fn bench() -> Bench {
-    let mut b = Bench::with_profiles(PROFILES);
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ivr-flows");
-    let (reg, _) = FlowRegistry::open(dir);
-    b.e.set_services(Services {
-        flows: reg.current(),
-        env: Env {
-            calendar: std::sync::Arc::new(AlwaysOpen),
-            lists: std::sync::Arc::new(StaticLists::new()),
-        },
-        acd: true,
-        language: "zh-CN".into(),
-    });
-    b
+    Bench::with_services(PROFILES, true)
 }
 
 /// A queue call answered by agent A1 on extension 1001; returns the agent's INVITE.
@@ -83,20 +68,7 @@ fn talking_on(b: &mut Bench, did: &str) -> Sent {
     let ok = b.expect_response(200, Method::Invite, CARRIER);
     let tag = ok.tag_to();
     b.recv_text(&a_in_dialog("ACK", CALL, &tag, 1, "ack1"), CARRIER);
-    b.e.handle_acd_action(
-        AcdAction::OfferCall {
-            call: CALL.into(),
-            agent_no: "A1".into(),
-            endpoint: Some(Endpoint::Sip {
-                extension: "1001".into(),
-            }),
-            auto_answer: true,
-            ring_timeout_ms: 15_000,
-            callback: None,
-        },
-        b.now,
-    );
-    b.drain();
+    b.offer_to_a1(CALL);
     let inv = b.expect_request(Method::Invite, PHONE_1001);
     b.recv(
         answer(&inv, 200, "OK", Some("ag"), &sdp("192.0.2.50", 20000, "")),
