@@ -1034,6 +1034,9 @@ impl<M: MediaControl> Engine<M> {
         let Some(&id) = self.by_a.get(call) else {
             return fail(self, OfferFailure::Unreachable);
         };
+        if self.offer_to_consulted(id, &agent_no) {
+            return;
+        }
         let Some(acd::Endpoint::Sip { extension }) = endpoint else {
             warn!(%agent_no, "agent has no SIP endpoint");
             return fail(self, OfferFailure::Unreachable);
@@ -1109,6 +1112,11 @@ impl<M: MediaControl> Engine<M> {
             op
         };
         match op {
+            CallOp::Hangup if talking && self.agent_on_party_leg(id).is_some() => {
+                if let Some(leg) = self.agent_on_party_leg(id) {
+                    self.drop_party_pub(id, leg, now);
+                }
+            }
             CallOp::Hangup if talking => {
                 // The agent's side ends; a flow may still ask the caller for a rating.
                 if let Some(c) = self.calls.get_mut(&id) {

@@ -359,6 +359,19 @@ impl<M: MediaControl> Engine<M> {
         };
         let p = h.parties.remove(i);
         let partner = h.handed_to == Some(leg);
+        // A consulted agent who took the call over: their part in the ACD ends with their leg.
+        let acd_agent = h
+            .agent
+            .take_if(|(_, l)| *l == leg)
+            .filter(|_| std::mem::take(&mut h.in_acd));
+        let call_id = c.a.call_id.clone();
+        if acd_agent.is_some() {
+            self.out
+                .push_back(Output::Acd(acd::Event::CallEnded { call: call_id }));
+        }
+        let Some(h) = self.calls.get_mut(&id).and_then(|c| c.hosted.as_mut()) else {
+            return;
+        };
         let was_transfer = p.takes_over || partner;
         let retrieve = p.role == PartyRole::Consult && h.consult_hold && !was_transfer;
         if retrieve {
@@ -408,6 +421,18 @@ impl<M: MediaControl> Engine<M> {
         } else {
             self.play_own(id, TRANSFER_FAILED, &[TRANSFER_FAILED_PROMPT], false);
         }
+    }
+
+    /// The leg of an agent who talks to the caller from a party leg (a consulted colleague who
+    /// took a transferred call), if so.
+    pub(super) fn agent_on_party_leg(&self, id: u64) -> Option<LegId> {
+        let h = self.calls.get(&id)?.hosted.as_ref()?;
+        let (_, leg) = h.agent.as_ref()?;
+        h.parties.iter().any(|p| p.leg == *leg).then_some(*leg)
+    }
+
+    pub(super) fn drop_party_pub(&mut self, id: u64, leg: LegId, now: Instant) {
+        self.drop_party(id, leg, now);
     }
 
     /// Lets party `leg` go by hotline's own decision.
@@ -533,14 +558,22 @@ impl<M: MediaControl> Engine<M> {
     }
 
     fn transfer(&mut self, id: u64, agent_no: &str, target: AcdTarget, now: Instant) {
+        let consulted_agent = match &target {
+            AcdTarget::Agent { agent_no: t } => self
+                .party_leg(id, |p| p.role == PartyRole::Consult && &p.who == t)
+                .is_some(),
+            _ => false,
+        };
         match &target {
             // The ACD queues the call again or offers it to that agent: the caller waits with
             // music, and this agent's part ends without the after-call survey.
-            AcdTarget::Group { .. } | AcdTarget::Agent { .. } => {
+            AcdTarget::Group { .. } | AcdTarget::Agent { .. } if !consulted_agent => {
                 info!(%agent_no, ?target, "transfer into the ACD");
                 self.detach_agent(id, now);
             }
-            AcdTarget::External { .. } | AcdTarget::Department { .. } => {
+            // After a consult: the consulted colleague or department takes the caller over (the
+            // ACD then offers the call to a consulted colleague, who is already on the line).
+            _ => {
                 let who = target_name(&target);
                 let consulted = self.calls.get(&id).and_then(|c| {
                     c.hosted
@@ -586,6 +619,31 @@ impl<M: MediaControl> Engine<M> {
                 }
             }
         }
+    }
+
+    /// The ACD offers the call to `agent_no`, who already talks to the caller as the consulted
+    /// party the call was transferred to: they answer at once, on the leg they are on.
+    pub(super) fn offer_to_consulted(&mut self, id: u64, agent_no: &str) -> bool {
+        let Some(leg) = self.party_leg(id, |p| {
+            p.role == PartyRole::Consult && p.who == agent_no && (p.answered || p.takes_over)
+        }) else {
+            return false;
+        };
+        let Some(c) = self.calls.get_mut(&id) else {
+            return false;
+        };
+        let call = c.a.call_id.clone();
+        let Some(h) = c.hosted.as_mut() else {
+            return false;
+        };
+        info!(%agent_no, leg = leg.0, "the consulted agent takes the transferred call");
+        h.agent = Some((agent_no.to_string(), leg));
+        h.in_acd = true;
+        self.out.push_back(Output::Acd(acd::Event::CallAnswered {
+            call,
+            agent_no: agent_no.to_string(),
+        }));
+        true
     }
 
     /// The agent's leg ends and the caller waits with music; not the end of the conversation.

@@ -529,3 +529,83 @@ fn the_agent_phone_transfers_by_refer_through_the_acd() {
     let out = b.expect_request(Method::Invite, CARRIER);
     assert!(out.msg.request_uri_str().unwrap().contains("07712345678"));
 }
+
+#[test]
+fn attended_transfer_to_a_consulted_colleague_keeps_them_on_the_line() {
+    let mut b = bench();
+    talking(&mut b);
+    control(
+        &mut b,
+        CallOp::Consult {
+            target: AcdTarget::Agent {
+                agent_no: "1002".into(),
+            },
+        },
+    );
+    let inv = b.expect_request(Method::Invite, COLLEAGUE);
+    b.recv(
+        answer(&inv, 200, "OK", Some("co"), &sdp("192.0.2.51", 32000, "")),
+        COLLEAGUE,
+    );
+    b.expect_request(Method::Ack, COLLEAGUE);
+    control(
+        &mut b,
+        CallOp::Transfer {
+            target: AcdTarget::Agent {
+                agent_no: "1002".into(),
+            },
+        },
+    );
+    // A1 leaves; the caller talks to 1002 at once (no music, no new INVITE).
+    b.expect_request(Method::Bye, PHONE_1001);
+    assert!(b.media_log().contains(&MediaCall::Direction {
+        id: 1,
+        leg: MediaLeg::A,
+        sends: true,
+        receives: true
+    }));
+    assert!(
+        b.media_log().contains(&MediaCall::StopPlay {
+            id: 1,
+            leg: MediaLeg::A,
+            play: Some(crate::call::engine::hosted::MUSIC)
+        }),
+        "the caller leaves the consult's music"
+    );
+    // The ACD gives the call to 1002, who is already on the line.
+    b.e.handle_acd_action(
+        AcdAction::OfferCall {
+            call: CALL.into(),
+            agent_no: "1002".into(),
+            endpoint: Some(crate::acd::Endpoint::Sip {
+                extension: "1002".into(),
+            }),
+            auto_answer: true,
+            ring_timeout_ms: 15_000,
+            callback: None,
+        },
+        b.now,
+    );
+    b.drain();
+    assert_eq!(b.count(|s| s.method() == Some(&Method::Invite)), 0);
+    assert_eq!(
+        b.acd.last(),
+        Some(&AcdEvent::CallAnswered {
+            call: CALL.into(),
+            agent_no: "1002".into()
+        })
+    );
+    // 1002 hangs up from the desktop: their leg ends, the ACD hears it, the caller is let go.
+    acd(
+        &mut b,
+        AcdAction::CallControl {
+            call: CALL.into(),
+            agent_no: "1002".into(),
+            op: CallOp::Hangup,
+        },
+    );
+    let bye = b.expect_request(Method::Bye, COLLEAGUE);
+    assert_eq!(bye.call_id(), inv.call_id());
+    assert!(b.acd.contains(&AcdEvent::CallEnded { call: CALL.into() }));
+    b.expect_request(Method::Bye, CARRIER);
+}
