@@ -401,6 +401,7 @@ impl Bench {
                     id,
                     source,
                     args,
+                    ..
                 } => self.lookups.push((call, id, source, args)),
                 Output::Rating {
                     call_id,
