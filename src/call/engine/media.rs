@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 
 use crate::ivr::interp::PromptRef;
 use crate::media::prompt::PromptCache;
+use crate::media::quality::LegQualityReport;
 use crate::media::recorder::{RecorderHandle, RecordingMeta};
 use crate::media::relay::local::LegFormat;
 use crate::media::relay::{BridgeId, MediaDirection, MediaRelay, RelayEvent};
@@ -57,6 +58,10 @@ pub trait MediaControl {
     /// or `None` when this node does not record.
     fn start_recording(&mut self, id: BridgeId, meta: RecordingMeta) -> Option<String>;
     fn stop_recording(&mut self, id: BridgeId);
+    /// The bridge's latest per-leg quality (caller, callee), read without waiting; for the CDR.
+    fn quality(&mut self, _id: BridgeId) -> Option<[LegQualityReport; 2]> {
+        None
+    }
 }
 
 /// The relay, with an event channel for latching and RTP timeouts, and the metrics that a
@@ -190,6 +195,10 @@ impl MediaControl for RelayMedia {
         if let Err(e) = self.relay.stop_recording(id) {
             tracing::debug!(bridge = id, error = %e, "recording not stopped");
         }
+    }
+
+    fn quality(&mut self, id: BridgeId) -> Option<[LegQualityReport; 2]> {
+        self.relay.quality(id)
     }
 
     fn destroy(&mut self, id: BridgeId) {

@@ -120,6 +120,8 @@ pub struct FakeMedia {
     next: Rc<RefCell<u64>>,
     /// Refuse new bridges (no free ports).
     pub exhausted: Rc<RefCell<bool>>,
+    /// What every bridge reports as its legs' quality.
+    pub quality: Rc<RefCell<Option<[crate::media::quality::LegQualityReport; 2]>>>,
 }
 
 impl MediaControl for FakeMedia {
@@ -206,6 +208,10 @@ impl MediaControl for FakeMedia {
 
     fn stop_recording(&mut self, id: BridgeId) {
         self.log.borrow_mut().push(MediaCall::StopRecord { id });
+    }
+
+    fn quality(&mut self, _id: BridgeId) -> Option<[crate::media::quality::LegQualityReport; 2]> {
+        *self.quality.borrow()
     }
 
     fn stop_play(&mut self, id: BridgeId, leg: MediaLeg, play: Option<u64>) {
