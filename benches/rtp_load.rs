@@ -2,8 +2,10 @@
 //! G.711 frames, 172-byte datagrams), for a few seconds; reports the relay worker threads' CPU time read from
 //! /proc/self/task/*/schedstat, per call and per packet.
 //!
-//! Run: `cargo bench --bench rtp_load -- [--secs 5] [--workers 1] [--coalesce-us 0] [--record DIR] 500 1000 2000`
-//! (`--record DIR`: every call is also recorded to stereo WAVs under DIR, emptied before each run).
+//! Run: `cargo bench --bench rtp_load -- [--secs 5] [--workers 1] [--coalesce-us 0] [--record DIR] [--rtcp] 500 1000 2000`
+//! (`--record DIR`: every call is also recorded to stereo WAVs under DIR, emptied before each run;
+//! `--rtcp`: each leg also sends an RTCP receiver report every 5 s to the relay's odd port, which
+//! the relay reads for the call's quality and relays to the other leg).
 //!
 //! The generator uses two sockets (all A legs latch to one, all B legs to the other) and sendmmsg/recvmmsg,
 //! so it costs far less than the relay it drives. On loopback the kernel's delivery into the receiving
@@ -24,6 +26,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hotline::media::relay::{BridgeConfig, MediaRelay, RelayConfig};
+use hotline::media::rtcp::{ReceiverReport, ReportBlock};
 use hotline::media::rtp::RtpHeader;
 
 const PKT_LEN: usize = 172;
@@ -206,6 +209,7 @@ fn run(
     workers: usize,
     coalesce: Duration,
     record: Option<&std::path::Path>,
+    rtcp: bool,
 ) -> Result<Outcome, Box<dyn std::error::Error>> {
     // With --record, every bridge is also recorded (decode, jitter buffer, stereo WAV on disk).
     let (rec_tx, _rec_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -232,6 +236,23 @@ fn run(
     set_bufs(&ga, 4 << 20);
     set_bufs(&gb, 4 << 20);
     let (addr_a, addr_b): (SocketAddr, SocketAddr) = (ga.local_addr()?, gb.local_addr()?);
+    // RTCP from every A leg comes from one socket, from every B leg from another (they latch);
+    // what the relay sends back piles up in their buffers unread (the kernel drops the excess).
+    let (rtcp_a, rtcp_b) = (
+        UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?,
+        UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?,
+    );
+    let mut report = [0u8; 64];
+    let report_len = ReceiverReport {
+        ssrc: 1,
+        reports: vec![ReportBlock {
+            ssrc: 2,
+            fraction_lost: 3,
+            jitter: 40,
+            ..ReportBlock::default()
+        }],
+    }
+    .write(&mut report)?;
     let mut ports = Vec::with_capacity(n);
     let mut ids = Vec::with_capacity(n);
     for _ in 0..n {
@@ -282,6 +303,12 @@ fn run(
                                 ..h
                             },
                         );
+                        // One report per leg every 250 frames (5 s), spread over the calls.
+                        if rtcp && frame % 250 == (i / SLICES) as u32 % 250 {
+                            let r = &report[..report_len];
+                            let _ = rtcp_a.send_to(r, (Ipv4Addr::LOCALHOST, pa + 1));
+                            let _ = rtcp_b.send_to(r, (Ipv4Addr::LOCALHOST, pb + 1));
+                        }
                     }
                     s += ba.flush(fa) + bb.flush(fb);
                     sent.fetch_add(s, Ordering::Relaxed);
@@ -336,6 +363,7 @@ fn main() {
     let mut workers = 1usize;
     let mut coalesce_us = 0u64;
     let mut record: Option<std::path::PathBuf> = None;
+    let mut rtcp = false;
     let mut ns = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -350,6 +378,7 @@ fn main() {
             "--workers" => workers = args.next().and_then(|v| v.parse().ok()).unwrap_or(1),
             "--coalesce-us" => coalesce_us = args.next().and_then(|v| v.parse().ok()).unwrap_or(0),
             "--record" => record = args.next().map(Into::into),
+            "--rtcp" => rtcp = true,
             "--bench" => {}
             other => {
                 if let Ok(n) = other.parse::<usize>() {
@@ -361,7 +390,8 @@ fn main() {
     if ns.is_empty() {
         ns = vec![500, 1000, 2000];
     }
-    println!("media relay load: {secs} s per run, {workers} worker(s), coalesce {coalesce_us} us, 50 pkt/s each way per call");
+    println!("media relay load: {secs} s per run, {workers} worker(s), coalesce {coalesce_us} us, 50 pkt/s each way per call{}",
+        if rtcp { ", an RTCP report per leg every 5 s" } else { "" });
     for n in ns {
         if let Some(dir) = &record {
             // Each run starts with an empty store, so the disk holds one run's files at most.
@@ -373,6 +403,7 @@ fn main() {
             workers,
             Duration::from_micros(coalesce_us),
             record.as_deref(),
+            rtcp,
         ) {
             Ok(o) => {
                 let per_call_us = o.relay_core * 1e6 / o.n as f64; // µs of CPU per second per call

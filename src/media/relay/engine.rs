@@ -38,7 +38,7 @@ pub type BridgeId = u64;
 pub struct RelayConfig {
     /// Local address the RTP sockets bind to.
     pub bind_ip: IpAddr,
-    /// RTP port range (inclusive); RTP on even ports, RTCP reserved on the odd port above.
+    /// RTP port range (inclusive); RTP on even ports, RTCP on the odd port above.
     pub port_min: u16,
     pub port_max: u16,
     /// Worker threads; each owns a share of the bridges. 1 is enough for thousands of calls.
