@@ -2,10 +2,12 @@
 //! G.711 frames, 172-byte datagrams), for a few seconds; reports the relay worker threads' CPU time read from
 //! /proc/self/task/*/schedstat, per call and per packet.
 //!
-//! Run: `cargo bench --bench rtp_load -- [--secs 5] [--workers 1] [--coalesce-us 0] [--record DIR] [--three-way] 500 1000 2000`
+//! Run: `cargo bench --bench rtp_load -- [--secs 5] [--workers 1] [--coalesce-us 0] [--record DIR] [--three-way] [--rtcp] 500 1000 2000`
 //! (`--record DIR`: every call is also recorded to stereo WAVs under DIR, emptied before each run;
 //! `--three-way`: every call has a third party and all three talk through the relay's mixer, so each
-//! call decodes three streams, mixes three mix-minus frames and encodes three every 20 ms).
+//! call decodes three streams, mixes three mix-minus frames and encodes three every 20 ms;
+//! `--rtcp`: each leg also sends an RTCP receiver report every 5 s to the relay's odd port, which
+//! the relay reads for the call's quality and relays to the other leg).
 //!
 //! The generator uses two sockets (all A legs latch to one, all B legs to the other) and sendmmsg/recvmmsg,
 //! so it costs far less than the relay it drives. On loopback the kernel's delivery into the receiving
@@ -26,6 +28,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hotline::media::relay::{BridgeConfig, Leg, MediaRelay, MixMode, RelayConfig};
+use hotline::media::rtcp::{ReceiverReport, ReportBlock};
 use hotline::media::rtp::RtpHeader;
 
 const PKT_LEN: usize = 172;
@@ -209,6 +212,7 @@ fn run(
     coalesce: Duration,
     record: Option<&std::path::Path>,
     three_way: bool,
+    rtcp: bool,
 ) -> Result<Outcome, Box<dyn std::error::Error>> {
     // With --record, every bridge is also recorded (decode, jitter buffer, stereo WAV on disk).
     let (rec_tx, _rec_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -238,6 +242,23 @@ fn run(
     set_bufs(&gc, 4 << 20);
     let (addr_a, addr_b, addr_c): (SocketAddr, SocketAddr, SocketAddr) =
         (ga.local_addr()?, gb.local_addr()?, gc.local_addr()?);
+    // RTCP from every A leg comes from one socket, from every B leg from another (they latch);
+    // what the relay sends back piles up in their buffers unread (the kernel drops the excess).
+    let (rtcp_a, rtcp_b) = (
+        UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?,
+        UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?,
+    );
+    let mut report = [0u8; 64];
+    let report_len = ReceiverReport {
+        ssrc: 1,
+        reports: vec![ReportBlock {
+            ssrc: 2,
+            fraction_lost: 3,
+            jitter: 40,
+            ..ReportBlock::default()
+        }],
+    }
+    .write(&mut report)?;
     let mut ports = Vec::with_capacity(n);
     let mut ids = Vec::with_capacity(n);
     for _ in 0..n {
@@ -308,6 +329,12 @@ fn run(
                                 },
                             );
                         }
+                        // One report per leg every 250 frames (5 s), spread over the calls.
+                        if rtcp && frame % 250 == (i / SLICES) as u32 % 250 {
+                            let r = &report[..report_len];
+                            let _ = rtcp_a.send_to(r, (Ipv4Addr::LOCALHOST, pa + 1));
+                            let _ = rtcp_b.send_to(r, (Ipv4Addr::LOCALHOST, pb + 1));
+                        }
                     }
                     s += ba.flush(fa) + bb.flush(fb) + bc.flush(fc);
                     sent.fetch_add(s, Ordering::Relaxed);
@@ -363,6 +390,7 @@ fn main() {
     let mut coalesce_us = 0u64;
     let mut record: Option<std::path::PathBuf> = None;
     let mut three_way = false;
+    let mut rtcp = false;
     let mut ns = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -378,6 +406,7 @@ fn main() {
             "--coalesce-us" => coalesce_us = args.next().and_then(|v| v.parse().ok()).unwrap_or(0),
             "--record" => record = args.next().map(Into::into),
             "--three-way" => three_way = true,
+            "--rtcp" => rtcp = true,
             "--bench" => {}
             other => {
                 if let Ok(n) = other.parse::<usize>() {
@@ -391,8 +420,9 @@ fn main() {
     }
     let parties = if three_way { 3 } else { 2 };
     println!(
-        "media relay load: {secs} s per run, {workers} worker(s), coalesce {coalesce_us} us, {parties} parties per call{}, 50 pkt/s from and to each",
-        if three_way { " (mixed)" } else { "" }
+        "media relay load: {secs} s per run, {workers} worker(s), coalesce {coalesce_us} us, {parties} parties per call{}, 50 pkt/s from and to each{}",
+        if three_way { " (mixed)" } else { "" },
+        if rtcp { ", an RTCP report per leg every 5 s" } else { "" }
     );
     for n in ns {
         if let Some(dir) = &record {
@@ -406,6 +436,7 @@ fn main() {
             Duration::from_micros(coalesce_us),
             record.as_deref(),
             three_way,
+            rtcp,
         ) {
             Ok(o) => {
                 let per_call_us = o.relay_core * 1e6 / o.n as f64; // µs of CPU per second per call

@@ -11,6 +11,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, warn};
 
+use crate::media::quality::LegQualityReport;
 use crate::store::{Db, StoreError};
 
 /// Who ended a call.
@@ -50,7 +51,7 @@ pub struct CallRecord {
 }
 
 /// One SIP leg of a call (the A-leg from the carrier, each forked B-leg to an agent's device).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LegRecord {
     pub call_id: String,
     pub leg: String,
@@ -62,10 +63,13 @@ pub struct LegRecord {
     pub end_ms: i64,
     pub sip_code: u16,
     pub codec: String,
+    /// The leg's media quality (loss, jitter, RTCP reports, R, MOS); None when the leg carried
+    /// no relayed media (not answered, or the call ended before the relay's first figures).
+    pub quality: Option<LegQualityReport>,
 }
 
 /// A finished call with its legs: written in one transaction.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Cdr {
     pub call: CallRecord,
     pub legs: Vec<LegRecord>,
@@ -226,10 +230,13 @@ async fn write_batch(db: &Db, batch: &[Cdr]) -> Result<(), StoreError> {
         .execute(&mut *tx)
         .await?;
         for l in &cdr.legs {
+            let q = l.quality.as_ref();
             sqlx::query(
                 "INSERT INTO cdr_legs (call_id, leg, sip_call_id, peer, remote_uri, start_ms, answer_ms, end_ms,
-                     sip_code, codec)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (call_id, leg) DO NOTHING",
+                     sip_code, codec, rtp_packets, rtp_lost, loss_pct, jitter_ms, rtcp_reports,
+                     remote_loss_pct, remote_jitter_ms, rtt_ms, r_factor, mos)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+                     $19, $20) ON CONFLICT (call_id, leg) DO NOTHING",
             )
             .bind(&l.call_id)
             .bind(&l.leg)
@@ -241,6 +248,16 @@ async fn write_batch(db: &Db, batch: &[Cdr]) -> Result<(), StoreError> {
             .bind(l.end_ms)
             .bind(i64::from(l.sip_code))
             .bind(&l.codec)
+            .bind(q.map(|q| q.rtp_packets as i64))
+            .bind(q.map(|q| q.rtp_lost as i64))
+            .bind(q.map(|q| q.loss_pct))
+            .bind(q.map(|q| q.jitter_ms))
+            .bind(q.map(|q| q.rtcp_reports as i64))
+            .bind(q.and_then(|q| q.remote_loss_pct))
+            .bind(q.and_then(|q| q.remote_jitter_ms))
+            .bind(q.and_then(|q| q.rtt_ms))
+            .bind(q.map(|q| q.r_factor))
+            .bind(q.map(|q| q.mos))
             .execute(&mut *tx)
             .await?;
         }
@@ -295,6 +312,19 @@ mod tests {
                 end_ms: 9_000,
                 sip_code: 200,
                 codec: "PCMU".into(),
+                quality: (i % 3 == 0).then(|| LegQualityReport {
+                    rtp_packets: 1000 + i as u64,
+                    rtp_lost: 20,
+                    loss_pct: 2.0,
+                    jitter_ms: 12.5,
+                    rtcp_packets: 4,
+                    rtcp_reports: 3,
+                    remote_loss_pct: Some(1.5),
+                    remote_jitter_ms: Some(8.25),
+                    rtt_ms: None,
+                    r_factor: 84.5,
+                    mos: 4.1,
+                }),
             }],
         }
     }
@@ -329,6 +359,57 @@ mod tests {
                 .await
                 .unwrap();
         assert_eq!(row, (String::new(), None, 487, "caller".to_string()));
+        // Each leg's quality, as a manager's report reads it; legs without media stay NULL.
+        type QualityRow = (
+            Option<i64>,
+            Option<i64>,
+            Option<f64>,
+            Option<f64>,
+            Option<i64>,
+            Option<f64>,
+            Option<f64>,
+            Option<f64>,
+            Option<f64>,
+            Option<f64>,
+        );
+        let q = "SELECT rtp_packets, rtp_lost, loss_pct, jitter_ms, rtcp_reports, remote_loss_pct,
+                        remote_jitter_ms, rtt_ms, r_factor, mos FROM cdr_legs WHERE call_id = $1";
+        let row: QualityRow = sqlx::query_as(q)
+            .bind("call-3")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        assert_eq!(
+            row,
+            (
+                Some(1003),
+                Some(20),
+                Some(2.0),
+                Some(12.5),
+                Some(3),
+                Some(1.5),
+                Some(8.25),
+                None,
+                Some(84.5),
+                Some(4.1)
+            )
+        );
+        let row: QualityRow = sqlx::query_as(q)
+            .bind("call-4")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        assert_eq!(
+            row,
+            (None, None, None, None, None, None, None, None, None, None)
+        );
+        let (n, worst): (i64, Option<f64>) = sqlx::query_as(
+            "SELECT COUNT(*), MIN(mos) FROM cdr_legs WHERE mos IS NOT NULL AND loss_pct >= 1.0",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+        assert_eq!((n, worst), (17, Some(4.1)));
     }
 
     #[tokio::test]

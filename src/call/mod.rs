@@ -3,6 +3,7 @@
 pub mod cdr;
 pub mod core;
 pub mod engine;
+pub mod http_lookup;
 pub mod routing;
 pub mod services;
 pub mod shell;

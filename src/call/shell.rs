@@ -248,6 +248,9 @@ pub async fn start(
     });
 
     let lookup_db = db.clone();
+    // One HTTP client (one connection pool) for every call's IVR lookups.
+    let http_lookups = crate::call::http_lookup::HttpLookups::new()
+        .context("building the HTTP client for IVR lookups")?;
     let (stream_tx, mut stream_rx) = mpsc::unbounded_channel::<Outgoing>();
     let stream_handle = transport.handle();
     tokio::spawn(async move {
@@ -336,18 +339,20 @@ pub async fn start(
                         id,
                         source,
                         args,
+                        timeout_ms,
+                        call_id,
                     } => {
                         let db = lookup_db.clone();
+                        let http = http_lookups.clone();
                         let tx = lookup_tx.clone();
                         tokio::spawn(async move {
                             let outcome = match source {
                                 LookupSource::Internal(name) => {
                                     crate::call::services::internal_lookup(&db, &name, &args).await
                                 }
-                                LookupSource::Http(url) => {
-                                    crate::ivr::interp::LookupOutcome::Failed(format!(
-                                        "HTTP lookups are not enabled on this node ({url})"
-                                    ))
+                                LookupSource::Http { url, method } => {
+                                    let timeout = Duration::from_millis(timeout_ms);
+                                    http.run(&call_id, method, &url, &args, timeout).await
                                 }
                             };
                             let _ = tx.send((call, id, outcome));

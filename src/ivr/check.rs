@@ -566,8 +566,8 @@ fn unknown_vars(flow: &Flow) -> Vec<Diag> {
                 }
             }
             NodeKind::Lookup { source, args, .. } => {
-                if let super::flow::LookupSource::Http(u) = source {
-                    used.extend(refs(u));
+                if let super::flow::LookupSource::Http { url, .. } = source {
+                    used.extend(refs(url));
                 }
                 for (_, v) in args {
                     used.extend(refs(v));

@@ -109,8 +109,27 @@ pub struct Case {
 pub enum LookupSource {
     /// An internal query by name, e.g. `ticket_status`.
     Internal(String),
-    /// An HTTP GET/POST to this URL (`{var}` interpolated).
-    Http(String),
+    /// An HTTP request to this URL (`{var}` interpolated, percent-encoded); the node's args go
+    /// as a JSON object body (POST) or as query parameters (GET).
+    Http { url: String, method: HttpMethod },
+}
+
+/// How an HTTP lookup sends its arguments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HttpMethod {
+    Get,
+    /// The default: a JSON body carries the arguments.
+    #[default]
+    Post,
+}
+
+impl HttpMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpMethod::Get => "GET",
+            HttpMethod::Post => "POST",
+        }
+    }
 }
 
 /// Where a transfer goes.

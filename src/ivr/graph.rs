@@ -121,7 +121,7 @@ fn detail(k: &NodeKind) -> String {
         },
         NodeKind::Lookup { source, .. } => match source {
             super::flow::LookupSource::Internal(s) => s.clone(),
-            super::flow::LookupSource::Http(u) => u.clone(),
+            super::flow::LookupSource::Http { url, method } => format!("{} {url}", method.as_str()),
         },
         NodeKind::Say { what, .. } => match what {
             SayWhat::Number(v) => format!("number {v}"),

@@ -506,6 +506,34 @@ impl IvrCall {
         out
     }
 
+    /// Like [`Self::interpolate`], with each value percent-encoded so a caller's input can
+    /// never change the URL's host, path segments or query structure.
+    pub fn interpolate_url(&self, s: &str) -> String {
+        let mut out = String::new();
+        let mut rest = s;
+        while let Some(i) = rest.find('{') {
+            out.push_str(&rest[..i]);
+            match rest[i + 1..].find('}') {
+                Some(j) => {
+                    let name = &rest[i + 1..i + 1 + j];
+                    if let Some(v) = self.vars.get(name) {
+                        out.extend(percent_encoding::utf8_percent_encode(
+                            v,
+                            percent_encoding::NON_ALPHANUMERIC,
+                        ));
+                    }
+                    rest = &rest[i + 2 + j..];
+                }
+                None => {
+                    out.push_str(&rest[i..]);
+                    rest = "";
+                }
+            }
+        }
+        out.push_str(rest);
+        out
+    }
+
     fn set_var(&mut self, name: String, value: String) {
         if self.vars.len() >= MAX_VARS && !self.vars.contains_key(&name) {
             tracing::warn!(%name, "too many call variables; ignored");
@@ -771,7 +799,10 @@ impl IvrCall {
                 let lid = self.id();
                 let source = match source {
                     LookupSource::Internal(s) => LookupSource::Internal(s.clone()),
-                    LookupSource::Http(u) => LookupSource::Http(self.interpolate(u)),
+                    LookupSource::Http { url, method } => LookupSource::Http {
+                        url: self.interpolate_url(url),
+                        method: *method,
+                    },
                 };
                 let args = args
                     .iter()

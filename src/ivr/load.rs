@@ -18,6 +18,50 @@ pub const NODE_KINDS: &[&str] = &[
 
 /// Bounds that keep a flow sane; they are checked, not silently clamped.
 pub const MAX_TIMEOUT_MS: u64 = 120_000;
+/// An HTTP lookup's timeout bounds: the caller hears silence meanwhile.
+pub const HTTP_LOOKUP_MIN_MS: u64 = 100;
+pub const HTTP_LOOKUP_MAX_MS: u64 = 10_000;
+
+/// A lookup `url` must be absolute http(s) with a host; `{var}` may appear in the path and
+/// query (values are percent-encoded) but not in the scheme or host, so a caller's input
+/// can never pick the server that is called.
+pub fn check_lookup_url(url: &str) -> Result<(), String> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err("must start with http:// or https://".into());
+    };
+    if !matches!(scheme, "http" | "https") {
+        return Err("must start with http:// or https://".into());
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.is_empty() {
+        return Err("has no host".into());
+    }
+    if authority.contains('{') {
+        return Err("must not take its host from a variable".into());
+    }
+    // Placeholders become a plain value for the syntax check.
+    let mut probe = String::with_capacity(url.len());
+    let mut in_var = false;
+    for c in url.chars() {
+        match (c, in_var) {
+            ('{', false) => in_var = true,
+            ('}', true) => {
+                in_var = false;
+                probe.push('0');
+            }
+            (_, true) => {}
+            (c, false) => probe.push(c),
+        }
+    }
+    let parsed = reqwest::Url::parse(&probe).map_err(|e| format!("is not a valid URL: {e}"))?;
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err("has no host".into());
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err("must not carry credentials (they would show in logs and graphs)".into());
+    }
+    Ok(())
+}
 pub const MAX_COLLECT_DIGITS: u32 = 32;
 pub const MAX_TRIES: u32 = 9;
 pub const MAX_MESSAGE_MS: u64 = 600_000;
@@ -236,6 +280,14 @@ impl<'a> Fields<'a> {
         ));
     }
 
+    /// Where a field's value is, without taking it.
+    fn span_of(&self, name: &str) -> Option<Span> {
+        self.entries
+            .iter()
+            .find(|e| e.0.name == name)
+            .map(|e| e.1.span.clone())
+    }
+
     fn opt_string(&mut self, name: &str, diags: &mut Vec<Diag>) -> Option<(String, Span)> {
         let (_, v) = self.take(name)?;
         match &v.kind {
@@ -427,6 +479,7 @@ fn fields_for(kind: &str) -> &'static [&'static str] {
             "kind",
             "source",
             "url",
+            "method",
             "args",
             "timeout",
             "result",
@@ -566,17 +619,36 @@ fn load_node(key: &SKey, v: &Sv, diags: &mut Vec<Diag>) -> Option<Node> {
         "lookup" => {
             let source = f.opt_string("source", d);
             let url = f.opt_string("url", d);
-            let source = match (source, url) {
-                (Some((s, _)), None) => Some(LookupSource::Internal(s)),
-                (None, Some((u, span))) => {
-                    if !(u.starts_with("http://") || u.starts_with("https://")) {
+            // The HTTP bounds apply to a `url` lookup even when its url itself is refused.
+            let is_http = url.is_some();
+            let method = f.opt_string("method", d);
+            let method = match (&url, method) {
+                (_, None) => Some(HttpMethod::default()),
+                (Some(_), Some((m, span))) => match m.to_ascii_uppercase().as_str() {
+                    "GET" => Some(HttpMethod::Get),
+                    "POST" => Some(HttpMethod::Post),
+                    _ => {
                         d.push(Diag::error(
                             span,
-                            format!("`url` = \"{u}\" must start with http:// or https://"),
+                            format!("`method` = \"{m}\" must be \"GET\" or \"POST\""),
                         ));
+                        None
                     }
-                    Some(LookupSource::Http(u))
+                },
+                (None, Some((_, span))) => {
+                    d.push(Diag::error(span, "`method` applies to `url` lookups only"));
+                    None
                 }
+            };
+            let source = match (source, url) {
+                (Some((s, _)), None) => Some(LookupSource::Internal(s)),
+                (None, Some((u, span))) => match check_lookup_url(&u) {
+                    Ok(()) => method.map(|method| LookupSource::Http { url: u, method }),
+                    Err(e) => {
+                        d.push(Diag::error(span, format!("`url` = \"{u}\" {e}")));
+                        None
+                    }
+                },
                 (Some(_), Some((_, span))) => {
                     d.push(Diag::error(span, "give either `source` or `url`, not both"));
                     None
@@ -589,8 +661,24 @@ fn load_node(key: &SKey, v: &Sv, diags: &mut Vec<Diag>) -> Option<Node> {
                     None
                 }
             };
+            // The caller waits in silence while a web service answers: bounded tighter.
+            let timeout_span = f.span_of("timeout");
+            let max_ms = if is_http { HTTP_LOOKUP_MAX_MS } else { 30_000 };
+            let timeout_ms = f.opt_secs("timeout", max_ms, d);
+            if let (true, Some(ms), Some(span)) = (is_http, timeout_ms, timeout_span) {
+                if ms < HTTP_LOOKUP_MIN_MS {
+                    d.push(Diag::error(
+                        span,
+                        format!(
+                            "`timeout` = {} s is too short for an HTTP lookup: at least {} s",
+                            ms as f64 / 1000.0,
+                            HTTP_LOOKUP_MIN_MS as f64 / 1000.0
+                        ),
+                    ));
+                }
+            }
+            let timeout_ms = timeout_ms.unwrap_or(3_000);
             let args = string_table(&mut f, "args", d);
-            let timeout_ms = f.opt_secs("timeout", 30_000, d).unwrap_or(3_000);
             let result = f
                 .opt_string("result", d)
                 .map(|x| x.0)

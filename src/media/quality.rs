@@ -63,6 +63,50 @@ pub fn mos_from_r(r: f64) -> f64 {
     }
 }
 
+/// A leg's quality as the relay reports it (bridge stats) and the CDR stores it: what hotline
+/// measured on the RTP it received from the leg, what the leg's endpoint said in its RTCP
+/// reports about the audio it received, and one E-model score for the leg.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct LegQualityReport {
+    /// RTP packets received from the leg (RFC 3550 A.1, across source changes).
+    pub rtp_packets: u64,
+    pub rtp_lost: u64,
+    pub loss_pct: f64,
+    /// RFC 3550 A.8 interarrival jitter of the leg's current source.
+    pub jitter_ms: f64,
+    /// RTCP packets received from the leg (on its RTCP port or multiplexed on RTP).
+    pub rtcp_packets: u64,
+    /// Reception report blocks in them: the endpoint's view of the audio it receives.
+    pub rtcp_reports: u64,
+    /// Mean of the reported fractions lost (None: the endpoint sent no report).
+    pub remote_loss_pct: Option<f64>,
+    /// The last reported interarrival jitter.
+    pub remote_jitter_ms: Option<f64>,
+    /// Round trip between hotline and the endpoint, from the LSR/DLSR of its reports on the
+    /// sender reports hotline relayed to it (RFC 3550 §6.4.1).
+    pub rtt_ms: Option<f64>,
+    /// E-model R and MOS of the leg's worse direction (see [`leg_score`]).
+    pub r_factor: f64,
+    pub mos: f64,
+}
+
+/// One score for a leg: the worse of the loss hotline measured and the loss the endpoint
+/// reported, and a mouth-to-ear delay of half the round trip (when known) plus a jitter
+/// buffer twice the worse jitter; G.711 with concealment.
+pub fn leg_score(
+    loss_pct: f64,
+    jitter_ms: f64,
+    remote_loss_pct: Option<f64>,
+    remote_jitter_ms: Option<f64>,
+    rtt_ms: Option<f64>,
+) -> (f64, f64) {
+    let loss = loss_pct.max(remote_loss_pct.unwrap_or(0.0));
+    let jitter = jitter_ms.max(remote_jitter_ms.unwrap_or(0.0));
+    let delay = rtt_ms.unwrap_or(0.0) / 2.0 + 2.0 * jitter;
+    let r = r_factor(G711_PLC, loss, delay);
+    (r, mos_from_r(r))
+}
+
 /// Per-leg meter: feed every RTP packet of the leg.
 #[derive(Debug, Clone)]
 pub struct QualityMeter {

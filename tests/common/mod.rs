@@ -56,6 +56,8 @@ pub struct HotlineSetup {
     pub acd: Option<String>,
     /// The RTP port range; a small private range of its own when `None`.
     pub rtp_ports: Option<(u16, u16)>,
+    /// The IVR flow folder; the shipped `ivr-flows/` when `None`.
+    pub ivr_flows: Option<PathBuf>,
 }
 
 impl Hotline {
@@ -72,7 +74,10 @@ impl Hotline {
              [rtp]\naddress = \"127.0.0.1\"\nport_min = {rtp_min}\nport_max = {rtp_max}\n\n[http]\nlisten = \"127.0.0.1:{http_port}\"\n\n\
              [database]\nurl = \"{db}\"\n\n[paths]\nsip_profiles = \"sip-profiles\"\nrecordings = \"recordings\"\nivr_flows = \"{flows}\"\n\n[shutdown]\ndrain_secs = 2\n{}\n",
             setup.extra_toml,
-            flows = concat!(env!("CARGO_MANIFEST_DIR"), "/ivr-flows"),
+            flows = setup.ivr_flows.as_deref().map_or_else(
+                || concat!(env!("CARGO_MANIFEST_DIR"), "/ivr-flows").to_string(),
+                |p| p.display().to_string()
+            ),
         );
         if let Some(acd) = &setup.acd {
             std::fs::write(dir.path().join("acd.toml"), acd).unwrap();

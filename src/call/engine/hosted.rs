@@ -392,12 +392,14 @@ impl<M: MediaControl> Engine<M> {
                     id: lookup,
                     source,
                     args,
-                    ..
+                    timeout_ms,
                 } => self.out.push_back(Output::Lookup {
                     call: id,
                     id: lookup,
                     source,
                     args,
+                    timeout_ms,
+                    call_id,
                 }),
                 ivr::Action::Enqueue {
                     group,

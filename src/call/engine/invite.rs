@@ -1516,12 +1516,15 @@ impl<M: MediaControl> Engine<M> {
             return;
         }
         c.done = true;
-        let cdr = build_cdr(c, &summary, now);
+        let mut cdr = build_cdr(c, &summary, now);
         let bridge = c.bridge.take();
         let mut trunks: Vec<String> = c.b.iter_mut().filter_map(|b| b.trunk.take()).collect();
         trunks.extend(c.inbound_trunk.clone());
         info!(code = summary.sip_code, hangup = ?summary.hangup, cause = %summary.cause, "call ended");
         if let Some(b) = bridge {
+            if let Some(q) = self.media.quality(b.id) {
+                attach_quality(&mut cdr, q);
+            }
             self.media.destroy(b.id);
         }
         for t in trunks {
@@ -1676,6 +1679,22 @@ fn reason_phrase(code: u16, why: &str) -> String {
     }
 }
 
+/// The bridge's caller side is the A-leg; its callee side the B-leg that answered last (the
+/// one bridged when the call ended).
+fn attach_quality(cdr: &mut Cdr, q: [crate::media::quality::LegQualityReport; 2]) {
+    if let Some(a) = cdr.legs.iter_mut().find(|l| l.leg == "a") {
+        a.quality = Some(q[0]);
+    }
+    if let Some(b) = cdr
+        .legs
+        .iter_mut()
+        .filter(|l| l.leg != "a" && l.answer_ms.is_some())
+        .max_by_key(|l| l.answer_ms)
+    {
+        b.quality = Some(q[1]);
+    }
+}
+
 fn build_cdr(c: &CallCtx, s: &Summary, now: Instant) -> Cdr {
     let ms_at = |t: Instant| -> i64 {
         let since_start = t.saturating_duration_since(c.started);
@@ -1708,6 +1727,7 @@ fn build_cdr(c: &CallCtx, s: &Summary, now: Instant) -> Cdr {
         end_ms,
         sip_code: s.sip_code,
         codec: String::new(),
+        quality: None,
     }];
     for l in &s.legs {
         let b = c.b.iter().find(|b| b.leg == l.leg);
@@ -1725,6 +1745,7 @@ fn build_cdr(c: &CallCtx, s: &Summary, now: Instant) -> Cdr {
                 .and_then(|b| b.sdp_answer.as_ref())
                 .and_then(codec_name)
                 .unwrap_or_default(),
+            quality: None,
         });
     }
     Cdr {

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 
 use crate::ivr::interp::PromptRef;
 use crate::media::prompt::PromptCache;
+use crate::media::quality::LegQualityReport;
 use crate::media::recorder::{RecorderHandle, RecordingMeta};
 use crate::media::relay::local::LegFormat;
 use crate::media::relay::{BridgeId, MediaDirection, MediaRelay, MixMode, RelayEvent};
@@ -68,6 +69,11 @@ pub trait MediaControl {
     fn stop_recording(&mut self, id: BridgeId);
     /// Pauses (silence is recorded) or resumes the recording of bridge `id`.
     fn pause_recording(&mut self, id: BridgeId, paused: bool);
+
+    /// The bridge's latest per-leg quality (caller, callee), read without waiting; for the CDR.
+    fn quality(&mut self, _id: BridgeId) -> Option<[LegQualityReport; 2]> {
+        None
+    }
 }
 
 /// The relay, with an event channel for latching and RTP timeouts, and the metrics that a
@@ -232,6 +238,10 @@ impl MediaControl for RelayMedia {
         if let Err(e) = self.relay.pause_recording(id, paused) {
             tracing::warn!(bridge = id, error = %e, "recording not paused/resumed");
         }
+    }
+
+    fn quality(&mut self, id: BridgeId) -> Option<[LegQualityReport; 2]> {
+        self.relay.quality(id)
     }
 
     fn destroy(&mut self, id: BridgeId) {

@@ -87,6 +87,10 @@ pub enum Output {
         id: u64,
         source: crate::ivr::flow::LookupSource,
         args: Vec<(String, String)>,
+        /// The node's timeout: the shell gives up then too (the IVR has its own timer).
+        timeout_ms: u64,
+        /// The A-leg's Call-ID, for the shell's logs.
+        call_id: String,
     },
     /// Turn a voice message into a draft ticket bound to the call and its recording.
     MessageTicket {

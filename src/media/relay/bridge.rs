@@ -11,12 +11,14 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::local::{build_packet, LegFormat, Playback, FRAME_SAMPLES, PTIME};
+use super::rtcp_leg::{RtcpLeg, RtcpPortStats};
 use super::seq::SeqTracker;
 use super::stream::{OutStream, SourceId};
 use crate::media::codec::g711;
 use crate::media::dtmf::inband::InbandDetector;
 use crate::media::dtmf::DtmfDetector;
 use crate::media::jitter::{JitterBuffer, JitterConfig, PopKind};
+use crate::media::quality::LegQualityReport;
 use crate::media::recorder::Frame as RecordFrame;
 use crate::media::rtcp;
 use crate::media::rtp::{classify, PacketKind, RtpPacketMut};
@@ -236,6 +238,8 @@ pub struct BridgeCore {
     events: VecDeque<BridgeEvent>,
     /// When the next recorded 20 ms frame is due, while the call is recorded.
     record_due: Option<Instant>,
+    /// Each leg's RTCP address, reports and receive quality.
+    rtcp: [RtcpLeg; 2],
 }
 
 impl BridgeCore {
@@ -251,6 +255,10 @@ impl BridgeCore {
             legs: [LegState::new(hint_a, now), LegState::new(hint_b, now)],
             events: VecDeque::with_capacity(MAX_EVENTS),
             record_due: None,
+            rtcp: [
+                RtcpLeg::new(hint_a, cfg.clock_rate),
+                RtcpLeg::new(hint_b, cfg.clock_rate),
+            ],
         }
     }
 
@@ -325,6 +333,9 @@ impl BridgeCore {
         if kind == PacketKind::Rtp {
             st.latched_ssrc = Some(ssrc);
             st.seq.update(ssrc, seq);
+            if Some(buf[1] & 0x7f) != st.format.dtmf_payload_type {
+                self.rtcp[leg.index()].on_audio(ssrc, seq, ts, now);
+            }
             let taps = st.decoded.is_some() || st.inband.is_some() || st.mix_in.is_some();
             if taps || st.format.dtmf_payload_type.is_some() {
                 if let Ok(p) = RtpPacketMut::parse(buf) {
@@ -364,6 +375,8 @@ impl BridgeCore {
             }
         } else {
             self.leg_mut(leg).stats.rtcp_packets += 1;
+            // rtcp-mux (RFC 5761): reports arrive on the RTP port.
+            self.read_rtcp(leg, buf, now);
         }
         if self.legs.iter().any(|l| l.mix_in.is_some()) {
             // Conference legs hear the mixer, not each other's packets (RTCP included: its reports
@@ -427,6 +440,7 @@ impl BridgeCore {
     /// A re-INVITE gave `leg` a new SDP address: send there now, and let a new source with a new SSRC (or
     /// from exactly this address) re-latch.
     pub fn update_remote(&mut self, leg: Leg, addr: SocketAddr, now: Instant) {
+        self.rtcp[leg.index()].set_hint(addr);
         let st = self.leg_mut(leg);
         st.hint = Some(addr);
         st.dest = Some(addr);
@@ -740,6 +754,86 @@ impl BridgeCore {
                 duration_ms: d.duration_ms,
             });
         }
+    }
+
+    /// Reads the reports of RTCP `leg` sent; a sender report in it is noted on the other leg,
+    /// where it is relayed, to time that leg's answer to it.
+    fn read_rtcp(&mut self, leg: Leg, buf: &[u8], now: Instant) {
+        if let Some(mid) = self.rtcp[leg.index()].on_rtcp(buf, now) {
+            self.rtcp[leg.other().index()].note_sr_relayed(mid, now);
+        }
+    }
+
+    /// Handles a datagram that arrived on `leg`'s RTCP socket (the odd port) from `src`. On
+    /// [`Verdict::Forward`], `buf` has been rewritten in place and must be sent from the other
+    /// leg's RTCP socket. RTCP latches like RTP, but only from the host the leg's RTP comes
+    /// from (or its SDP host before RTP latched), so a stranger cannot take it.
+    pub fn on_rtcp_packet(
+        &mut self,
+        leg: Leg,
+        src: SocketAddr,
+        buf: &mut [u8],
+        now: Instant,
+    ) -> Verdict {
+        let i = leg.index();
+        if classify(buf) != PacketKind::Rtcp || rtcp::packets(buf).next().is_none_or(|p| p.is_err())
+        {
+            self.rtcp[i].port.dropped_malformed += 1;
+            return Verdict::Drop(DropReason::Malformed);
+        }
+        let host = self.legs[i].latched.or(self.legs[i].hint).map(|a| a.ip());
+        let relatch_after = self.cfg.relatch_after_silence;
+        let r = &mut self.rtcp[i];
+        if r.latched != Some(src) {
+            let silent = r
+                .last_rx
+                .is_none_or(|t| now.saturating_duration_since(t) >= relatch_after);
+            if host.is_some_and(|h| h != src.ip()) || (r.latched.is_some() && !silent) {
+                r.port.dropped_hijack += 1;
+                return Verdict::Drop(DropReason::Hijack);
+            }
+            r.latched = Some(src);
+            r.dest = Some(src);
+        }
+        r.last_rx = Some(now);
+        r.port.rx_packets += 1;
+        self.legs[i].stats.rtcp_packets += 1;
+        self.read_rtcp(leg, buf, now);
+        if self.legs.iter().any(|l| l.mix_in.is_some()) {
+            // In a conference the other leg hears the mixer, not this leg's stream: its reports
+            // would describe a stream it never got. They still count for this leg's quality.
+            return Verdict::Drop(DropReason::Mixed);
+        }
+        let o = leg.other().index();
+        let Some(to) = self.rtcp[o].dest else {
+            self.rtcp[o].port.dropped_no_destination += 1;
+            return Verdict::Drop(DropReason::NoDestination);
+        };
+        // Keep the sender SSRC consistent with the RTP the other leg receives (source switches).
+        let out = &self.legs[o].out;
+        if let (Some(from), Some(to_ssrc)) = (out.in_ssrc(), out.out_ssrc()) {
+            if from != to_ssrc {
+                rtcp::rewrite_sender_ssrc(buf, from, to_ssrc);
+            }
+        }
+        self.rtcp[o].port.tx_packets += 1;
+        Verdict::Forward { to }
+    }
+
+    /// Where `leg`'s RTCP goes (its latched RTCP source, else its SDP address's port + 1).
+    pub fn rtcp_destination(&self, leg: Leg) -> Option<SocketAddr> {
+        self.rtcp[leg.index()].dest
+    }
+
+    /// Counters of `leg`'s RTCP port.
+    pub fn rtcp_stats(&self, leg: Leg) -> RtcpPortStats {
+        self.rtcp[leg.index()].port_stats()
+    }
+
+    /// `leg`'s quality so far: loss and jitter of what it sent, what its endpoint reported.
+    pub fn quality(&self, leg: Leg) -> LegQualityReport {
+        let seq = &self.leg(leg).seq;
+        self.rtcp[leg.index()].report(seq.received(), seq.expected(), seq.lost())
     }
 
     /// Next event for the call, if any.

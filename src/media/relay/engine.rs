@@ -24,9 +24,11 @@ use super::bridge::{
     BridgeConfig, BridgeCore, BridgeEvent, Leg, LegStats, MediaDirection, Verdict,
 };
 use super::local::{LegFormat, Playback, PTIME};
+use super::rtcp_leg::RtcpPortStats;
 use super::sys::{Batch, Epoll, EventFd, BATCH};
 use crate::media::mixer::{Mixer, Mode, PartyId};
 use crate::media::port_pool::{PortPair, PortPool, PortPoolError};
+use crate::media::quality::LegQualityReport;
 use crate::media::recorder::RecordingTap;
 
 /// Identifies a bridge for the life of the relay.
@@ -53,7 +55,7 @@ pub enum MixMode {
 pub struct RelayConfig {
     /// Local address the RTP sockets bind to.
     pub bind_ip: IpAddr,
-    /// RTP port range (inclusive); RTP on even ports, RTCP reserved on the odd port above.
+    /// RTP port range (inclusive); RTP on even ports, RTCP on the odd port above.
     pub port_min: u16,
     pub port_max: u16,
     /// Worker threads; each owns a share of the bridges. 1 is enough for thousands of calls.
@@ -124,13 +126,22 @@ pub struct BridgeInfo {
 }
 
 /// Counters of both legs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BridgeStats {
     pub a: LegStats,
     pub b: LegStats,
     /// Datagrams the kernel refused to send (socket buffer full, ICMP errors).
     pub send_errors: u64,
+    /// Per-leg quality (leg A, leg B): loss, jitter, RTCP reports, R and MOS.
+    pub quality: [LegQualityReport; 2],
+    /// Per-leg RTCP port counters (leg A, leg B).
+    pub rtcp: [RtcpPortStats; 2],
 }
+
+/// The latest per-leg quality of every bridge, published by the workers about once a second
+/// so the call layer can read it without waiting (e.g. into the CDR as the call ends).
+/// (None until the first publication.)
+type QualityBoard = Arc<Mutex<HashMap<BridgeId, Option<[LegQualityReport; 2]>>>>;
 
 /// An event of one bridge, delivered on the channel given at creation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,6 +157,8 @@ enum Command {
         ports: [PortPair; 2],
         hints: [Option<SocketAddr>; 2],
         events: Option<tmpsc::UnboundedSender<RelayEvent>>,
+        /// Each leg's RTCP socket on the odd port (None: that port was taken by another program).
+        rtcp: [Option<UdpSocket>; 2],
     },
     UpdateRemote {
         id: BridgeId,
@@ -217,6 +230,7 @@ struct Inner {
     workers: Vec<WorkerLink>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     next_id: AtomicU64,
+    quality: QualityBoard,
 }
 
 impl Drop for Inner {
@@ -248,6 +262,7 @@ impl MediaRelay {
         let pool = Arc::new(Mutex::new(PortPool::new(cfg.port_min, cfg.port_max)?));
         let mut workers = Vec::with_capacity(cfg.workers);
         let mut threads = Vec::with_capacity(cfg.workers);
+        let quality = QualityBoard::default();
         for i in 0..cfg.workers {
             let (tx, rx) = mpsc::channel();
             let wake = Arc::new(EventFd::new()?);
@@ -266,6 +281,8 @@ impl MediaRelay {
                 out_buf: Vec::with_capacity(256),
                 cfg: cfg.bridge,
                 coalesce: cfg.coalesce,
+                quality: quality.clone(),
+                ticks: 0,
             };
             let t = std::thread::Builder::new()
                 .name(format!("media-relay-{i}"))
@@ -286,6 +303,7 @@ impl MediaRelay {
                 workers,
                 threads: Mutex::new(threads),
                 next_id: AtomicU64::new(1),
+                quality,
             }),
         })
     }
@@ -333,6 +351,19 @@ impl MediaRelay {
             RelayError::Pool(PortPoolError::Exhausted { pairs: 0 }),
             RelayError::Io,
         ))
+    }
+
+    /// Binds the RTCP socket of a pair (the odd port the pool reserved with it). RTCP is an
+    /// extra: a port held by another program leaves the leg without it, the call goes on.
+    fn bind_rtcp(&self, pair: PortPair) -> Option<UdpSocket> {
+        let addr = SocketAddr::new(self.inner.cfg.bind_ip, pair.rtcp());
+        match UdpSocket::bind(addr).and_then(|s| s.set_nonblocking(true).map(|_| s)) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::debug!(port = pair.rtcp(), error = %e, "RTCP port busy: leg without RTCP");
+                None
+            }
+        }
     }
 
     /// Creates a bridge. `hint_a`/`hint_b` are the legs' SDP addresses (None if not known yet); `events`
@@ -389,6 +420,7 @@ impl MediaRelay {
             ports: [pa, pb],
             hints: [hint_a, hint_b],
             events,
+            rtcp: [self.bind_rtcp(pa), self.bind_rtcp(pb)],
         };
         if let Err(e) = self.send(id, cmd) {
             let mut pool = self.lock_pool();
@@ -528,6 +560,14 @@ impl MediaRelay {
         self.send(id, Command::Destroy { id, reply: None })
     }
 
+    /// The bridge's per-leg quality (leg A, leg B) as last published by its worker (about once
+    /// a second; None before the first publication or after the bridge is gone). For exact
+    /// figures, [`MediaRelay::stats`].
+    pub fn quality(&self, id: BridgeId) -> Option<[LegQualityReport; 2]> {
+        let board = self.inner.quality.lock().unwrap_or_else(|e| e.into_inner());
+        board.get(&id).copied().flatten()
+    }
+
     /// Free port pairs (each bridge takes two).
     pub fn ports_available(&self) -> usize {
         self.lock_pool().available()
@@ -535,6 +575,10 @@ impl MediaRelay {
 }
 
 const WAKE_TOKEN: u64 = u64::MAX;
+/// Marks an epoll token as a leg's RTCP socket (slot and leg in the low bits, as for RTP).
+const RTCP_TOKEN: u64 = 1 << 62;
+/// Quality is published to the board every this many ticks (1 s).
+const QUALITY_EVERY: u32 = 10;
 /// How often RTP timeouts are checked.
 const TICK: Duration = Duration::from_millis(100);
 /// A conference more than this late (a stalled worker) skips ahead instead of bursting.
@@ -553,6 +597,8 @@ struct Slot {
     rec: Option<RecordingTap>,
     /// Recorded frames are written as silence.
     rec_paused: bool,
+    /// Each leg's RTCP socket (the odd port above its RTP port), when it could be bound.
+    rtcp: [Option<UdpSocket>; 2],
 }
 
 impl Slot {
@@ -570,6 +616,8 @@ impl Slot {
             a: self.core.stats(Leg::A),
             b: self.core.stats(Leg::B),
             send_errors: self.send_errors,
+            quality: [self.core.quality(Leg::A), self.core.quality(Leg::B)],
+            rtcp: [self.core.rtcp_stats(Leg::A), self.core.rtcp_stats(Leg::B)],
         }
     }
 
@@ -604,6 +652,8 @@ struct Worker {
     out_buf: Vec<u8>,
     cfg: BridgeConfig,
     coalesce: Duration,
+    quality: QualityBoard,
+    ticks: u32,
 }
 
 /// A leg in a conference.
@@ -680,7 +730,12 @@ impl Worker {
                 }
             }
             for ev in events.iter().take(n) {
-                if ev.u64 != WAKE_TOKEN {
+                if ev.u64 == WAKE_TOKEN {
+                    continue;
+                }
+                if ev.u64 & RTCP_TOKEN != 0 {
+                    self.on_rtcp_readable(&mut batch, ev.u64 & !RTCP_TOKEN, now);
+                } else {
                     self.on_readable(&mut batch, ev.u64, now);
                 }
             }
@@ -722,6 +777,53 @@ impl Worker {
             }
         }
         slot.deliver_events();
+    }
+
+    /// RTCP on a leg's odd port: relayed from the other leg's RTCP socket, its reports read.
+    fn on_rtcp_readable(&mut self, batch: &mut Batch, tok: u64, now: Instant) {
+        let leg = if tok & 1 == 0 { Leg::A } else { Leg::B };
+        let Some(Some(slot)) = self.slots.get_mut((tok >> 1) as usize) else {
+            return;
+        };
+        let Some(rx_fd) = slot.rtcp[leg.index()].as_ref().map(|s| s.as_raw_fd()) else {
+            return;
+        };
+        let tx_fd = slot.rtcp[leg.other().index()]
+            .as_ref()
+            .map(|s| s.as_raw_fd());
+        for _ in 0..MAX_ROUNDS {
+            let n = batch.recv(rx_fd).unwrap_or_default();
+            for i in 0..n {
+                let Some((buf, src)) = batch.packet(i) else {
+                    continue;
+                };
+                if let Verdict::Forward { to } = slot.core.on_rtcp_packet(leg, src, buf, now) {
+                    // The other leg without an RTCP socket: read, not relayed.
+                    if tx_fd.is_some() {
+                        let len = buf.len();
+                        batch.queue_send(i, len, to);
+                    }
+                }
+            }
+            if let Some(fd) = tx_fd {
+                let (_, dropped) = batch.flush(fd);
+                slot.send_errors += dropped as u64;
+            }
+            if n < BATCH {
+                break;
+            }
+        }
+    }
+
+    /// Publishes every slot's quality to the board the call layer reads. Each bridge's entry
+    /// was made at creation, so this only overwrites: nothing allocates on the worker's tick.
+    fn publish_quality(&mut self) {
+        let mut board = self.quality.lock().unwrap_or_else(|e| e.into_inner());
+        for s in self.slots.iter().flatten() {
+            if let Some(q) = board.get_mut(&s.id) {
+                *q = Some([s.core.quality(Leg::A), s.core.quality(Leg::B)]);
+            }
+        }
     }
 
     /// When the earliest playing or recording slot's, or conference's, next frame is due.
@@ -887,6 +989,10 @@ impl Worker {
             slot.core.handle_timeout(now);
             slot.deliver_events();
         }
+        self.ticks = self.ticks.wrapping_add(1);
+        if self.ticks % QUALITY_EVERY == 0 {
+            self.publish_quality();
+        }
     }
 
     /// Applies queued commands; false on Stop.
@@ -905,7 +1011,17 @@ impl Worker {
                     ports,
                     hints,
                     events,
-                } => self.create(id, socks, ports, hints, events, now),
+                    rtcp,
+                } => {
+                    self.create(id, socks, ports, hints, events, now);
+                    self.add_rtcp(id, rtcp);
+                    if self.by_id.contains_key(&id) {
+                        self.quality
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert(id, None);
+                    }
+                }
                 Command::UpdateRemote { id, leg, addr } => {
                     if let Some(s) = self.slot_mut(id) {
                         s.core.update_remote(leg, addr, now);
@@ -1032,8 +1148,28 @@ impl Worker {
             send_errors: 0,
             rec: None,
             rec_paused: false,
+            rtcp: [None, None],
         });
         self.by_id.insert(id, idx);
+    }
+
+    /// Registers a new bridge's RTCP sockets (after [`Self::create`]); a socket that cannot be
+    /// registered is closed and its leg goes without RTCP.
+    fn add_rtcp(&mut self, id: BridgeId, rtcp: [Option<UdpSocket>; 2]) {
+        let Some(&idx) = self.by_id.get(&id) else {
+            return; // creation failed; the sockets close here
+        };
+        for (leg, sock) in [Leg::A, Leg::B].into_iter().zip(rtcp) {
+            let Some(sock) = sock else { continue };
+            let tok = RTCP_TOKEN | token(idx, leg);
+            if let Err(e) = self.epoll.add(sock.as_raw_fd(), tok) {
+                tracing::warn!(bridge = id, ?leg, error = %e, "cannot register RTCP socket");
+                continue;
+            }
+            if let Some(Some(slot)) = self.slots.get_mut(idx) {
+                slot.rtcp[leg.index()] = Some(sock);
+            }
+        }
     }
 
     fn destroy(&mut self, id: BridgeId) -> Option<BridgeStats> {
@@ -1057,6 +1193,13 @@ impl Worker {
         for s in &slot.socks {
             let _ = self.epoll.delete(s.as_raw_fd());
         }
+        for s in slot.rtcp.iter().flatten() {
+            let _ = self.epoll.delete(s.as_raw_fd());
+        }
+        self.quality
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
         let stats = slot.stats();
         let ports = slot.ports;
         // Close the sockets before the ports go back to the pool.

@@ -4,6 +4,7 @@
 pub mod bridge;
 pub mod engine;
 pub mod local;
+pub mod rtcp_leg;
 pub mod seq;
 pub mod stream;
 mod sys;

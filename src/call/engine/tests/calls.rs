@@ -153,6 +153,20 @@ fn inbound_call_is_set_up_anchored_and_torn_down_with_a_cdr() {
         b.dump()
     );
     assert!(b.cdrs.is_empty());
+    // The relay's figures for the two sides go to the A-leg and the answered B-leg.
+    let qa = crate::media::quality::LegQualityReport {
+        rtp_packets: 1500,
+        rtp_lost: 15,
+        loss_pct: 1.0,
+        mos: 4.2,
+        ..Default::default()
+    };
+    let qb = crate::media::quality::LegQualityReport {
+        rtp_packets: 1490,
+        mos: 4.4,
+        ..Default::default()
+    };
+    *b.media.quality.borrow_mut() = Some([qa, qb]);
 
     b.recv_text(&a_in_dialog("BYE", "call-1", &our_tag, 2, "bye1"), CARRIER);
     b.expect_response(200, Method::Bye, CARRIER);
@@ -188,7 +202,9 @@ fn inbound_call_is_set_up_anchored_and_torn_down_with_a_cdr() {
     assert_eq!(bleg.sip_code, 200);
     assert_eq!(bleg.sip_call_id, inv.call_id());
     assert_eq!(bleg.codec, "PCMU");
+    assert_eq!(bleg.quality, Some(qb));
     assert_eq!(cdr.legs[0].peer, "carrier");
+    assert_eq!(cdr.legs[0].quality, Some(qa));
     assert_eq!(
         b.metrics
             .trunk("carrier")

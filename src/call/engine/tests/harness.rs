@@ -130,6 +130,8 @@ pub struct FakeMedia {
     next: Rc<RefCell<u64>>,
     /// Refuse new bridges (no free ports).
     pub exhausted: Rc<RefCell<bool>>,
+    /// What every bridge reports as its legs' quality.
+    pub quality: Rc<RefCell<Option<[crate::media::quality::LegQualityReport; 2]>>>,
 }
 
 impl MediaControl for FakeMedia {
@@ -245,6 +247,10 @@ impl MediaControl for FakeMedia {
         self.log
             .borrow_mut()
             .push(MediaCall::PauseRecord { id, paused });
+    }
+
+    fn quality(&mut self, _id: BridgeId) -> Option<[crate::media::quality::LegQualityReport; 2]> {
+        *self.quality.borrow()
     }
 
     fn stop_play(&mut self, id: BridgeId, leg: MediaLeg, play: Option<u64>) {
@@ -476,6 +482,7 @@ impl Bench {
                     id,
                     source,
                     args,
+                    ..
                 } => self.lookups.push((call, id, source, args)),
                 Output::Rating {
                     call_id,
