@@ -56,14 +56,22 @@ pub struct IndexHit {
     pub snippet: String,
 }
 
+#[derive(Debug, Clone, Copy)]
+struct Posting {
+    slot: u32,
+    title_tf: u32,
+    body_tf: u32,
+}
+
 /// The index. Slots keep postings small (u32) and stable while articles come and go.
 #[derive(Debug, Default)]
 pub struct KbIndex {
     docs: Vec<Option<Doc>>,
     free: Vec<u32>,
     slot_of: HashMap<String, u32>,
-    /// word → slots of the articles containing it (title or body), unordered.
-    postings: HashMap<String, Vec<u32>>,
+    /// word → the articles containing it (title or body), unordered, with its counts there:
+    /// scoring walks these lists, without a lookup per article.
+    postings: HashMap<String, Vec<Posting>>,
     /// Sum of `len` over all articles (for the average length).
     total_len: u64,
     /// word → the main word of its synonym group.
@@ -123,7 +131,11 @@ impl KbIndex {
         distinct.sort();
         distinct.dedup();
         for w in distinct {
-            self.postings.entry(w.clone()).or_default().push(slot);
+            self.postings.entry(w.clone()).or_default().push(Posting {
+                slot,
+                title_tf: title_tf.get(w).copied().unwrap_or(0),
+                body_tf: body_tf.get(w).copied().unwrap_or(0),
+            });
         }
         self.total_len += u64::from(len);
         self.slot_of.insert(id.to_string(), slot);
@@ -148,7 +160,7 @@ impl KbIndex {
         };
         for w in doc.title_tf.keys().chain(doc.body_tf.keys()) {
             if let Some(p) = self.postings.get_mut(w) {
-                p.retain(|s| *s != slot);
+                p.retain(|s| s.slot != slot);
                 if p.is_empty() {
                     self.postings.remove(w);
                 }
@@ -199,7 +211,7 @@ impl KbIndex {
         }
         let mut matched: Vec<u32> = Vec::new();
         for t in terms {
-            let mut lists: Vec<&Vec<u32>> = Vec::with_capacity(t.len());
+            let mut lists: Vec<&Vec<Posting>> = Vec::with_capacity(t.len());
             for w in t {
                 match self.postings.get(w) {
                     Some(p) => lists.push(p),
@@ -217,8 +229,8 @@ impl KbIndex {
             matched.extend(
                 first
                     .iter()
-                    .copied()
-                    .filter(|s| rest.iter().all(|p| p.contains(s))),
+                    .map(|p| p.slot)
+                    .filter(|s| rest.iter().all(|l| l.iter().any(|p| p.slot == *s))),
             );
         }
         matched.sort_unstable();
@@ -239,22 +251,25 @@ impl KbIndex {
             })
             .collect();
         let avgdl = (self.total_len as f64 / n as f64).max(1.0);
+        // One pass per phrase over its postings into a dense score array, phrases in query
+        // order: the same additions in the same order as FTS5 makes per article.
+        let mut score = vec![0.0f64; self.docs.len()];
+        for (w, idf) in phrases.iter().zip(&idf) {
+            for p in self.postings.get(*w).map_or(&[][..], Vec::as_slice) {
+                let Some(d) = self.docs.get(p.slot as usize).and_then(Option::as_ref) else {
+                    continue;
+                };
+                let norm = K1 * (1.0 - B + B * f64::from(d.len) / avgdl);
+                let f = TITLE_WEIGHT * f64::from(p.title_tf) + BODY_WEIGHT * f64::from(p.body_tf);
+                // FTS5's association, so scores agree to the last bit.
+                score[p.slot as usize] += idf * ((f * (K1 + 1.0)) / (f + norm));
+            }
+        }
         let mut scored: Vec<(f64, &Doc)> = matched
             .iter()
-            .filter_map(|s| self.docs.get(*s as usize).and_then(Option::as_ref))
-            .map(|d| {
-                let norm = K1 * (1.0 - B + B * f64::from(d.len) / avgdl);
-                let score = phrases
-                    .iter()
-                    .zip(&idf)
-                    .map(|(w, idf)| {
-                        let f = TITLE_WEIGHT * f64::from(d.title_tf.get(*w).copied().unwrap_or(0))
-                            + BODY_WEIGHT * f64::from(d.body_tf.get(*w).copied().unwrap_or(0));
-                        // FTS5's association, so scores agree to the last bit.
-                        idf * ((f * (K1 + 1.0)) / (f + norm))
-                    })
-                    .sum::<f64>();
-                (score, d)
+            .filter_map(|s| {
+                let d = self.docs.get(*s as usize).and_then(Option::as_ref)?;
+                Some((score[*s as usize], d))
             })
             .collect();
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.id.cmp(&b.1.id)));
