@@ -9,7 +9,9 @@
 //!
 //! `TICKETS_BENCH_N` sets N, `TICKETS_BENCH_PG=postgres://...` runs on PostgreSQL instead of a
 //! SQLite file, `TICKETS_BENCH_USERS` the concurrent users (default 500),
-//! `TICKETS_BENCH_SECS` the mixed-load duration (default 10).
+//! `TICKETS_BENCH_SECS` the mixed-load duration (default 10). `TICKETS_BENCH_ONLY=kb` runs the
+//! knowledge-base search alone (no seeding, no ticket phases), e.g. on
+//! `TICKETS_BENCH_DB=target/tickets-bench/kb.db`.
 //! Run: `cargo bench --bench tickets_bench` (record the output in benches/RESULTS.md).
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -257,6 +259,11 @@ async fn main() {
         }
     };
     db.migrate().await.expect("migrate");
+    if std::env::var("TICKETS_BENCH_ONLY").as_deref() == Ok("kb") {
+        println!("backend {:?}, knowledge-base search only", db.backend);
+        kb_search(&db, secs).await;
+        return;
+    }
     println!("backend {:?}, N = {n}", db.backend);
     let last = format!("seed-{:08}", n.saturating_sub(1));
     let seeded = sqlx::query("SELECT 1 AS one FROM tickets WHERE id = $1")
@@ -426,7 +433,12 @@ async fn main() {
         failed.load(Ordering::Relaxed)
     );
 
-    // Knowledge-base search over 2,000 published articles.
+    kb_search(&db, secs).await;
+}
+
+/// Knowledge-base search over 2,000 published articles by 64 concurrent searchers.
+async fn kb_search(db: &Db, secs: u64) {
+    let me = admin();
     let kb = KnowledgeBase::new(db.clone());
     let reviewer = Actor {
         user_id: "rev".into(),

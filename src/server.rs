@@ -158,6 +158,11 @@ pub async fn run(
         },
         ..ApiState::new(store.clone(), auth.clone())
     };
+    // The knowledge-base search index, built now rather than by the first search.
+    api.kb
+        .load()
+        .await
+        .context("building the knowledge-base search index")?;
     let sms: Arc<dyn SmsSender> = Arc::new(FileSink {
         path: data_dir.join("sms-outbox.jsonl"),
     });

@@ -613,8 +613,8 @@ fn urlencode(s: &str) -> String {
 /// Words most articles contain are left out of a search once the base is big enough, using the
 /// document counts each engine keeps (FTS5's vocabulary; triggers on PostgreSQL).
 async fn common_words(api: &Api) {
-    use hotline::tickets::kb::{ArticleInput, KbAction, KnowledgeBase};
-    let kb = KnowledgeBase::new(api.store.db.clone());
+    use hotline::tickets::kb::{ArticleInput, KbAction};
+    let kb = api.state.kb.clone();
     let agent = api
         .auth
         .user_by_name("agent1")
@@ -680,6 +680,26 @@ async fn common_words(api: &Api) {
         .await
         .unwrap();
     assert_eq!(docs("办理").await, before + 23);
+    // The index followed the retire at once, and a restart (an index rebuilt from the
+    // database) answers exactly as the live one.
+    let guide = kb.search("办事指南", 50).await.unwrap();
+    assert_eq!(guide.len(), 23, "{guide:?}");
+    assert!(!guide.iter().any(|h| h.id == ids[0]));
+    let restarted = hotline::tickets::kb::KnowledgeBase::new(api.store.db.clone());
+    for q in [
+        "公积金怎么办理",
+        "办理",
+        "办事指南",
+        "政务服务中心窗口",
+        "社保",
+        "社会保险",
+    ] {
+        assert_eq!(
+            kb.search(q, 50).await.unwrap(),
+            restarted.search(q, 50).await.unwrap(),
+            "{q}"
+        );
+    }
 }
 
 async fn rating_html(api: &Api, p: &People) {

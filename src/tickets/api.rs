@@ -36,12 +36,15 @@ pub struct ApiState {
     /// Signs the satisfaction links that SMS revisits carry.
     pub links: LinkSigner,
     pub files: AttachmentConfig,
+    /// The knowledge base: clones share its search index, so every route keeps it in step.
+    pub kb: KnowledgeBase,
 }
 
 impl ApiState {
     /// State with a random link secret and attachments under `data/attachments`.
     pub fn new(store: TicketStore, auth: Auth) -> ApiState {
         ApiState {
+            kb: KnowledgeBase::new(store.db.clone()),
             store,
             auth,
             links: LinkSigner::random(),
@@ -530,8 +533,8 @@ async fn act_appeal(
     Ok(Json(a).into_response())
 }
 
-fn kb(s: &ApiState) -> KnowledgeBase {
-    KnowledgeBase::new(s.store.db.clone())
+fn kb(s: &ApiState) -> &KnowledgeBase {
+    &s.kb
 }
 
 async fn kb_create(

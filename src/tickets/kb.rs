@@ -4,17 +4,21 @@
 //! or back to draft (reject); published → retired (下架); published or retired → draft (revise,
 //! a new version). Every step is kept in `kb_history` with the text of that version.
 //! Search: titles and bodies are segmented into words with jieba and stored space-separated,
-//! in SQLite FTS5 (bm25) or a PostgreSQL tsvector (ts_rank); only published articles are in
-//! the index. Results are ranked and carry a snippet with `<mark>` highlights.
+//! in SQLite FTS5 or a PostgreSQL tsvector (only published articles; the engines keep the word
+//! counts `kb_terms` from them); searches are answered by an in-process index built from those
+//! words ([`super::kb_index`], BM25 as FTS5 ranks, the same on both engines), kept in step with
+//! every committed write that changes what is published. Results are ranked and carry a snippet
+//! with `<mark>` highlights.
 //! Synonyms (同义词, source B1 L3153: main word ↔ associated words, applied at search time) widen
 //! each query word to its group, so 社保 also finds articles that only say 社会保险.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use jieba_rs::Jieba;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
+use super::kb_index::KbIndex;
 use super::lifecycle::Refusal;
 use super::model::{Actor, Role};
 use super::store::{Result, TicketError};
@@ -304,15 +308,139 @@ fn row_article(r: &sqlx::any::AnyRow) -> std::result::Result<Article, sqlx::Erro
     })
 }
 
-/// The knowledge base over one database.
+/// The knowledge base over one database. Clones share one search index: a process makes one
+/// `KnowledgeBase` (the API's, in `ApiState`) and hands out clones, so every write path keeps
+/// the same index in step. Another `KnowledgeBase::new` over the same database has an index of
+/// its own that does not see this one's writes until it is rebuilt ([`KnowledgeBase::load`]).
 #[derive(Clone)]
 pub struct KnowledgeBase {
     pub db: Db,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    /// `None` until the first search (or [`KnowledgeBase::load`]) builds it from the database.
+    index: RwLock<Option<KbIndex>>,
+    /// Held by every write that changes published content or synonyms, from before its
+    /// transaction to after the index took the change, and by the build: so the index applies
+    /// commits in their order and a build never misses one.
+    writes: tokio::sync::Mutex<()>,
 }
 
 impl KnowledgeBase {
     pub fn new(db: Db) -> KnowledgeBase {
-        KnowledgeBase { db }
+        KnowledgeBase {
+            db,
+            shared: Arc::new(Shared {
+                index: RwLock::new(None),
+                writes: tokio::sync::Mutex::new(()),
+            }),
+        }
+    }
+
+    /// (Re)builds the search index from the database; returns the published articles in it.
+    /// Called at start; searches build it on first use otherwise.
+    pub async fn load(&self) -> Result<usize> {
+        let _w = self.shared.writes.lock().await;
+        self.build().await
+    }
+
+    /// Builds the index from the database, replacing any; `writes` must be held.
+    async fn build(&self) -> Result<usize> {
+        let started = std::time::Instant::now();
+        // The words the database keeps for published articles: no re-segmentation at start.
+        let sql = match self.db.backend {
+            Backend::Sqlite => {
+                "SELECT a.id, a.title AS raw_title, a.category_code, f.title AS title_seg, f.body AS body_seg
+                 FROM kb_fts f JOIN kb_articles a ON a.id = f.article_id WHERE a.status = 'published'"
+            }
+            Backend::Postgres => {
+                "SELECT a.id, a.title AS raw_title, a.category_code, s.title_seg, s.body_seg
+                 FROM kb_search s JOIN kb_articles a ON a.id = s.article_id WHERE a.status = 'published'"
+            }
+        };
+        let mut ix = KbIndex::new();
+        for r in sqlx::query(sql).fetch_all(&self.db.pool).await? {
+            let id: String = r.try_get("id")?;
+            let title: String = r.try_get("raw_title")?;
+            let category: String = r.try_get("category_code")?;
+            let title_seg: String = r.try_get("title_seg")?;
+            let body_seg: String = r.try_get("body_seg")?;
+            ix.upsert(&id, &title, &category, &title_seg, &body_seg);
+        }
+        for g in self.synonyms().await? {
+            let words = std::iter::once(g.main.clone())
+                .chain(g.words)
+                .map(|w| {
+                    let t = synonym_tokens(&w);
+                    (w, t)
+                })
+                .collect();
+            ix.set_group(&g.main, words);
+        }
+        let n = ix.len();
+        *self
+            .shared
+            .index
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(ix);
+        tracing::info!(
+            articles = n,
+            ms = started.elapsed().as_millis() as u64,
+            "knowledge-base index built"
+        );
+        Ok(n)
+    }
+
+    async fn ensure_loaded(&self) -> Result<()> {
+        if self.is_loaded() {
+            return Ok(());
+        }
+        let _w = self.shared.writes.lock().await;
+        if !self.is_loaded() {
+            self.build().await?;
+        }
+        Ok(())
+    }
+
+    fn is_loaded(&self) -> bool {
+        self.shared
+            .index
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
+    }
+
+    /// Applies a committed change to the index, if it is built (a later build reads the
+    /// database, which has the change). `writes` must be held.
+    fn apply(&self, f: impl FnOnce(&mut KbIndex)) {
+        if let Some(ix) = self
+            .shared
+            .index
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_mut()
+        {
+            f(ix);
+        }
+    }
+
+    /// Runs a write that changes the index in a task of its own, holding `writes`: a caller that
+    /// goes away (an HTTP client hanging up drops the handler) cannot stop it between the commit
+    /// and the index update.
+    async fn locked<T, F>(&self, f: impl FnOnce(KnowledgeBase) -> F) -> Result<T>
+    where
+        F: std::future::Future<Output = Result<T>> + Send + 'static,
+        T: Send + 'static,
+    {
+        let fut = f(self.clone());
+        let shared = self.shared.clone();
+        tokio::spawn(async move {
+            let _w = shared.writes.lock().await;
+            fut.await
+        })
+        .await
+        .map_err(|e| TicketError::Corrupt(format!("knowledge-base write task: {e}")))?
     }
 
     pub async fn create(&self, actor: &Actor, input: ArticleInput, now: i64) -> Result<Article> {
@@ -439,6 +567,21 @@ impl KnowledgeBase {
         opinion: &str,
         now: i64,
     ) -> Result<Article> {
+        let (id, actor, opinion) = (id.to_string(), actor.clone(), opinion.to_string());
+        self.locked(
+            move |kb| async move { kb.act_locked(&id, &actor, action, &opinion, now).await },
+        )
+        .await
+    }
+
+    async fn act_locked(
+        &self,
+        id: &str,
+        actor: &Actor,
+        action: KbAction,
+        opinion: &str,
+        now: i64,
+    ) -> Result<Article> {
         let a = self.get(id, actor).await?;
         use KbAction::*;
         use KbStatus::*;
@@ -500,8 +643,9 @@ impl KnowledgeBase {
         if n != 1 {
             return Err(TicketError::Busy);
         }
+        let mut published = None;
         if to == Published {
-            self.index(&mut tx, &a).await?;
+            published = Some(self.index(&mut tx, &a).await?);
         } else if a.status == Published {
             self.unindex(&mut tx, id).await?;
         }
@@ -524,11 +668,25 @@ impl KnowledgeBase {
         )
         .await?;
         tx.commit().await?;
+        match published {
+            Some((title_seg, body_seg)) => {
+                self.apply(|ix| ix.upsert(id, &a.title, &a.category_code, &title_seg, &body_seg))
+            }
+            None if a.status == Published => self.apply(|ix| {
+                ix.remove(id);
+            }),
+            None => {}
+        }
         tracing::info!(article = %id, action = %name, by = %actor.user_id, "knowledge step");
         self.get(id, actor).await
     }
 
-    async fn index(&self, tx: &mut sqlx::Transaction<'_, sqlx::Any>, a: &Article) -> Result<()> {
+    /// Puts a published article's words in the database; returns them (title, body).
+    async fn index(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        a: &Article,
+    ) -> Result<(String, String)> {
         let (title, body) = (segment(&a.title), segment(&a.body));
         self.unindex(tx, &a.id).await?;
         let sql = match self.db.backend {
@@ -540,11 +698,11 @@ impl KnowledgeBase {
         };
         sqlx::query(sql)
             .bind(&a.id)
-            .bind(title)
-            .bind(body)
+            .bind(&title)
+            .bind(&body)
             .execute(&mut **tx)
             .await?;
-        Ok(())
+        Ok((title, body))
     }
 
     async fn unindex(&self, tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: &str) -> Result<()> {
@@ -556,63 +714,19 @@ impl KnowledgeBase {
         Ok(())
     }
 
-    /// The search terms of a query's words: common words left out (see [`prune`]), each
-    /// remaining word widened by its synonym group (one term per distinct word or synonym, each
-    /// term the tokens that must all match; at most 48). Word statistics and synonyms come in
-    /// one round trip: on SQLite every statement is a hand-off to the connection's thread.
-    async fn terms(&self, words: Vec<String>) -> Result<Vec<Vec<String>>> {
-        let k = words.len();
-        let marks = |from: usize| {
-            (from..from + k)
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let sql = format!(
-            "SELECT CAST(0 AS BIGINT) AS kind, term AS word, s1w AS origin, docs,
-                    (SELECT COUNT(*) FROM kb_articles WHERE status = 'published') AS n
-             FROM (SELECT term, term AS s1w, docs FROM kb_terms WHERE term IN ({})) d
-             UNION ALL
-             SELECT CAST(1 AS BIGINT), s2.word, s1.word, CAST(0 AS BIGINT), CAST(0 AS BIGINT)
-             FROM kb_synonyms s1 JOIN kb_synonyms s2 ON s2.main_word = s1.main_word
-             WHERE s1.word IN ({})",
-            marks(1),
-            marks(k + 1)
-        );
-        let mut q = sqlx::query(&sql);
-        for w in words.iter().chain(words.iter()) {
-            q = q.bind(w);
-        }
-        let mut df = Vec::new();
-        let mut n = 0i64;
-        let mut synonyms: Vec<(String, String)> = Vec::new();
-        for r in q.fetch_all(&self.db.pool).await? {
-            let word: String = r.try_get("word")?;
-            if r.try_get::<i64, _>("kind")? == 0 {
-                n = r.try_get("n")?;
-                df.push((word, r.try_get::<i64, _>("docs")?));
-            } else {
-                synonyms.push((r.try_get("origin")?, word));
-            }
-        }
-        let kept = prune(words, &df, n);
-        let mut terms: Vec<Vec<String>> = kept.iter().map(|w| vec![w.clone()]).collect();
-        synonyms.sort();
-        for (origin, word) in synonyms {
-            if !kept.contains(&origin) {
-                continue;
-            }
-            let t = synonym_tokens(&word);
-            if !t.is_empty() && !terms.contains(&t) && terms.len() < 48 {
-                terms.push(t);
-            }
-        }
-        Ok(terms)
-    }
-
     /// Sets (replaces) the synonym group of `main`; knowledge managers (reviewers) only.
     /// A word may belong to one group: a word of another group is refused with 409.
     pub async fn set_synonyms(&self, actor: &Actor, group: SynonymGroup) -> Result<SynonymGroup> {
+        let actor = actor.clone();
+        self.locked(move |kb| async move { kb.set_synonyms_locked(&actor, group).await })
+            .await
+    }
+
+    async fn set_synonyms_locked(
+        &self,
+        actor: &Actor,
+        group: SynonymGroup,
+    ) -> Result<SynonymGroup> {
         if !actor.has(Role::Reviewer) {
             return Err(refused(403, "role", "synonyms need the reviewer role"));
         }
@@ -664,6 +778,11 @@ impl KnowledgeBase {
                 .await?;
         }
         tx.commit().await?;
+        let indexed = std::iter::once(&main)
+            .chain(words.iter())
+            .map(|w| (w.clone(), synonym_tokens(w)))
+            .collect();
+        self.apply(|ix| ix.set_group(&main, indexed));
         tracing::info!(main = %main, words = words.len(), by = %actor.user_id, "synonyms set");
         Ok(SynonymGroup { main, words })
     }
@@ -673,12 +792,17 @@ impl KnowledgeBase {
         if !actor.has(Role::Reviewer) {
             return Err(refused(403, "role", "synonyms need the reviewer role"));
         }
-        let n = sqlx::query("DELETE FROM kb_synonyms WHERE main_word = $1")
-            .bind(normalize_word(main))
-            .execute(&self.db.pool)
-            .await?
-            .rows_affected();
-        Ok(n > 0)
+        let main = normalize_word(main);
+        self.locked(move |kb| async move {
+            let n = sqlx::query("DELETE FROM kb_synonyms WHERE main_word = $1")
+                .bind(&main)
+                .execute(&kb.db.pool)
+                .await?
+                .rows_affected();
+            kb.apply(|ix| ix.remove_group(&main));
+            Ok(n > 0)
+        })
+        .await
     }
 
     /// Every synonym group, by main word.
@@ -736,71 +860,58 @@ impl KnowledgeBase {
         if words.is_empty() {
             return Ok(Vec::new());
         }
-        let limit = limit.clamp(1, 50) as i64;
-        // Each query word becomes an OR of itself and its synonyms; a synonym jieba splits is
-        // an AND of its parts. Words are alphanumeric only (see `segment`), so quoting them is
-        // safe in both syntaxes.
-        let terms = self.terms(words).await?;
-        let rows = match self.db.backend {
-            Backend::Sqlite => {
-                let q = terms
-                    .iter()
-                    .map(|t| {
-                        let parts: Vec<String> = t.iter().map(|w| format!("\"{w}\"")).collect();
-                        if parts.len() == 1 {
-                            parts.join("")
-                        } else {
-                            format!("({})", parts.join(" AND "))
-                        }
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" OR ");
-                // `ORDER BY rank` lets FTS5 sort inside the index and stop at the limit, so
-                // the snippet is built for the returned rows only, not for every match.
-                sqlx::query(
-                    "SELECT a.id, a.title, a.category_code, f.score, f.snip
-                     FROM (SELECT article_id, -rank AS score,
-                                  snippet(kb_fts, 2, '<mark>', '</mark>', '…', 24) AS snip
-                           FROM kb_fts WHERE kb_fts MATCH $1 AND rank MATCH 'bm25(0.0, 5.0, 1.0)'
-                           ORDER BY rank LIMIT $2) f
-                     JOIN kb_articles a ON a.id = f.article_id
-                     ORDER BY f.score DESC, a.id",
-                )
-                .bind(q)
-                .bind(limit)
-                .fetch_all(&self.db.pool)
-                .await?
-            }
-            Backend::Postgres => {
-                let q = terms
-                    .iter()
-                    .map(|t| {
-                        let parts: Vec<String> = t.iter().map(|w| format!("'{w}'")).collect();
-                        if parts.len() == 1 {
-                            parts.join("")
-                        } else {
-                            format!("({})", parts.join(" & "))
-                        }
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" | ");
-                // Rank and limit first; the headline is built for the page only.
-                sqlx::query(
-                    "SELECT a.id, a.title, a.category_code, f.score,
-                            ts_headline('simple', f.body_seg, to_tsquery('simple', $1),
-                                        'StartSel=<mark>, StopSel=</mark>, MaxWords=30, MinWords=8') AS snip
-                     FROM (SELECT s.article_id, s.body_seg, ts_rank(s.tsv, q)::float8 AS score
-                           FROM kb_search s, to_tsquery('simple', $1) q
-                           WHERE s.tsv @@ q ORDER BY score DESC, s.article_id LIMIT $2) f
-                     JOIN kb_articles a ON a.id = f.article_id
-                     ORDER BY f.score DESC, a.id",
-                )
-                .bind(q)
-                .bind(limit)
-                .fetch_all(&self.db.pool)
-                .await?
-            }
+        self.ensure_loaded().await?;
+        let guard = self
+            .shared
+            .index
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        let Some(ix) = guard.as_ref() else {
+            return Ok(Vec::new());
         };
+        let terms = terms(ix, words);
+        Ok(ix
+            .search(&terms, limit.clamp(1, 50) as usize)
+            .into_iter()
+            .map(|h| Hit {
+                id: h.id,
+                title: h.title,
+                category_code: h.category_code,
+                score: h.score,
+                snippet: despace(&h.snippet),
+            })
+            .collect())
+    }
+
+    /// The same search by SQLite FTS5, as it was answered before the in-process index: the
+    /// reference the index is tested against.
+    #[cfg(test)]
+    async fn fts5_search(&self, query: &str, limit: u32) -> Result<Vec<Hit>> {
+        let words = query_words(query);
+        let terms = {
+            self.ensure_loaded().await?;
+            let g = self.shared.index.read().unwrap();
+            terms(g.as_ref().unwrap(), words)
+        };
+        let q = terms
+            .iter()
+            .map(|t| {
+                let parts: Vec<String> = t.iter().map(|w| format!("\"{w}\"")).collect();
+                format!("({})", parts.join(" AND "))
+            })
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        let rows = sqlx::query(
+            "SELECT a.id, a.title, a.category_code, -f.rank AS score,
+                    snippet(kb_fts, 2, '<mark>', '</mark>', '…', 24) AS snip
+             FROM kb_fts f JOIN kb_articles a ON a.id = f.article_id
+             WHERE kb_fts MATCH $1 AND f.rank MATCH 'bm25(0.0, 5.0, 1.0)'
+             ORDER BY f.rank, a.id LIMIT $2",
+        )
+        .bind(q)
+        .bind(i64::from(limit))
+        .fetch_all(&self.db.pool)
+        .await?;
         rows.iter()
             .map(|r| {
                 Ok(Hit {
@@ -813,6 +924,29 @@ impl KnowledgeBase {
             })
             .collect()
     }
+}
+
+/// The search terms of a query's words: common words left out (see [`prune`]), each remaining
+/// word widened by its synonym group (one term per distinct word or synonym, each term the
+/// words that must all match; at most 48).
+fn terms(ix: &KbIndex, words: Vec<String>) -> Vec<Vec<String>> {
+    let df: Vec<(String, i64)> = words
+        .iter()
+        .map(|w| (w.clone(), ix.docs_with(w) as i64))
+        .collect();
+    let kept = prune(words, &df, ix.len() as i64);
+    let mut terms: Vec<Vec<String>> = kept.iter().map(|w| vec![w.clone()]).collect();
+    let mut synonyms: Vec<(&String, &(String, Vec<String>))> = kept
+        .iter()
+        .flat_map(|w| ix.synonyms_of(w).iter().map(move |s| (w, s)))
+        .collect();
+    synonyms.sort_by(|a, b| (a.0, &a.1 .0).cmp(&(b.0, &b.1 .0)));
+    for (_, (_, t)) in synonyms {
+        if !t.is_empty() && !terms.contains(t) && terms.len() < 48 {
+            terms.push(t.clone());
+        }
+    }
+    terms
 }
 
 #[allow(clippy::too_many_arguments)] // one history row's columns
@@ -905,5 +1039,141 @@ mod tests {
         );
         assert_eq!(despace("call 12345 now"), "call 12345 now");
         assert_eq!(despace("拨打 12345 热线"), "拨打 12345 热线");
+    }
+
+    fn person(id: &str, role: Role) -> Actor {
+        Actor {
+            user_id: id.into(),
+            roles: vec![role],
+            region_scope: String::new(),
+            department: None,
+        }
+    }
+
+    /// The in-process index answers as SQLite FTS5 did: the same articles in the same order,
+    /// the same bm25 scores and the same snippets, with synonyms, common-word pruning, long and
+    /// short bodies, and after retiring, revising and re-publishing.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn index_answers_as_fts5_did() {
+        let db = crate::store::testing::sqlite().await;
+        let kb = KnowledgeBase::new(db);
+        let (agent, rev) = (person("ag", Role::Agent), person("rv", Role::Reviewer));
+        let topics = [
+            "社保卡补办",
+            "路灯不亮",
+            "拖欠工资",
+            "公交线路调整",
+            "停水通知",
+            "食品安全投诉",
+            "噪声污染",
+            "医保卡挂失",
+            "社会保险缴费",
+            "道路破损维修",
+        ];
+        let mut ids = Vec::new();
+        for i in 0..60usize {
+            let t = topics[i % topics.len()];
+            let extra = if i % 3 == 0 {
+                // Long bodies: the snippet window has to be chosen and cut.
+                format!(
+                    "市民反映的问题较多，相关部门已经安排专人负责跟进处理，并会在规定的工作日内答复。{}问题请携带身份证原件。",
+                    topics[(i * 7) % topics.len()]
+                )
+            } else {
+                String::new()
+            };
+            let body = format!(
+                "关于{t}的办理指南：市民可拨打12345热线或到政务服务中心窗口办理，第{i}号说明。{extra}"
+            );
+            let a = kb
+                .create(
+                    &agent,
+                    ArticleInput {
+                        title: format!("{t}问答{i}"),
+                        body,
+                        category_code: format!("c{}", i % 4),
+                    },
+                    i as i64,
+                )
+                .await
+                .unwrap();
+            kb.act(&a.id, &agent, KbAction::Submit, "", 1)
+                .await
+                .unwrap();
+            kb.act(&a.id, &rev, KbAction::Approve, "", 2).await.unwrap();
+            ids.push(a.id);
+        }
+        kb.set_synonyms(
+            &rev,
+            SynonymGroup {
+                main: "社保".into(),
+                words: vec!["社会保险".into(), "医保卡".into()],
+            },
+        )
+        .await
+        .unwrap();
+        kb.act(&ids[1], &rev, KbAction::Retire, "", 3)
+            .await
+            .unwrap();
+        kb.act(&ids[2], &agent, KbAction::Revise, "", 3)
+            .await
+            .unwrap();
+        kb.act(&ids[4], &rev, KbAction::Retire, "", 3)
+            .await
+            .unwrap();
+        kb.act(&ids[4], &agent, KbAction::Revise, "", 4)
+            .await
+            .unwrap();
+        kb.act(&ids[4], &agent, KbAction::Submit, "", 5)
+            .await
+            .unwrap();
+        kb.act(&ids[4], &rev, KbAction::Approve, "", 6)
+            .await
+            .unwrap();
+        let queries = [
+            "社保卡补办怎么办理",
+            "社保",
+            "路灯坏了",
+            "拖欠工资",
+            "公交",
+            "办理",
+            "身份证原件",
+            "噪声污染投诉",
+            "12345热线",
+            "火箭发射",
+            "问答7",
+        ];
+        for q in queries {
+            let ours = kb.search(q, 50).await.unwrap();
+            let fts = kb.fts5_search(q, 50).await.unwrap();
+            assert_eq!(
+                ours.iter().map(|h| &h.id).collect::<Vec<_>>(),
+                fts.iter().map(|h| &h.id).collect::<Vec<_>>(),
+                "order for {q}"
+            );
+            for (o, f) in ours.iter().zip(&fts) {
+                assert!(
+                    (o.score - f.score).abs() <= 1e-9 * f.score.abs().max(1.0),
+                    "{q}: {} vs {}",
+                    o.score,
+                    f.score
+                );
+                assert_eq!(o.snippet, f.snippet, "snippet for {q}");
+                assert_eq!((&o.title, &o.category_code), (&f.title, &f.category_code));
+            }
+        }
+        assert!(!kb
+            .search("路灯", 50)
+            .await
+            .unwrap()
+            .iter()
+            .any(|h| h.id == ids[1]));
+        assert!(kb
+            .search("停水通知", 50)
+            .await
+            .unwrap()
+            .iter()
+            .any(|h| h.id == ids[4]));
+        assert_eq!(kb.search("社保", 5).await.unwrap().len(), 5);
     }
 }

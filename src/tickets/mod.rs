@@ -11,6 +11,7 @@ pub mod calendar;
 pub mod catalogue;
 pub mod dispatch;
 pub mod kb;
+pub mod kb_index;
 pub mod lifecycle;
 pub mod model;
 pub mod problem;
