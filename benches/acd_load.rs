@@ -366,7 +366,7 @@ fn run(p: Params) {
 
     let c = calls
         .lock()
-        .map(|c| std::mem::take(&mut *c))
+        .map(|mut c| std::mem::take(&mut *c))
         .unwrap_or_default();
     let mut waits = c.waits_ms.clone();
     waits.sort_by(|a, b| a.total_cmp(b));
