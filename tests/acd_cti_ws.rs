@@ -31,6 +31,12 @@ impl TokenValidator for Tokens {
                 agent_no: Some("9001".into()),
                 supervisor: true,
             }),
+            // wallboards for the fan-out test
+            t if t.starts_with("t-wall-") => Ok(Principal {
+                user: t.into(),
+                agent_no: None,
+                supervisor: true,
+            }),
             _ => Err("unknown token".into()),
         }
     }
@@ -244,4 +250,69 @@ async fn supervisor_gets_board_and_forces_agent_out() {
     send(&mut bad, json!({"type":"hello","version":1,"token":"nope"})).await;
     assert_eq!(recv(&mut bad).await["code"], "unauthenticated");
     assert_eq!(recv(&mut bad).await["type"], "closed");
+}
+
+/// One agent's burst of state changes reaches many wallboards: each gets every change, in the
+/// order made, with its own seq rising by one per frame (the event is serialised once and shared;
+/// frames go out in batches).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_events_reaches_every_wallboard_in_order() {
+    const WALLS: usize = 20;
+    const CHANGES: usize = 300;
+    let (url, _acd) = start().await;
+    let mut walls = Vec::new();
+    for i in 0..WALLS {
+        let (mut ws, mut seq) = connect(&url, &format!("t-wall-{i}")).await;
+        until(&mut ws, &mut seq, |v| v["type"] == "snapshot").await;
+        walls.push((ws, seq));
+    }
+    let (mut agent, mut aseq) = connect(&url, "t-1001").await;
+    send(
+        &mut agent,
+        json!({"type":"command","id":1,"command":{"cmd":"login"}}),
+    )
+    .await;
+    until(&mut agent, &mut aseq, |v| v["type"] == "result").await;
+    // Commands written back to back, results not awaited: a burst.
+    for n in 0..CHANGES {
+        let cmd = if n % 2 == 0 {
+            json!({"cmd":"set_ready"})
+        } else {
+            json!({"cmd":"set_not_ready","reason":"meeting"})
+        };
+        send(
+            &mut agent,
+            json!({"type":"command","id":10 + n,"command":cmd}),
+        )
+        .await;
+    }
+    for (i, (ws, seq)) in walls.iter_mut().enumerate() {
+        // login's not-ready, then ready / not-ready alternating
+        let mut states = Vec::new();
+        while states.len() < CHANGES + 1 {
+            let v = until(ws, seq, |v| v["event"]["event"] == "agent_state").await;
+            assert_ne!(v["type"], "closed", "wallboard {i} was closed: {v}");
+            assert_eq!(v["event"]["agent_no"], "1001");
+            states.push(v["event"]["state"]["state"].as_str().unwrap().to_string());
+        }
+        for (n, s) in states.iter().enumerate() {
+            let want = if n % 2 == 1 { "ready" } else { "not_ready" };
+            assert_eq!(s, want, "wallboard {i}, change {n}");
+        }
+    }
+    // The agent's own desktop got every result and every change too, seq without gaps.
+    let mut results = 0;
+    let mut changes = 0;
+    while results < CHANGES || changes < CHANGES {
+        let v = until(&mut agent, &mut aseq, |_| true).await;
+        match v["type"].as_str() {
+            Some("result") => {
+                assert_eq!(v["ok"], true, "{v}");
+                results += 1;
+            }
+            Some("event") if v["event"]["event"] == "agent_state" => changes += 1,
+            Some("closed") => panic!("agent desktop closed"),
+            _ => {}
+        }
+    }
 }

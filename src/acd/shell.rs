@@ -2,6 +2,8 @@
 //! actions out: events and session kicks on a broadcast channel (for the CTI bridge), everything
 //! else (offers, call control, persistence) on an mpsc channel for the call layer and the store.
 
+use std::sync::{Arc, OnceLock};
+
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::warn;
 
@@ -9,13 +11,39 @@ use super::board::{AgentSnapshot, Board, TransferTarget};
 use super::event::{AcdEvent, Action, Event};
 use super::{Acd, Ms, Refusal};
 
+/// One published event, shared by every subscriber: the broadcast channel clones an `Arc` per
+/// session, not the event's strings.
+#[derive(Debug)]
+pub struct Published {
+    pub at_ms: Ms,
+    pub event: AcdEvent,
+    /// The event's wire form, made by the first session that sends it and reused by the others
+    /// (the CTI bridge serialises an event once, however many desktops receive it).
+    pub wire: OnceLock<Box<str>>,
+}
+
+impl Published {
+    pub fn new(at_ms: Ms, event: AcdEvent) -> Arc<Published> {
+        Arc::new(Published {
+            at_ms,
+            event,
+            wire: OnceLock::new(),
+        })
+    }
+}
+
+impl PartialEq for Published {
+    fn eq(&self, other: &Self) -> bool {
+        self.at_ms == other.at_ms && self.event == other.event
+    }
+}
+
+impl Eq for Published {}
+
 /// What the CTI bridge hears from the ACD.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Broadcast {
-    Event {
-        at_ms: Ms,
-        event: AcdEvent,
-    },
+    Event(Arc<Published>),
     /// Close this CTI session (taken over, or signed out by a supervisor).
     Kick {
         agent_no: String,
@@ -153,10 +181,10 @@ pub fn spawn(mut acd: Acd, clock: fn() -> Ms, actions: mpsc::UnboundedSender<Act
                             old != *row
                         });
                         if changed {
-                            let _ = events.send(Broadcast::Event {
-                                at_ms: now,
-                                event: AcdEvent::QueueStats(row.clone()),
-                            });
+                            let _ = events.send(Broadcast::Event(Published::new(
+                                now,
+                                AcdEvent::QueueStats(row.clone()),
+                            )));
                         }
                     }
                     last_rows = rows;
@@ -180,7 +208,7 @@ pub fn spawn(mut acd: Acd, clock: fn() -> Ms, actions: mpsc::UnboundedSender<Act
             while let Some(a) = acd.poll() {
                 match a {
                     Action::Publish(event) => {
-                        let _ = events.send(Broadcast::Event { at_ms: now, event });
+                        let _ = events.send(Broadcast::Event(Published::new(now, event)));
                     }
                     Action::KickSession {
                         agent_no,

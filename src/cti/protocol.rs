@@ -1,10 +1,13 @@
 //! The CTI wire protocol, version 1: JSON text frames over the `/ws/cti` WebSocket.
 //! Documented for desktop and third-party integrators in `docs/cti-protocol.md`.
 
+use std::fmt::Write as _;
+
 use serde::{Deserialize, Serialize};
 
 use crate::acd::board::{AgentSnapshot, Board};
 use crate::acd::event::{SuperviseMode, Target};
+use crate::acd::shell::Published;
 use crate::acd::{AcdEvent, Endpoint, GroupId, Ms};
 
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -200,6 +203,40 @@ pub enum ServerBody {
     },
 }
 
+/// The `event` frame of a published event for a session at `seq`: byte for byte what serialising
+/// [`ServerMessage`] gives, but the event is serialised once and shared by every session; each
+/// session only writes its own `seq` in front. Empty if the event cannot be serialised.
+pub fn event_frame(seq: u64, p: &Published) -> String {
+    let wire = p.wire.get_or_init(|| event_body(p.at_ms, &p.event));
+    // `{"type":"event",...}` → `{"seq":N,"type":"event",...}`
+    let Some(rest) = wire.strip_prefix('{') else {
+        return String::new();
+    };
+    let mut out = String::with_capacity(rest.len() + 28);
+    let _ = write!(out, "{{\"seq\":{seq},");
+    out.push_str(rest);
+    out
+}
+
+/// `ServerBody::Event` as JSON, borrowing the event (the same field order as the enum's tag and
+/// fields, which [`ServerMessage`] flattens after `seq`).
+fn event_body(at_ms: Ms, event: &AcdEvent) -> Box<str> {
+    #[derive(Serialize)]
+    struct Body<'a> {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        at_ms: Ms,
+        event: &'a AcdEvent,
+    }
+    serde_json::to_string(&Body {
+        kind: "event",
+        at_ms,
+        event,
+    })
+    .map(String::into_boxed_str)
+    .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,5 +311,40 @@ mod tests {
         assert_eq!(v["event"]["event"], "call_held");
         let back: ServerMessage = serde_json::from_value(v).unwrap();
         assert_eq!(back, m);
+    }
+
+    #[test]
+    fn shared_event_frame_is_the_serialised_message() {
+        let event = AcdEvent::CallRinging {
+            call: "c-1".into(),
+            agent_no: "1001".into(),
+            caller: "13800138000".into(),
+            did: "12345".into(),
+            group: "g".into(),
+            group_name: "南宁 \"12345\"".into(),
+            ivr_path: vec!["1".into(), "3".into()],
+            waited_ms: 4200,
+            red_list: false,
+            history: None,
+            auto_answer: true,
+            callback: false,
+        };
+        let p = Published::new(77, event.clone());
+        for seq in [1, 42, u64::MAX] {
+            let frame = event_frame(seq, &p);
+            let whole = serde_json::to_string(&ServerMessage {
+                seq,
+                body: ServerBody::Event {
+                    at_ms: 77,
+                    event: event.clone(),
+                },
+            })
+            .unwrap();
+            assert_eq!(frame, whole);
+        }
+        assert!(
+            p.wire.get().is_some(),
+            "serialised once, kept for the next session"
+        );
     }
 }

@@ -3,9 +3,11 @@
 //! sends what [`CtiSession::poll`] returns.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 use crate::acd::board::{AgentSnapshot, Board};
 use crate::acd::event::{AcdEvent, AgentCommand, Event, SupervisorCommand};
+use crate::acd::shell::Published;
 use crate::acd::{Ms, Refusal};
 
 use super::protocol::{
@@ -40,6 +42,9 @@ pub enum Query {
 pub enum SessionOutput {
     /// Send this frame.
     Send(ServerMessage),
+    /// Send this published event as frame `seq` ([`super::protocol::event_frame`]: the event is
+    /// serialised once for every session that receives it).
+    Event { seq: u64, event: Arc<Published> },
     /// Feed this event to the ACD, then call [`CtiSession::command_result`] with `id`.
     Acd { id: u64, event: Event },
     /// Answer with [`CtiSession::query_result`].
@@ -361,15 +366,17 @@ impl CtiSession {
 
     /// An ACD event: sent when it concerns this session's audience (supervisors see everything,
     /// an agent sees its own events and queue statistics).
-    pub fn deliver(&mut self, event: &AcdEvent, at_ms: Ms) {
+    pub fn deliver(&mut self, published: &Arc<Published>) {
         let Some(p) = self.principal() else { return };
+        let event = &published.event;
         let wanted = p.supervisor
             || matches!(event, AcdEvent::QueueStats(_))
             || (event.agent().is_some() && event.agent() == p.agent_no.as_deref());
         if wanted {
-            self.send(ServerBody::Event {
-                at_ms,
-                event: event.clone(),
+            self.seq += 1;
+            self.out.push_back(SessionOutput::Event {
+                seq: self.seq,
+                event: published.clone(),
             });
         }
     }
@@ -455,13 +462,22 @@ mod tests {
         std::iter::from_fn(|| s.poll()).collect()
     }
 
+    /// Every frame the shell would send, as the client reads it.
     fn sent(out: &[SessionOutput]) -> Vec<ServerMessage> {
         out.iter()
             .filter_map(|o| match o {
                 SessionOutput::Send(m) => Some(m.clone()),
+                SessionOutput::Event { seq, event } => Some(
+                    serde_json::from_str(&super::super::protocol::event_frame(*seq, event))
+                        .unwrap(),
+                ),
                 _ => None,
             })
             .collect()
+    }
+
+    fn publish(event: AcdEvent, at_ms: Ms) -> Arc<Published> {
+        Published::new(at_ms, event)
     }
 
     fn hello(s: &mut CtiSession, token: &str) -> Vec<SessionOutput> {
@@ -485,30 +501,79 @@ mod tests {
         ));
         assert!(out.iter().any(|o| matches!(o, SessionOutput::Authenticated { principal } if principal.agent_no.as_deref() == Some("1001"))));
         s.snapshot(5, None, None);
-        s.deliver(
-            &AcdEvent::AgentState {
+        s.deliver(&publish(
+            AcdEvent::AgentState {
                 agent_no: "1001".into(),
                 state: AgentState::Ready,
                 reason: "ready".into(),
                 at_ms: 6,
             },
             6,
-        );
-        s.deliver(
-            &AcdEvent::AgentState {
+        ));
+        s.deliver(&publish(
+            AcdEvent::AgentState {
                 agent_no: "2002".into(),
                 state: AgentState::Ready,
                 reason: "ready".into(),
                 at_ms: 6,
             },
             6,
-        );
+        ));
         let seqs: Vec<u64> = sent(&drain(&mut s)).iter().map(|m| m.seq).collect();
         assert_eq!(
             seqs,
             vec![2, 3],
             "snapshot then own event; another agent's event is not sent"
         );
+    }
+
+    #[test]
+    fn one_published_event_goes_to_many_sessions_each_with_its_own_seq() {
+        let mut boss = CtiSession::new(1, "");
+        hello(&mut boss, "boss");
+        let mut agent = CtiSession::new(2, "");
+        hello(&mut agent, "agent-1001");
+        agent.snapshot(1, None, None);
+        drain(&mut agent);
+        let events: Vec<Arc<Published>> = (0..5u64)
+            .map(|i| {
+                publish(
+                    AcdEvent::AgentState {
+                        agent_no: if i == 2 { "2002" } else { "1001" }.into(),
+                        state: AgentState::Ready,
+                        reason: format!("r{i}"),
+                        at_ms: i,
+                    },
+                    i,
+                )
+            })
+            .collect();
+        for e in &events {
+            boss.deliver(e);
+            agent.deliver(e);
+        }
+        let (b, a) = (sent(&drain(&mut boss)), sent(&drain(&mut agent)));
+        // The supervisor: welcome was 1, then every event in order; the agent: welcome 1,
+        // snapshot 2, then its own events only (not 2002's), seq still without gaps.
+        assert_eq!(b.iter().map(|m| m.seq).collect::<Vec<_>>(), [2, 3, 4, 5, 6]);
+        assert_eq!(a.iter().map(|m| m.seq).collect::<Vec<_>>(), [3, 4, 5, 6]);
+        let reasons = |v: &[ServerMessage]| -> Vec<String> {
+            v.iter()
+                .map(|m| match &m.body {
+                    ServerBody::Event {
+                        event: AcdEvent::AgentState { reason, .. },
+                        ..
+                    } => reason.clone(),
+                    other => panic!("{other:?}"),
+                })
+                .collect()
+        };
+        assert_eq!(reasons(&b), ["r0", "r1", "r2", "r3", "r4"]);
+        assert_eq!(reasons(&a), ["r0", "r1", "r3", "r4"]);
+        // One serialisation per event, shared: the sessions' frames differ only in seq.
+        let shared = events[0].wire.get().expect("serialised").to_string();
+        let frame = super::super::protocol::event_frame(9, &events[0]);
+        assert_eq!(frame, format!("{{\"seq\":9,{}", &shared[1..]));
     }
 
     #[test]
@@ -629,14 +694,14 @@ mod tests {
             ),
             "a supervisor without an agent number"
         );
-        s.deliver(
-            &AcdEvent::CallHeld {
+        s.deliver(&publish(
+            AcdEvent::CallHeld {
                 call: "c".into(),
                 agent_no: "5".into(),
                 held: true,
             },
             1,
-        );
+        ));
         assert_eq!(sent(&drain(&mut s)).len(), 1);
     }
 
@@ -659,14 +724,14 @@ mod tests {
             })
         ));
         assert!(matches!(&out[1], SessionOutput::Close { .. }));
-        s.deliver(
-            &AcdEvent::CallHeld {
+        s.deliver(&publish(
+            AcdEvent::CallHeld {
                 call: "c".into(),
                 agent_no: "1001".into(),
                 held: true,
             },
             1,
-        );
+        ));
         assert!(drain(&mut s).is_empty(), "nothing after close");
     }
 }

@@ -12,12 +12,15 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use futures::{SinkExt, StreamExt};
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tracing::{debug, info_span, Instrument};
 
-use super::protocol::MAX_MESSAGE_BYTES;
+use super::protocol::{event_frame, MAX_MESSAGE_BYTES};
 use super::session::{CtiSession, Query, Registry, SessionOutput, TokenValidator};
 use crate::acd::shell::{AcdHandle, Broadcast};
+
+/// Events taken from the broadcast per wake-up before the frames are flushed.
+const MAX_EVENTS_PER_WAKE: usize = 64;
 
 /// What every connection shares.
 #[derive(Clone)]
@@ -72,22 +75,51 @@ async fn run(socket: WebSocket, st: CtiState, id: u64, ip: String) {
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break 'conn,
             },
-            b = events.recv() => match b {
-                Ok(Broadcast::Event { at_ms, event }) => session.deliver(&event, at_ms),
-                Ok(Broadcast::Kick { session: s, reason, .. }) if s == id => session.kick(&reason),
-                Ok(Broadcast::Kick { .. }) => {}
-                // Too slow to keep up: close, the client reconnects and gets a fresh snapshot.
-                Err(RecvError::Lagged(_)) => session.kick("too slow: reconnect for a snapshot"),
-                Err(RecvError::Closed) => break 'conn,
-            },
+            b = events.recv() => {
+                let mut b = b;
+                // A burst of events is taken together and flushed once below (one write, not one
+                // per frame); bounded so that the client's own frames are not starved.
+                let mut taken = 0;
+                loop {
+                    match b {
+                        Ok(Broadcast::Event(e)) => session.deliver(&e),
+                        Ok(Broadcast::Kick { session: s, reason, .. }) if s == id => session.kick(&reason),
+                        Ok(Broadcast::Kick { .. }) => {}
+                        // Too slow to keep up: close, the client reconnects and gets a fresh snapshot.
+                        Err(RecvError::Lagged(_)) => session.kick("too slow: reconnect for a snapshot"),
+                        Err(RecvError::Closed) => break 'conn,
+                    }
+                    taken += 1;
+                    if taken == MAX_EVENTS_PER_WAKE {
+                        break; // the rest stays in the channel for the next wake-up
+                    }
+                    b = match events.try_recv() {
+                        Ok(next) => Ok(next),
+                        Err(TryRecvError::Lagged(n)) => Err(RecvError::Lagged(n)),
+                        Err(TryRecvError::Closed) => Err(RecvError::Closed),
+                        Err(TryRecvError::Empty) => break,
+                    };
+                }
+            }
         }
         while let Some(out) = session.poll() {
+            let frame = matches!(out, SessionOutput::Send(_) | SessionOutput::Event { .. });
+            // Frames queued so far leave before waiting on the ACD or closing.
+            if !frame && sink.flush().await.is_err() {
+                break 'conn;
+            }
             match out {
                 SessionOutput::Send(m) => {
                     let Ok(text) = serde_json::to_string(&m) else {
                         continue;
                     };
-                    if sink.send(Message::Text(text.into())).await.is_err() {
+                    if sink.feed(Message::Text(text.into())).await.is_err() {
+                        break 'conn;
+                    }
+                }
+                SessionOutput::Event { seq, event } => {
+                    let text = event_frame(seq, &event);
+                    if !text.is_empty() && sink.feed(Message::Text(text.into())).await.is_err() {
                         break 'conn;
                     }
                 }
@@ -144,6 +176,9 @@ async fn run(socket: WebSocket, st: CtiState, id: u64, ip: String) {
                     break 'conn;
                 }
             }
+        }
+        if sink.flush().await.is_err() {
+            break 'conn;
         }
     }
     if let Some(a) = agent {

@@ -131,3 +131,37 @@ pub async fn ready_agent(h: &Hotline) -> Ws {
     command(&mut ws, 2, json!({"cmd":"set_ready"})).await;
     ws
 }
+
+/// Desktop users and their login tokens, written straight into the database at `db_url` before
+/// the server starts: (user name, role) each, all with one password. Load benches use this for
+/// hundreds of users (the login endpoint's production argon2 would take minutes, and is not what
+/// they measure).
+pub async fn seed_tokens(
+    db_url: &str,
+    users: &[(String, hotline::tickets::model::Role)],
+) -> Vec<String> {
+    use hotline::web::auth::{Auth, AuthConfig, NewUser};
+    let db = hotline::store::Db::connect(db_url).await.expect("database");
+    db.migrate().await.expect("migrate");
+    let auth = Auth::new(db.clone(), AuthConfig::for_tests());
+    let mut out = Vec::with_capacity(users.len());
+    for (name, role) in users {
+        auth.create_user(NewUser {
+            username: name.clone(),
+            password: "bench-password".into(),
+            display_name: String::new(),
+            roles: vec![*role],
+            region_scope: String::new(),
+            department_id: None,
+        })
+        .await
+        .expect("create user");
+        let s = auth
+            .login(name, "bench-password", hotline::store::now_ms())
+            .await
+            .expect("login");
+        out.push(s.token);
+    }
+    db.pool.close().await;
+    out
+}
