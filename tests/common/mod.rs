@@ -334,7 +334,18 @@ impl SippRun {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
-        let child = cmd.spawn().expect("spawn sipp");
+        let mut child = cmd.spawn().expect("spawn sipp");
+        // A sipp that answers calls must be listening before anything calls it: on a loaded
+        // machine its start can take longer than any fixed sleep. Its port is taken once it is.
+        if self.remote.is_none() {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while UdpSocket::bind(("127.0.0.1", self.local_port)).is_ok()
+                && Instant::now() < deadline
+                && child.try_wait().ok().flatten().is_none()
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
         Sipp { child, name, dir }
     }
 }
