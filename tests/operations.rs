@@ -150,3 +150,33 @@ fn sigterm_refuses_new_calls_and_lets_active_ones_finish() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn sighup_reloads_the_ivr_flows_and_the_server_keeps_running() {
+    let mut h = Hotline::start(HotlineSetup::default());
+    let pid = h.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let reloaded = |log: &str| {
+        log.lines()
+            .any(|l| l.contains("IVR flows reloaded") && l.contains("SIGHUP"))
+    };
+    while !reloaded(&h.log()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no reload logged after SIGHUP\n{}",
+            h.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        h.child.try_wait().unwrap().is_none(),
+        "SIGHUP must not stop hotline\n{}",
+        h.log()
+    );
+    assert!(common::http_get(h.http, "/healthz").unwrap().contains("ok"));
+}

@@ -272,6 +272,9 @@ pub async fn start(
         let mut stopping = false;
         let mut flow_check = tokio::time::interval(Duration::from_secs(2));
         flow_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // `kill -HUP` reloads the IVR flows on command (a designer's "publish now").
+        let mut hangup =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
         loop {
             let deadline = engine.poll_timeout().map(tokio::time::Instant::from_std);
             tokio::select! {
@@ -302,6 +305,14 @@ pub async fn start(
                         info!(version = outcome.version, updated = ?outcome.updated, removed = ?outcome.removed, "IVR flows reloaded");
                         engine.set_services(services(registry.current()));
                     }
+                }
+                Some(()) = async { match hangup.as_mut() { Some(h) => h.recv().await, None => std::future::pending().await } } => {
+                    let outcome = registry.reload();
+                    if outcome.report.errors() + outcome.report.warnings() > 0 {
+                        warn!("IVR flow reload problems:\n{}", outcome.report);
+                    }
+                    info!(trigger = "SIGHUP", version = outcome.version, updated = ?outcome.updated, refused = ?outcome.refused, "IVR flows reloaded");
+                    engine.set_services(services(registry.current()));
                 }
                 Some(a) = acct_rx.recv() => engine.set_accounts(a),
                 r = stop.changed(), if !stopping => {
