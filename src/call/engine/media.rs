@@ -63,6 +63,8 @@ pub trait MediaControl {
     );
     /// Stops playback `play` (any, with `None`) to `leg`.
     fn stop_play(&mut self, id: BridgeId, leg: MediaLeg, play: Option<u64>);
+    /// Plays audio hotline made itself (8 kHz samples: key tones, a beep) to `leg`.
+    fn play_samples(&mut self, id: BridgeId, leg: MediaLeg, play: u64, samples: Vec<i16>);
     /// Records the bridge (caller left, callee right) from now on; returns the recording's id,
     /// or `None` when this node does not record.
     fn start_recording(&mut self, id: BridgeId, meta: RecordingMeta) -> Option<String>;
@@ -190,6 +192,13 @@ impl MediaControl for RelayMedia {
         }
         // An empty sequence still ends with PlayDone, so a flow never waits for silence forever.
         if let Err(e) = self.relay.play(id, relay_leg(leg), play, clips, looping) {
+            tracing::warn!(bridge = id, error = %e, "media: playback not started");
+        }
+    }
+
+    fn play_samples(&mut self, id: BridgeId, leg: MediaLeg, play: u64, samples: Vec<i16>) {
+        let clip: std::sync::Arc<[i16]> = samples.into();
+        if let Err(e) = self.relay.play(id, relay_leg(leg), play, vec![clip], false) {
             tracing::warn!(bridge = id, error = %e, "media: playback not started");
         }
     }

@@ -33,6 +33,7 @@ pub const TRANSFER_FAILED_PROMPT: &str = "transfer_failed";
 const PLEASE_WAIT: u64 = OWN_PLAY | 5;
 const SUPERVISOR_NOTICE: u64 = OWN_PLAY | 6;
 pub(super) const TRANSFER_FAILED: u64 = OWN_PLAY | 7;
+const AGENT_DTMF: u64 = OWN_PLAY | 8;
 
 /// How a party is heard in the call's conference.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -524,6 +525,10 @@ impl<M: MediaControl> Engine<M> {
                 }
                 None
             }
+            CallOp::Dtmf { digits } => {
+                self.send_digits(id, agent_no, &digits);
+                None
+            }
             CallOp::Transfer { target } => {
                 self.refer_done(id, now);
                 self.transfer(id, agent_no, target, now);
@@ -542,6 +547,37 @@ impl<M: MediaControl> Engine<M> {
                 None
             }
             other => Some(other),
+        }
+    }
+
+    /// The agent's keys, as in-band tones (100 ms each, 60 ms apart, -10 dBm0 per tone) that any
+    /// IVR or gateway hears: to the consulted party when one is on the line (a department's
+    /// menu), else to the caller.
+    fn send_digits(&mut self, id: u64, agent_no: &str, digits: &str) {
+        let mut samples = Vec::with_capacity(digits.len() * 1280);
+        for d in digits.chars() {
+            match crate::media::dtmf::inband::generate(d, 100, -10.0) {
+                Ok(tone) => samples.extend(tone),
+                Err(e) => {
+                    warn!(%agent_no, error = %e, "DTMF not sent");
+                    return;
+                }
+            }
+            samples.extend(std::iter::repeat_n(0i16, 480));
+        }
+        let party = self.calls.get(&id).and_then(|c| {
+            c.hosted
+                .as_ref()?
+                .parties
+                .iter()
+                .find(|p| p.role == PartyRole::Consult && p.answered)
+                .map(|p| p.bridge.id)
+        });
+        let to = party.or_else(|| self.calls.get(&id).and_then(|c| c.bridge).map(|b| b.id));
+        if let Some(bridge) = to {
+            info!(%agent_no, digits = digits.len(), to_party = party.is_some(), "agent sends DTMF");
+            self.media
+                .play_samples(bridge, MediaLeg::A, AGENT_DTMF, samples);
         }
     }
 

@@ -253,6 +253,16 @@ impl MediaControl for FakeMedia {
         *self.quality.borrow()
     }
 
+    fn play_samples(&mut self, id: BridgeId, leg: MediaLeg, play: u64, samples: Vec<i16>) {
+        self.log.borrow_mut().push(MediaCall::Play {
+            id,
+            leg,
+            play,
+            prompts: vec![format!("samples:{}", samples.len())],
+            looping: false,
+        });
+    }
+
     fn stop_play(&mut self, id: BridgeId, leg: MediaLeg, play: Option<u64>) {
         self.log
             .borrow_mut()

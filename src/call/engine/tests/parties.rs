@@ -609,3 +609,47 @@ fn attended_transfer_to_a_consulted_colleague_keeps_them_on_the_line() {
     assert!(b.acd.contains(&AcdEvent::CallEnded { call: CALL.into() }));
     b.expect_request(Method::Bye, CARRIER);
 }
+
+#[test]
+fn the_agent_keys_digits_into_a_consulted_departments_menu() {
+    let mut b = bench();
+    talking(&mut b);
+    // Without a consulted party the tones go to the caller.
+    control(
+        &mut b,
+        CallOp::Dtmf {
+            digits: "1#".into(),
+        },
+    );
+    assert!(matches!(
+        b.media_log().last(),
+        Some(MediaCall::Play { id: 1, leg: MediaLeg::A, prompts, .. }) if prompts == &["samples:2560"]
+    ));
+    control(
+        &mut b,
+        CallOp::Consult {
+            target: AcdTarget::Department {
+                number: "07712345678".into(),
+            },
+        },
+    );
+    let inv = b.expect_request(Method::Invite, CARRIER);
+    b.recv(
+        answer(&inv, 200, "OK", Some("dp"), &sdp("192.0.2.10", 33000, "")),
+        CARRIER,
+    );
+    control(
+        &mut b,
+        CallOp::Dtmf {
+            digits: "203".into(),
+        },
+    );
+    assert!(
+        matches!(
+            b.media_log().last(),
+            Some(MediaCall::Play { id: 2, leg: MediaLeg::A, prompts, .. }) if prompts == &["samples:3840"]
+        ),
+        "three keys of 160 ms to the department's leg: {:?}",
+        b.media_log().last()
+    );
+}
