@@ -149,6 +149,8 @@ pub enum Action {
     },
     /// An answered party leg hung up.
     PartyLeft { leg: LegId },
+    /// The caller hung up; the agent and the parties talk on (the caller's leg is over).
+    CallerLeft,
     /// The call is over: write this summary and forget the call.
     Finished(Summary),
 }
@@ -280,6 +282,8 @@ pub struct Call {
     waiting: VecDeque<Target>,
     /// Hotline answered the caller itself; B-legs come and go while the caller stays.
     hosted: bool,
+    /// The caller hung up while the agent and a party talked on (a three-way call goes on).
+    caller_gone: bool,
     actions: VecDeque<Action>,
 }
 
@@ -309,6 +313,7 @@ impl Call {
             ring_deadline: Some(now + policy.ring_timeout),
             waiting: VecDeque::new(),
             hosted: false,
+            caller_gone: false,
             actions: VecDeque::new(),
         };
         if targets.is_empty() {
@@ -348,6 +353,11 @@ impl Call {
     /// Whether hotline answered this call itself.
     pub fn is_hosted(&self) -> bool {
         self.hosted
+    }
+
+    /// Whether the caller hung up while a three-way call went on without them.
+    pub fn caller_gone(&self) -> bool {
+        self.caller_gone
     }
 
     /// Whether a hosted call's B-side is ringing.
@@ -630,7 +640,7 @@ impl Call {
             }
             Phase::Hosted => {}
         }
-        if who != Hangup::Caller {
+        if who != Hangup::Caller && !self.caller_gone {
             self.actions.push_back(Action::Bye { leg: LegId::A });
         }
         self.hangup = who;
@@ -914,6 +924,18 @@ impl Call {
         }
         if self.hosted {
             if leg == LegId::A {
+                let party_on = self
+                    .legs
+                    .iter()
+                    .any(|l| l.party && l.state == LegState::Answered);
+                if party_on && matches!(self.phase, Phase::Connected(_)) {
+                    // A three-way call outlives the caller: agent and department finish the
+                    // matter between them; the call ends when the agent hangs up.
+                    self.caller_gone = true;
+                    self.hangup = Hangup::Caller;
+                    self.actions.push_back(Action::CallerLeft);
+                    return;
+                }
                 return self.hang_up_hosted(Hangup::Caller, "caller hung up".into(), now);
             }
             if self.phase == Phase::Connected(leg) {

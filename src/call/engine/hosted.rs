@@ -656,6 +656,20 @@ impl<M: MediaControl> Engine<M> {
                             .push_back(Output::Acd(acd::Event::CallEnded { call: call_id }));
                     }
                 }
+                let caller_gone = self.calls.get(&id).is_some_and(|c| c.core.caller_gone());
+                if caller_gone {
+                    // The agent ends a three-way call the caller had left: it is over for all.
+                    if let Some(c) = self.calls.get_mut(&id) {
+                        c.core.handle(
+                            Input::Hangup {
+                                cause: "agent ended the call after the caller left".into(),
+                            },
+                            now,
+                        );
+                    }
+                    self.run_call(id, now);
+                    return;
+                }
                 if detached || stays_with.is_some() {
                     // The conversation goes on (requeue, transfer, the other party of a
                     // three-way call): no survey, no hang-up yet.
@@ -675,6 +689,14 @@ impl<M: MediaControl> Engine<M> {
                 self.on_party_gone(id, leg, acd::PartyStatus::Failed { code, reason }, now)
             }
             Action::PartyLeft { leg } => self.on_party_gone(id, leg, acd::PartyStatus::Left, now),
+            Action::CallerLeft => {
+                if let Some(b) = self.calls.get(&id).and_then(|c| c.bridge) {
+                    info!("caller hung up; the agent and the other party talk on");
+                    self.media.mix(b.id, b.id, MediaLeg::A, None);
+                    self.media.stop_play(b.id, MediaLeg::A, None);
+                    self.media.set_direction(b.id, MediaLeg::A, false, false);
+                }
+            }
             _ => {}
         }
     }
@@ -1180,5 +1202,6 @@ pub(super) fn is_hosted_action(a: &Action) -> bool {
             | Action::PartyAnswered { .. }
             | Action::PartyFailed { .. }
             | Action::PartyLeft { .. }
+            | Action::CallerLeft
     )
 }

@@ -411,6 +411,24 @@ impl<M: MediaControl> Engine<M> {
             return;
         }
         self.maybe_unmix(id);
+        // The caller had left a three-way call and now its other party has too: it is over.
+        let alone = self.calls.get(&id).is_some_and(|c| {
+            c.core.caller_gone()
+                && c.hosted
+                    .as_ref()
+                    .is_some_and(|h| !h.parties.iter().any(|p| p.answered))
+        });
+        if alone {
+            if let Some(c) = self.calls.get_mut(&id) {
+                c.core.handle(
+                    Input::Hangup {
+                        cause: "three-way call over after the caller left".into(),
+                    },
+                    now,
+                );
+            }
+            self.run_call(id, now);
+        }
     }
 
     fn conversation_over(&mut self, id: u64, talked: bool, now: Instant) {

@@ -64,6 +64,11 @@ fn talking(b: &mut Bench) -> Sent {
 }
 
 fn talking_on(b: &mut Bench, did: &str) -> Sent {
+    talking_tagged(b, did).0
+}
+
+/// As [`talking_on`], also returning hotline's tag in the caller's dialog.
+fn talking_tagged(b: &mut Bench, did: &str) -> (Sent, String) {
     b.recv_text(&carrier_invite(CALL, did), CARRIER);
     let ok = b.expect_response(200, Method::Invite, CARRIER);
     let tag = ok.tag_to();
@@ -75,7 +80,7 @@ fn talking_on(b: &mut Bench, did: &str) -> Sent {
         PHONE_1001,
     );
     b.expect_request(Method::Ack, PHONE_1001);
-    inv
+    (inv, tag)
 }
 
 fn acd(b: &mut Bench, action: AcdAction) {
@@ -652,4 +657,51 @@ fn the_agent_keys_digits_into_a_consulted_departments_menu() {
         "three keys of 160 ms to the department's leg: {:?}",
         b.media_log().last()
     );
+}
+
+#[test]
+fn a_three_way_call_goes_on_when_the_caller_hangs_up_until_the_agent_does() {
+    let mut b = bench();
+    let (agent_inv, tag) = talking_tagged(&mut b, "12315");
+    control(
+        &mut b,
+        CallOp::Consult {
+            target: AcdTarget::Agent {
+                agent_no: "1002".into(),
+            },
+        },
+    );
+    let inv = b.expect_request(Method::Invite, COLLEAGUE);
+    b.recv(
+        answer(&inv, 200, "OK", Some("co"), &sdp("192.0.2.51", 32000, "")),
+        COLLEAGUE,
+    );
+    b.expect_request(Method::Ack, COLLEAGUE);
+    control(&mut b, CallOp::ThreeWay);
+    // The caller hangs up: agent and colleague talk on.
+    b.recv_text(&a_in_dialog("BYE", CALL, &tag, 2, "cbye"), CARRIER);
+    b.expect_response(200, Method::Bye, CARRIER);
+    assert_eq!(
+        b.count(|s| s.method() == Some(&Method::Bye)),
+        0,
+        "nobody else is hung up"
+    );
+    assert!(b.cdrs.is_empty(), "the call is not over");
+    assert_eq!(
+        mixes(&b).last(),
+        Some(&(1, Leg::A, None)),
+        "the caller's leg leaves the mix"
+    );
+    // The agent hangs up: the colleague is let go and the call ends, without a BYE to the caller.
+    b.advance(Duration::from_secs(20));
+    bye_from(&mut b, &agent_inv, "ag", PHONE_1001);
+    let bye = b.expect_request(Method::Bye, COLLEAGUE);
+    assert_eq!(bye.call_id(), inv.call_id());
+    assert_eq!(
+        b.count(|s| s.method() == Some(&Method::Bye) && s.peer.addr == addr(CARRIER)),
+        0
+    );
+    b.recv(answer(&bye, 200, "OK", None, ""), COLLEAGUE);
+    assert_eq!(b.cdrs.len(), 1, "one CDR for the whole call");
+    assert!(b.acd.contains(&AcdEvent::CallEnded { call: CALL.into() }));
 }
