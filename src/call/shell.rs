@@ -84,12 +84,12 @@ pub async fn start(
         bind_ip: resolved.rtp_address,
         port_min: h.rtp.port_min,
         port_max: h.rtp.port_max,
-        workers: 1,
+        workers: h.rtp.workers,
         bridge: BridgeConfig {
             rtp_timeout: Duration::from_secs(h.rtp.timeout_secs),
             ..BridgeConfig::default()
         },
-        ..RelayConfig::default()
+        coalesce: Duration::from_micros(h.rtp.coalesce_us.min(5_000)),
     })
     .context("starting the media relay")?;
     let (media_tx, mut media_rx) = mpsc::unbounded_channel();

@@ -233,3 +233,14 @@ fn session_timers_default_to_1800_seconds_and_bad_values_name_their_place() {
         .to_string();
     assert!(msg.starts_with("h.toml:2:1:"), "{msg}");
 }
+
+#[test]
+fn rtp_workers_and_coalescing_are_settable_and_default_to_one_and_off() {
+    let cfg = HotlineConfig::parse(DEFAULT_HOTLINE_TOML, "default").expect("default parses");
+    assert_eq!((cfg.rtp.workers, cfg.rtp.coalesce_us), (1, 0));
+    let cfg =
+        HotlineConfig::parse("[rtp]\nworkers = 2\ncoalesce_us = 1000\n", "h.toml").expect("parses");
+    assert_eq!((cfg.rtp.workers, cfg.rtp.coalesce_us), (2, 1000));
+    let err = HotlineConfig::parse("[rtp]\nworkers = \"two\"\n", "h.toml").unwrap_err();
+    assert!(err.to_string().contains("h.toml:2:"), "{err}");
+}
