@@ -1691,16 +1691,7 @@ fn huge_config_values_do_not_overflow() {
 fn a_consulted_party_that_fails_or_leaves_returns_the_agent_to_the_caller() {
     let mut acd = one_group(Strategy::LongestIdle);
     acd.add_agent(agent("1", &["g"])).unwrap();
-    ready(&mut acd, "1", 0);
-    arrive(&mut acd, "c", "1", "g", 0);
-    ev(
-        &mut acd,
-        Event::CallAnswered {
-            call: "c".into(),
-            agent_no: "1".into(),
-        },
-        S,
-    );
+    talking_on(&mut acd, "c", 0, S);
     let consult = AgentCommand::Consult {
         target: Target::External {
             number: "07711234567".into(),
@@ -1794,4 +1785,18 @@ fn pause_recording_only_in_a_call_and_the_desktop_hears_of_it() {
         a,
         Action::Publish(AcdEvent::RecordingPaused { paused: true, .. })
     )));
+}
+
+/// Agent 1 (ready at 0) answers call `call` that arrives at `arrive_at`.
+fn talking_on(acd: &mut Acd, call: &str, arrive_at: u64, answer_at: u64) {
+    ready(acd, "1", 0);
+    arrive(acd, call, "1", "g", arrive_at);
+    ev(
+        acd,
+        Event::CallAnswered {
+            call: call.into(),
+            agent_no: "1".into(),
+        },
+        answer_at,
+    );
 }

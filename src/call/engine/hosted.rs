@@ -1127,6 +1127,7 @@ impl<M: MediaControl> Engine<M> {
             let _g = c.span.clone().entered();
             info!(%agent_no, ?op, talking, "call control");
         }
+        let party_leg = self.agent_on_party_leg(id).filter(|_| talking);
         let op = if talking {
             match self.party_control(id, agent_no, op, now) {
                 Some(op) => op,
@@ -1136,9 +1137,10 @@ impl<M: MediaControl> Engine<M> {
             op
         };
         match op {
-            CallOp::Hangup if talking && self.agent_on_party_leg(id).is_some() => {
-                if let Some(leg) = self.agent_on_party_leg(id) {
-                    self.drop_party_pub(id, leg, now);
+            // A colleague who took a transferred call talks on a party leg: that leg ends.
+            CallOp::Hangup if party_leg.is_some() => {
+                if let Some(leg) = party_leg {
+                    self.drop_party(id, leg, now);
                 }
             }
             CallOp::Hangup if talking => {

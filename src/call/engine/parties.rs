@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use tracing::{debug, info, warn};
 
+use crate::acd;
 use crate::acd::event::{CallOp, PartyRole, PartyStatus, SuperviseMode, Target as AcdTarget};
-use crate::acd::{self};
 use crate::call::core::{Input, LegId, Target};
 use crate::media::relay::{Leg as RelayLeg, MixMode};
 use crate::sip::sdp::SessionDescription;
@@ -450,12 +450,8 @@ impl<M: MediaControl> Engine<M> {
         h.parties.iter().any(|p| p.leg == *leg).then_some(*leg)
     }
 
-    pub(super) fn drop_party_pub(&mut self, id: u64, leg: LegId, now: Instant) {
-        self.drop_party(id, leg, now);
-    }
-
     /// Lets party `leg` go by hotline's own decision.
-    fn drop_party(&mut self, id: u64, leg: LegId, now: Instant) {
+    pub(super) fn drop_party(&mut self, id: u64, leg: LegId, now: Instant) {
         if let Some(c) = self.calls.get_mut(&id) {
             c.core.handle(Input::DropParty(leg), now);
         }

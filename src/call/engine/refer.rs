@@ -9,8 +9,8 @@ use std::time::Instant;
 
 use tracing::info;
 
+use crate::acd;
 use crate::acd::event::{AgentCommand, Target as AcdTarget};
-use crate::acd::{self};
 use crate::call::core::LegId;
 use crate::sip::message::{Method, SipMessage};
 use crate::sip::transaction::TxKey;

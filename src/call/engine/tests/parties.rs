@@ -83,6 +83,25 @@ fn talking_tagged(b: &mut Bench, did: &str) -> (Sent, String) {
     (inv, tag)
 }
 
+/// The agent consults colleague 1002, who answers; returns hotline's INVITE to them.
+fn consult_colleague(b: &mut Bench) -> Sent {
+    control(
+        b,
+        CallOp::Consult {
+            target: AcdTarget::Agent {
+                agent_no: "1002".into(),
+            },
+        },
+    );
+    let inv = b.expect_request(Method::Invite, COLLEAGUE);
+    b.recv(
+        answer(&inv, 200, "OK", Some("co"), &sdp("192.0.2.51", 32000, "")),
+        COLLEAGUE,
+    );
+    b.expect_request(Method::Ack, COLLEAGUE);
+    inv
+}
+
 fn acd(b: &mut Bench, action: AcdAction) {
     b.e.handle_acd_action(action, b.now);
     b.drain();
@@ -539,20 +558,7 @@ fn the_agent_phone_transfers_by_refer_through_the_acd() {
 fn attended_transfer_to_a_consulted_colleague_keeps_them_on_the_line() {
     let mut b = bench();
     talking(&mut b);
-    control(
-        &mut b,
-        CallOp::Consult {
-            target: AcdTarget::Agent {
-                agent_no: "1002".into(),
-            },
-        },
-    );
-    let inv = b.expect_request(Method::Invite, COLLEAGUE);
-    b.recv(
-        answer(&inv, 200, "OK", Some("co"), &sdp("192.0.2.51", 32000, "")),
-        COLLEAGUE,
-    );
-    b.expect_request(Method::Ack, COLLEAGUE);
+    let inv = consult_colleague(&mut b);
     control(
         &mut b,
         CallOp::Transfer {
@@ -663,20 +669,7 @@ fn the_agent_keys_digits_into_a_consulted_departments_menu() {
 fn a_three_way_call_goes_on_when_the_caller_hangs_up_until_the_agent_does() {
     let mut b = bench();
     let (agent_inv, tag) = talking_tagged(&mut b, "12315");
-    control(
-        &mut b,
-        CallOp::Consult {
-            target: AcdTarget::Agent {
-                agent_no: "1002".into(),
-            },
-        },
-    );
-    let inv = b.expect_request(Method::Invite, COLLEAGUE);
-    b.recv(
-        answer(&inv, 200, "OK", Some("co"), &sdp("192.0.2.51", 32000, "")),
-        COLLEAGUE,
-    );
-    b.expect_request(Method::Ack, COLLEAGUE);
+    let inv = consult_colleague(&mut b);
     control(&mut b, CallOp::ThreeWay);
     // The caller hangs up: agent and colleague talk on.
     b.recv_text(&a_in_dialog("BYE", CALL, &tag, 2, "cbye"), CARRIER);
