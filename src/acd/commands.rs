@@ -172,10 +172,18 @@ impl Acd {
                 }
                 self.apply(a, AgentInput::Dial { call: call.clone() })?;
                 self.outbound.insert(call.clone(), a);
+                let (endpoint, auto_answer) = (
+                    self.agents[a].endpoint.clone(),
+                    self.agents[a].profile.auto_answer,
+                );
                 self.emit(Action::CallControl {
                     call,
                     agent_no: agent_no.to_string(),
-                    op: CallOp::Dial { number },
+                    op: CallOp::Dial {
+                        number,
+                        endpoint,
+                        auto_answer,
+                    },
                 });
                 Ok(())
             }

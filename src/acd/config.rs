@@ -156,10 +156,23 @@ pub struct AcdConfig {
     /// How often a `no agent logged in` overflow rule is re-checked for waiting calls.
     #[serde(default = "default_recheck")]
     pub recheck_ms: Ms,
+    /// Calls made for one callback promise before it is given up (busy, no answer, unreachable).
+    #[serde(default = "default_callback_attempts")]
+    pub callback_attempts: u32,
+    /// Wait after a callback attempt that did not reach the citizen before the next.
+    #[serde(default = "default_callback_retry")]
+    pub callback_retry_ms: Ms,
     #[serde(default)]
     pub groups: Vec<GroupConfig>,
     #[serde(default)]
     pub did_routes: HashMap<String, DidRoute>,
+}
+
+fn default_callback_attempts() -> u32 {
+    3
+}
+fn default_callback_retry() -> Ms {
+    300_000
 }
 
 fn default_wrap_up() -> Ms {
@@ -196,6 +209,8 @@ impl Default for AcdConfig {
             service_level_ms: default_sl(),
             max_overflow_hops: default_hops(),
             recheck_ms: default_recheck(),
+            callback_attempts: default_callback_attempts(),
+            callback_retry_ms: default_callback_retry(),
             groups: Vec::new(),
             did_routes: HashMap::new(),
         }

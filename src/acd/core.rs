@@ -41,6 +41,8 @@ pub(super) enum Timer {
     Agent(usize, u64),
     Ring(CallId, u64),
     Check(CallId, u64),
+    /// A callback promise whose last attempt failed goes back into its queue.
+    CallbackRetry(CallId, u64),
 }
 
 pub(super) struct AgentRt {
@@ -112,6 +114,11 @@ pub(super) struct CallRt {
     /// A callback promise: the number to dial once an agent takes it.
     pub callback: Option<String>,
     pub callback_offered: bool,
+    /// Callback attempts that did not reach the citizen, and why the last one failed.
+    pub callback_attempts: u32,
+    pub callback_failure: Option<String>,
+    /// The citizen answered this attempt: the promise is kept.
+    pub callback_reached: bool,
     pub next_announce: Option<Ms>,
     pub offers: Vec<usize>,
 }
@@ -286,6 +293,9 @@ impl Acd {
                 gen: 0,
                 callback: Some(rec.number),
                 callback_offered: true,
+                callback_attempts: rec.attempts,
+                callback_failure: None,
+                callback_reached: false,
                 next_announce: None,
                 offers: Vec::new(),
             },
@@ -315,6 +325,12 @@ impl Acd {
                 Ok(())
             }
             Event::CallbackAccepted { call, number } => self.callback_accepted(&call, number),
+            Event::CallbackResult {
+                call,
+                reached,
+                code,
+                reason,
+            } => self.callback_result(&call, reached, code, reason),
             Event::Party {
                 call,
                 agent_no,
@@ -472,6 +488,7 @@ impl Acd {
                 Timer::Agent(a, gen) => self.agent_timer(a, gen),
                 Timer::Ring(call, gen) => self.ring_timeout(&call, gen),
                 Timer::Check(call, gen) => self.check_call(&call, gen),
+                Timer::CallbackRetry(call, gen) => self.callback_retry(&call, gen),
             }
         }
     }
@@ -712,6 +729,9 @@ impl Acd {
                 gen: 0,
                 callback: None,
                 callback_offered: false,
+                callback_attempts: 0,
+                callback_failure: None,
+                callback_reached: false,
                 next_announce: None,
                 offers: Vec::new(),
             },
@@ -790,7 +810,7 @@ impl Acd {
         i
     }
 
-    fn remove_from_queue(&mut self, id: &str) {
+    pub(super) fn remove_from_queue(&mut self, id: &str) {
         if let Some(g) = self.calls.get(id).map(|c| c.group) {
             let q = &mut self.groups[g].queue;
             if let Some(i) = q.iter().position(|x| x == id) {
@@ -869,6 +889,7 @@ impl Acd {
             priority: c.priority,
             arrived_ms: c.arrived,
             accepted_ms: self.now,
+            attempts: 0,
         };
         self.emit(Action::Persist(PersistOp::CallbackSaved(rec)));
         Ok(())
@@ -911,14 +932,8 @@ impl Acd {
             stats.answered_in_sl += 1;
         }
         self.agents[a].calls += 1;
-        let (caller, callback) = (c.caller.clone(), c.callback.is_some());
-        if callback {
-            self.emit(Action::Persist(PersistOp::CallbackDone {
-                call: id.to_string(),
-                agent_no: agent_no.to_string(),
-                at_ms: now,
-            }));
-        }
+        // A callback's promise is kept only when the citizen answers ([`Event::CallbackResult`]).
+        let caller = c.caller.clone();
         self.publish(AcdEvent::CallAnswered {
             call: id.to_string(),
             agent_no: agent_no.to_string(),
@@ -1018,6 +1033,11 @@ impl Acd {
                     agent_no: None,
                     abandoned: true,
                 });
+            }
+            CallStatus::Connected(a) if has_callback && !c.callback_reached => {
+                // The agent was on, the citizen never answered: another attempt, or give up.
+                self.end_agent_part(a, id);
+                self.callback_attempt_failed(id, a);
             }
             CallStatus::Connected(a) => {
                 self.calls.remove(id);

@@ -230,6 +230,14 @@ pub enum Event {
     CallEnded {
         call: CallId,
     },
+    /// A callback call reached the citizen (`reached`: they answered) or did not (busy, no
+    /// answer, unreachable: `code` and `reason`). Sent once per attempt, after the agent answered.
+    CallbackResult {
+        call: CallId,
+        reached: bool,
+        code: u16,
+        reason: String,
+    },
     /// The caller accepted a callback offer and will hang up; the call keeps its place.
     CallbackAccepted {
         call: CallId,
@@ -279,6 +287,9 @@ pub struct CallbackRecord {
     pub priority: Priority,
     pub arrived_ms: Ms,
     pub accepted_ms: Ms,
+    /// Calls made for it so far that did not reach the citizen.
+    #[serde(default)]
+    pub attempts: u32,
 }
 
 /// One agent state change, with time and reason, for the state log.
@@ -297,9 +308,18 @@ pub struct StateChange {
 pub enum PersistOp {
     StateChange(StateChange),
     CallbackSaved(CallbackRecord),
+    /// The promise is kept (`outcome` "reached") or given up (why, after how many attempts).
     CallbackDone {
         call: CallId,
         agent_no: String,
+        at_ms: Ms,
+        outcome: String,
+    },
+    /// One more callback attempt did not reach the citizen; the promise waits for the next.
+    CallbackAttempt {
+        call: CallId,
+        attempts: u32,
+        outcome: String,
         at_ms: Ms,
     },
     BlacklistAdded(BlacklistEntry),
@@ -347,8 +367,13 @@ pub enum CallOp {
     DropParty {
         party: String,
     },
+    /// Place an outbound call: ring the agent's `endpoint`, then dial `number` through a trunk.
     Dial {
         number: String,
+        #[serde(default)]
+        endpoint: Option<Endpoint>,
+        #[serde(default = "yes")]
+        auto_answer: bool,
     },
     Dtmf {
         digits: String,
@@ -551,4 +576,8 @@ pub enum Action {
     ArmTimer {
         at_ms: Ms,
     },
+}
+
+fn yes() -> bool {
+    true
 }

@@ -8,6 +8,7 @@
 
 pub mod agent;
 pub mod board;
+mod callback;
 mod commands;
 pub mod config;
 pub mod core;

@@ -73,12 +73,32 @@ pub async fn write_batch(db: &Db, ops: &[PersistOp]) -> Result<(), StoreError> {
                 call,
                 agent_no,
                 at_ms,
+                outcome,
             } => {
                 sqlx::query(
-                    "UPDATE acd_callbacks SET done_ms = $1, agent_no = $2 WHERE call_id = $3",
+                    "UPDATE acd_callbacks SET done_ms = $1, agent_no = $2, outcome = $3 \
+                     WHERE call_id = $4",
                 )
                 .bind(ms(*at_ms))
                 .bind(agent_no)
+                .bind(outcome)
+                .bind(call)
+                .execute(&mut *tx)
+                .await?;
+            }
+            PersistOp::CallbackAttempt {
+                call,
+                attempts,
+                outcome,
+                at_ms,
+            } => {
+                sqlx::query(
+                    "UPDATE acd_callbacks SET attempts = $1, outcome = $2, last_attempt_ms = $3 \
+                     WHERE call_id = $4",
+                )
+                .bind(*attempts as i64)
+                .bind(outcome)
+                .bind(ms(*at_ms))
                 .bind(call)
                 .execute(&mut *tx)
                 .await?;
@@ -222,7 +242,7 @@ async fn audit(
 /// Callback promises not yet kept, oldest first: feed them to [`crate::acd::Acd::restore_callback`].
 pub async fn pending_callbacks(db: &Db) -> Result<Vec<CallbackRecord>, StoreError> {
     let rows = sqlx::query(
-        "SELECT call_id, number, group_id, priority, arrived_ms, accepted_ms FROM acd_callbacks \
+        "SELECT call_id, number, group_id, priority, arrived_ms, accepted_ms, attempts FROM acd_callbacks \
          WHERE done_ms IS NULL ORDER BY arrived_ms",
     )
     .fetch_all(&db.pool)
@@ -236,6 +256,7 @@ pub async fn pending_callbacks(db: &Db) -> Result<Vec<CallbackRecord>, StoreErro
                 priority: priority_from(&r.try_get::<String, _>("priority")?),
                 arrived_ms: unms(r.try_get("arrived_ms")?),
                 accepted_ms: unms(r.try_get("accepted_ms")?),
+                attempts: r.try_get::<i64, _>("attempts")?.max(0) as u32,
             })
         })
         .collect()
@@ -377,6 +398,7 @@ mod tests {
                 priority: Priority::RedList,
                 arrived_ms: 1_000,
                 accepted_ms: 2_000,
+                attempts: 0,
             }),
             PersistOp::CallbackSaved(CallbackRecord {
                 call: "c2".into(),
@@ -385,11 +407,19 @@ mod tests {
                 priority: Priority::Normal,
                 arrived_ms: 500,
                 accepted_ms: 2_500,
+                attempts: 0,
             }),
             PersistOp::CallbackDone {
                 call: "c2".into(),
                 agent_no: "1001".into(),
                 at_ms: 9_000,
+                outcome: "reached".into(),
+            },
+            PersistOp::CallbackAttempt {
+                call: "c1".into(),
+                attempts: 2,
+                outcome: "486 Busy Here".into(),
+                at_ms: 8_000,
             },
             PersistOp::BlacklistAdded(BlacklistEntry {
                 number: "666".into(),
@@ -432,6 +462,7 @@ mod tests {
         assert_eq!(pending.len(), 1, "the kept promise is not pending");
         assert_eq!(pending[0].call, "c1");
         assert_eq!(pending[0].priority, Priority::RedList);
+        assert_eq!(pending[0].attempts, 2, "failed attempts survive a restart");
         assert_eq!(
             (pending[0].arrived_ms, pending[0].accepted_ms),
             (1_000, 2_000)

@@ -1008,9 +1008,143 @@ fn callback_keeps_place_survives_hangup_and_is_dialled_when_agent_free() {
         },
         401 * S,
     );
-    assert!(out
-        .iter()
-        .any(|a| matches!(a, Action::Persist(PersistOp::CallbackDone { .. }))));
+    assert!(
+        !out.iter()
+            .any(|a| matches!(a, Action::Persist(PersistOp::CallbackDone { .. }))),
+        "the agent is on, the citizen not yet: the promise is not kept yet"
+    );
+    let out = ev(
+        &mut acd,
+        Event::CallbackResult {
+            call: "c1".into(),
+            reached: true,
+            code: 200,
+            reason: "answered".into(),
+        },
+        405 * S,
+    );
+    assert!(out.iter().any(|a| matches!(a,
+        Action::Persist(PersistOp::CallbackDone { outcome, agent_no, .. })
+            if outcome == "reached" && agent_no == "1")));
+    ev(&mut acd, Event::CallEnded { call: "c1".into() }, 500 * S);
+    assert!(
+        acd.queue_order("g").iter().all(|c| c != "c1"),
+        "a kept promise is not queued again"
+    );
+}
+
+/// A restored promise offered to agent "1" (who answers): the state after the agent is on.
+fn callback_on_agent(acd: &mut Acd, at: u64) {
+    acd.restore_callback(
+        CallbackRecord {
+            call: "cb".into(),
+            number: "138".into(),
+            group: "g".into(),
+            priority: super::queue::Priority::Normal,
+            arrived_ms: 0,
+            accepted_ms: 0,
+            attempts: 0,
+        },
+        at,
+    )
+    .unwrap();
+    ready(acd, "1", at);
+    assert_eq!(state(acd, "1"), AgentState::Ringing { call: "cb".into() });
+    ev(
+        acd,
+        Event::CallAnswered {
+            call: "cb".into(),
+            agent_no: "1".into(),
+        },
+        at + S,
+    );
+}
+
+#[test]
+fn unanswered_callback_is_retried_after_the_wait_then_given_up() {
+    let mut c = cfg(vec![GroupConfig::new("g", "综合")]);
+    c.callback_attempts = 2;
+    c.callback_retry_ms = 60 * S;
+    let mut acd = Acd::new(c).unwrap();
+    acd.add_agent(agent("1", &["g"])).unwrap();
+    callback_on_agent(&mut acd, S);
+    ev(
+        &mut acd,
+        Event::CallbackResult {
+            call: "cb".into(),
+            reached: false,
+            code: 486,
+            reason: "Busy Here".into(),
+        },
+        10 * S,
+    );
+    let out = ev(&mut acd, Event::CallEnded { call: "cb".into() }, 11 * S);
+    assert!(out.iter().any(|a| matches!(a,
+        Action::Persist(PersistOp::CallbackAttempt { attempts: 1, outcome, .. })
+            if outcome == "486 Busy Here")));
+    assert!(
+        acd.queue_order("g").is_empty(),
+        "not queued again before the retry wait is over"
+    );
+    // The agent finishes wrap-up and is ready long before the retry: nothing is offered.
+    ready(&mut acd, "1", 30 * S);
+    assert_eq!(state(&acd, "1"), AgentState::Ready);
+    ev(&mut acd, Event::Tick, 71 * S);
+    assert_eq!(
+        state(&acd, "1"),
+        AgentState::Ringing { call: "cb".into() },
+        "offered again once the wait is over"
+    );
+    ev(
+        &mut acd,
+        Event::CallAnswered {
+            call: "cb".into(),
+            agent_no: "1".into(),
+        },
+        72 * S,
+    );
+    // The agent gives up before the citizen answers: the second and last attempt.
+    let out = ev(&mut acd, Event::CallEnded { call: "cb".into() }, 90 * S);
+    assert!(out.iter().any(|a| matches!(a,
+        Action::Persist(PersistOp::CallbackDone { outcome, .. })
+            if outcome.starts_with("given up after 2 attempts"))));
+    ev(&mut acd, Event::Tick, 1_000 * S);
+    assert!(acd.queue_order("g").is_empty());
+}
+
+#[test]
+fn callback_to_an_undiallable_number_releases_the_agent_without_blame() {
+    let mut acd = one_group(Strategy::LongestIdle);
+    acd.add_agent(agent("1", &["g"])).unwrap();
+    acd.restore_callback(
+        CallbackRecord {
+            call: "cb".into(),
+            number: "999".into(),
+            group: "g".into(),
+            priority: super::queue::Priority::Normal,
+            arrived_ms: 0,
+            accepted_ms: 0,
+            attempts: 0,
+        },
+        S,
+    )
+    .unwrap();
+    ready(&mut acd, "1", S);
+    let out = ev(
+        &mut acd,
+        Event::CallbackResult {
+            call: "cb".into(),
+            reached: false,
+            code: 404,
+            reason: "no trunk reaches this number".into(),
+        },
+        2 * S,
+    );
+    assert_eq!(state(&acd, "1"), AgentState::Ready, "not the agent's fault");
+    assert!(out.iter().any(|a| matches!(
+        a,
+        Action::Persist(PersistOp::CallbackAttempt { attempts: 1, .. })
+    )));
 }
 
 #[test]
@@ -1025,6 +1159,7 @@ fn callback_offer_carries_number_and_restores_after_restart() {
         priority: super::queue::Priority::Normal,
         arrived_ms: 10 * S,
         accepted_ms: 20 * S,
+        attempts: 0,
     };
     acd.restore_callback(rec, 60 * S).unwrap();
     ready(&mut acd, "1", 61 * S);
@@ -1047,6 +1182,7 @@ fn callback_offer_carries_number_and_restores_after_restart() {
             priority: super::queue::Priority::Normal,
             arrived_ms: 0,
             accepted_ms: 0,
+            attempts: 0,
         },
         S,
     )

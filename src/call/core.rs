@@ -84,6 +84,8 @@ pub enum Input {
     DropLegs(Vec<LegId>),
     /// Hotline ends the call (the IVR hung up, a refusal was played).
     Hangup { cause: String },
+    /// A hosted call ends because of `by` (the number hotline dialled hung up: [`Hangup::Callee`]).
+    HangupBy { by: Hangup, cause: String },
     /// A hosted call brings in one more party beside the caller and the connected agent (a
     /// supervisor, a consulted colleague or department): a leg of its own, offered `sdp` (the
     /// party's own relay port), ringing at most `ring_timeout`. It takes the next [`Call::next_leg`].
@@ -284,6 +286,10 @@ pub struct Call {
     hosted: bool,
     /// The caller hung up while the agent and a party talked on (a three-way call goes on).
     caller_gone: bool,
+    /// Hotline placed this call itself (an agent's desktop dial, a callback): there is no A-leg;
+    /// the agent is its B-side and the number dialled its first party. The call counts as
+    /// answered when that party answers, and its final code is that party's.
+    originated: bool,
     actions: VecDeque<Action>,
 }
 
@@ -314,6 +320,7 @@ impl Call {
             waiting: VecDeque::new(),
             hosted: false,
             caller_gone: false,
+            originated: false,
             actions: VecDeque::new(),
         };
         if targets.is_empty() {
@@ -348,6 +355,24 @@ impl Call {
         call.answer_at = Some(now);
         call.actions.push_back(Action::Answer { sdp: None });
         call
+    }
+
+    /// A call hotline places itself: no A-leg, nothing answered yet. The shell first rings the
+    /// agent with [`Input::Connect`] (`offer` is what the agent's devices get), then dials the
+    /// number with [`Input::AddParty`].
+    pub fn originated(offer: Option<Vec<u8>>, policy: CallPolicy, now: Instant) -> Call {
+        let mut call = Call::hosted(offer, policy, now);
+        call.actions.clear();
+        call.caller_gone = true;
+        call.originated = true;
+        call.answer_at = None;
+        call.final_code = None;
+        call
+    }
+
+    /// Whether hotline placed this call itself ([`Call::originated`]).
+    pub fn is_originated(&self) -> bool {
+        self.originated
     }
 
     /// Whether hotline answered this call itself.
@@ -713,6 +738,7 @@ impl Call {
             Input::Disconnect => self.on_disconnect(now),
             Input::DropLegs(legs) => self.on_drop_legs(&legs, now),
             Input::Hangup { cause } => self.hang_up_hosted(Hangup::System, cause, now),
+            Input::HangupBy { by, cause } => self.hang_up_hosted(by, cause, now),
             Input::AddParty {
                 target,
                 sdp,
@@ -795,6 +821,11 @@ impl Call {
                 if up && matches!(state, LegState::Trying | LegState::Early) {
                     l.state = LegState::Answered;
                     l.code = 200;
+                    if self.originated && self.answer_at.is_none() {
+                        // The number hotline dialled answered: that is the call's answer.
+                        self.answer_at = Some(now);
+                        self.final_code = Some(200);
+                    }
                     self.actions.push_back(Action::PartyAnswered { leg, sdp });
                 } else {
                     // Answered as we cancelled it: take it and end it.
@@ -866,6 +897,10 @@ impl Call {
             return;
         }
         if party {
+            if self.originated && self.answer_at.is_none() {
+                // Until the number answers, its last failure is what the call ends with.
+                self.final_code = Some(code);
+            }
             if !was_cancelled {
                 self.actions
                     .push_back(Action::PartyFailed { leg, code, reason });
@@ -901,6 +936,9 @@ impl Call {
                     .take()
                     .unwrap_or((480, "unavailable".into()));
                 if self.hosted {
+                    if self.originated && self.answer_at.is_none() {
+                        self.final_code = Some(code);
+                    }
                     self.back_to_hosted();
                     self.actions
                         .push_back(Action::ConnectFailed { code, reason });
@@ -997,6 +1035,15 @@ impl Call {
         };
         let to = if leg == LegId::A {
             b
+        } else if leg == b && self.caller_gone {
+            // No caller to relay to (they left a three-way call, or hotline placed the call):
+            // the agent's session is with hotline's relay, which answers from its own side.
+            self.actions.push_back(Action::ReinviteResponse {
+                leg,
+                code: 200,
+                sdp: None,
+            });
+            return;
         } else if leg == b {
             LegId::A
         } else {
@@ -1095,7 +1142,10 @@ impl Call {
             answered_by,
             answer_at: self.answer_at,
             end_at: now,
-            sip_code: self.final_code.unwrap_or(500),
+            // An originated call the agent gave up before the number answered was cancelled.
+            sip_code: self
+                .final_code
+                .unwrap_or(if self.originated { 487 } else { 500 }),
             hangup: self.hangup,
             cause: std::mem::take(&mut self.cause),
             legs,

@@ -99,6 +99,44 @@ pub(super) struct Hosted {
     pub agent_in_mix: bool,
     /// The agent's phone asked for a transfer by REFER on this leg; it hears the outcome.
     pub refer_from: Option<LegId>,
+    /// Hotline placed this call (a desktop dial, a callback): the number's side of it.
+    pub origin: Option<super::originate::Origin>,
+}
+
+impl Hosted {
+    /// The hosted part of a new call: `local_sdp` is hotline's session toward the caller.
+    pub fn new(local_sdp: SessionDescription, language: String) -> Hosted {
+        Hosted {
+            ivr: None,
+            ivr_timer: None,
+            local_sdp,
+            in_acd: false,
+            group: None,
+            offers: Default::default(),
+            agent: None,
+            auto_answer: false,
+            transferring: false,
+            ivr_path: Vec::new(),
+            language,
+            service: None,
+            message: None,
+            parties: Vec::new(),
+            party_offer: None,
+            format: (0, None),
+            detached: false,
+            handed_to: None,
+            mixing: false,
+            consult_hold: false,
+            agent_in_mix: false,
+            refer_from: None,
+            origin: None,
+        }
+    }
+
+    /// Whether hotline placed this call itself.
+    pub fn originated(&self) -> bool {
+        self.origin.is_some()
+    }
 }
 
 /// hotline's answer to a caller's offer: the first audio codec of the offer that the trunk
@@ -569,10 +607,22 @@ impl<M: MediaControl> Engine<M> {
                     if let Some(h) = self.calls.get_mut(&id).and_then(|c| c.hosted.as_mut()) {
                         h.agent = Some((agent.clone(), b));
                     }
-                    self.out.push_back(Output::Acd(acd::Event::CallAnswered {
-                        call: call_id,
-                        agent_no: agent.clone(),
-                    }));
+                    let dial = self
+                        .calls
+                        .get(&id)
+                        .and_then(|c| c.hosted.as_ref())
+                        .and_then(|h| h.origin.as_ref())
+                        .map(|o| o.kind == super::originate::OriginKind::Dial);
+                    // An agent's own dial is known to the ACD as theirs already.
+                    if dial != Some(true) {
+                        self.out.push_back(Output::Acd(acd::Event::CallAnswered {
+                            call: call_id,
+                            agent_no: agent.clone(),
+                        }));
+                    }
+                    if dial.is_some() {
+                        return self.origin_agent_on(id, b, now);
+                    }
                     self.feed_ivr(id, ivr::Input::Queue(QueueEvent::Answered { agent }), now);
                 } else if transfer {
                     self.feed_ivr(id, ivr::Input::TransferResult { ok: true }, now);
@@ -605,6 +655,9 @@ impl<M: MediaControl> Engine<M> {
                 info!(code, %reason, "nobody answered");
                 for agent in agents {
                     self.offer_failed(id, agent, code);
+                }
+                if self.is_originated(id) {
+                    return self.origin_agent_failed(id, code, now);
                 }
                 if transfer {
                     self.feed_ivr(id, ivr::Input::TransferResult { ok: false }, now);
@@ -684,9 +737,18 @@ impl<M: MediaControl> Engine<M> {
                     self.conversation_ended(id, "agent hung up", now);
                 }
             }
+            Action::PartyAnswered { leg, sdp } if self.is_origin_far(id, leg) => {
+                self.origin_far_answered(id, sdp, now)
+            }
             Action::PartyAnswered { leg, sdp } => self.on_party_answered(id, leg, sdp),
+            Action::PartyFailed { leg, code, reason } if self.is_origin_far(id, leg) => {
+                self.origin_far_gone(id, Some((code, reason)), now)
+            }
             Action::PartyFailed { leg, code, reason } => {
                 self.on_party_gone(id, leg, acd::PartyStatus::Failed { code, reason }, now)
+            }
+            Action::PartyLeft { leg } if self.is_origin_far(id, leg) => {
+                self.origin_far_gone(id, None, now)
             }
             Action::PartyLeft { leg } => self.on_party_gone(id, leg, acd::PartyStatus::Left, now),
             Action::CallerLeft => {
@@ -946,7 +1008,7 @@ impl<M: MediaControl> Engine<M> {
                 now,
             ),
             acd::Action::CancelOffer { call, agent_no } => {
-                let Some(&id) = self.by_a.get(&call) else {
+                let Some(id) = self.acd_call(&call) else {
                     return;
                 };
                 let legs = self
@@ -960,10 +1022,11 @@ impl<M: MediaControl> Engine<M> {
                         c.core.handle(Input::DropLegs(legs), now);
                     }
                     self.run_call(id, now);
+                    self.origin_unoffered(id, now);
                 }
             }
             acd::Action::RejectCall { call, reason } => {
-                let Some(&id) = self.by_a.get(&call) else {
+                let Some(id) = self.acd_call(&call) else {
                     return;
                 };
                 info!(%reason, "call refused by the ACD");
@@ -977,7 +1040,7 @@ impl<M: MediaControl> Engine<M> {
                 position,
                 expected_wait_ms,
             } => {
-                let Some(&id) = self.by_a.get(&call) else {
+                let Some(id) = self.acd_call(&call) else {
                     return;
                 };
                 let mut names: Vec<&str> = vec!["queue_ahead"];
@@ -996,7 +1059,7 @@ impl<M: MediaControl> Engine<M> {
                 self.play_own(id, ANNOUNCEMENT, &names, false);
             }
             acd::Action::PlayMessage { call, prompt } => {
-                let Some(&id) = self.by_a.get(&call) else {
+                let Some(id) = self.acd_call(&call) else {
                     return;
                 };
                 if let Some(h) = self.calls.get_mut(&id).and_then(|c| c.hosted.as_mut()) {
@@ -1051,11 +1114,22 @@ impl<M: MediaControl> Engine<M> {
                 cause,
             }));
         };
-        if callback.is_some() {
-            warn!(%agent_no, "callbacks are not dialled by this node yet");
-            return fail(self, OfferFailure::Unreachable);
+        if let Some(number) = callback {
+            // A callback offered to several agents at once rings them all on the one call.
+            if !self.by_origin.contains_key(call) {
+                return self.originate(
+                    call,
+                    agent_no,
+                    endpoint,
+                    auto_answer,
+                    ring_timeout_ms,
+                    number,
+                    super::originate::OriginKind::Callback,
+                    now,
+                );
+            }
         }
-        let Some(&id) = self.by_a.get(call) else {
+        let Some(id) = self.acd_call(call) else {
             return fail(self, OfferFailure::Unreachable);
         };
         if self.offer_to_consulted(id, &agent_no) {
@@ -1113,7 +1187,24 @@ impl<M: MediaControl> Engine<M> {
     }
 
     fn call_control(&mut self, call: &str, agent_no: &str, op: CallOp, now: Instant) {
-        let Some(&id) = self.by_a.get(call) else {
+        if let CallOp::Dial {
+            number,
+            endpoint,
+            auto_answer,
+        } = op
+        {
+            return self.originate(
+                call,
+                agent_no.to_string(),
+                endpoint,
+                auto_answer,
+                self.cfg.call.ring_timeout.as_millis() as u64,
+                number,
+                super::originate::OriginKind::Dial,
+                now,
+            );
+        }
+        let Some(id) = self.acd_call(call) else {
             return;
         };
         let talking = self

@@ -262,7 +262,7 @@ impl<M: MediaControl> Engine<M> {
     }
 
     /// Every answered call is recorded from the moment its parties are bridged.
-    fn record_call(&mut self, id: u64, b: LegId) {
+    pub(super) fn record_call(&mut self, id: u64, b: LegId) {
         let Some(c) = self.calls.get(&id) else { return };
         let Some(bridge) = c.bridge else { return };
         if self
@@ -402,28 +402,10 @@ impl<M: MediaControl> Engine<M> {
                 reinvites_in: Default::default(),
                 recording: None,
                 hosted: Some(Box::new(super::hosted::Hosted {
-                    ivr: None,
-                    ivr_timer: None,
-                    local_sdp: local,
-                    in_acd: false,
-                    group: None,
-                    offers: Default::default(),
-                    agent: None,
-                    auto_answer: false,
-                    transferring: false,
-                    ivr_path: Vec::new(),
-                    language,
                     service: Some(service),
-                    message: None,
-                    parties: Vec::new(),
                     party_offer: Some(party_offer),
                     format: (pt, dtmf),
-                    detached: false,
-                    handed_to: None,
-                    mixing: false,
-                    consult_hold: false,
-                    agent_in_mix: false,
-                    refer_from: None,
+                    ..super::hosted::Hosted::new(local, language)
                 })),
                 done: false,
                 agent: String::new(),
@@ -659,15 +641,11 @@ impl<M: MediaControl> Engine<M> {
                     SipMessage::response_to(&req, code, &reason_phrase(code, ""), Some(&tag));
                 if code == 200 {
                     r.push_header("Contact", self.contact());
+                    // A B-side leg hotline answers itself (a party, or an agent with no caller
+                    // left to relay to) keeps the session hotline offered it.
                     let party_sdp = self
                         .b_leg(id, leg)
                         .filter(|_| sdp.is_none())
-                        .filter(|_| {
-                            self.calls
-                                .get(&id)
-                                .and_then(|c| c.hosted.as_ref())
-                                .is_some_and(|h| h.parties.iter().any(|p| p.leg == leg))
-                        })
                         .and_then(|b| b.side.local_sdp.as_deref())
                         .and_then(|b| SessionDescription::parse(b).ok())
                         .map(|mut s| {
@@ -676,7 +654,7 @@ impl<M: MediaControl> Engine<M> {
                         });
                     let body = match sdp {
                         Some(b) => self.reoffer_for(id, leg, &b),
-                        // A party talks to hotline's mixer: its session is the one we offered it.
+                        // A party talks to hotline's relay: its session is the one we offered it.
                         None if party_sdp.is_some() => party_sdp,
                         // Hosted and nobody connected: hotline answers from its own session.
                         None => self
@@ -713,7 +691,10 @@ impl<M: MediaControl> Engine<M> {
                 {
                     self.media.update_remote(bridge.id, MediaLeg::B, addr);
                 }
-                self.record_call(id, b);
+                // A call hotline placed is recorded from when the number answers.
+                if !self.is_originated(id) {
+                    self.record_call(id, b);
+                }
             }
             Action::Finished(summary) => {
                 self.end_hosted(id, now);
@@ -1759,9 +1740,11 @@ fn build_cdr(c: &CallCtx, s: &Summary, now: Instant) -> Cdr {
                 .inbound_trunk
                 .clone()
                 .or_else(|| {
+                    // The answered leg that went out through a trunk (an originated call's agent
+                    // leg answered first, on no trunk).
                     c.b.iter()
-                        .find(|b| b.answered)
-                        .and_then(|b| b.trunk.clone())
+                        .filter(|b| b.answered)
+                        .find_map(|b| b.trunk.clone())
                 })
                 .unwrap_or_default(),
             agent,

@@ -63,8 +63,16 @@ pub trait MediaControl {
     );
     /// Stops playback `play` (any, with `None`) to `leg`.
     fn stop_play(&mut self, id: BridgeId, leg: MediaLeg, play: Option<u64>);
-    /// Plays audio hotline made itself (8 kHz samples: key tones, a beep) to `leg`.
-    fn play_samples(&mut self, id: BridgeId, leg: MediaLeg, play: u64, samples: Vec<i16>);
+    /// Plays audio hotline made itself (8 kHz samples: key tones, ringback) to `leg`, once or
+    /// `looping` until stopped.
+    fn play_samples(
+        &mut self,
+        id: BridgeId,
+        leg: MediaLeg,
+        play: u64,
+        samples: Vec<i16>,
+        looping: bool,
+    );
     /// Records the bridge (caller left, callee right) from now on; returns the recording's id,
     /// or `None` when this node does not record.
     fn start_recording(&mut self, id: BridgeId, meta: RecordingMeta) -> Option<String>;
@@ -196,9 +204,19 @@ impl MediaControl for RelayMedia {
         }
     }
 
-    fn play_samples(&mut self, id: BridgeId, leg: MediaLeg, play: u64, samples: Vec<i16>) {
+    fn play_samples(
+        &mut self,
+        id: BridgeId,
+        leg: MediaLeg,
+        play: u64,
+        samples: Vec<i16>,
+        looping: bool,
+    ) {
         let clip: std::sync::Arc<[i16]> = samples.into();
-        if let Err(e) = self.relay.play(id, relay_leg(leg), play, vec![clip], false) {
+        if let Err(e) = self
+            .relay
+            .play(id, relay_leg(leg), play, vec![clip], looping)
+        {
             tracing::warn!(bridge = id, error = %e, "media: playback not started");
         }
     }

@@ -13,6 +13,7 @@ mod hosted;
 mod invite;
 mod keepalive;
 mod media;
+mod originate;
 mod parties;
 mod refer;
 mod register;
@@ -209,6 +210,8 @@ pub struct Engine<M: MediaControl> {
     services: Option<Services>,
     /// A-leg Call-ID → call.
     by_a: HashMap<String, u64>,
+    /// ACD call id → a call hotline placed itself (it has no A-leg Call-ID of its own).
+    by_origin: HashMap<String, u64>,
     /// B-leg Call-ID (ours) → call and leg.
     by_b: HashMap<String, (u64, LegId)>,
     tx_roles: HashMap<TxKey, TxRole>,
@@ -264,6 +267,7 @@ impl<M: MediaControl> Engine<M> {
             by_bridge: HashMap::new(),
             services: None,
             by_a: HashMap::new(),
+            by_origin: HashMap::new(),
             by_b: HashMap::new(),
             tx_roles: HashMap::new(),
             timers: BinaryHeap::new(),
@@ -563,7 +567,13 @@ impl<M: MediaControl> Engine<M> {
 
     fn forget(&mut self, id: u64) {
         if let Some(c) = self.calls.remove(&id) {
-            self.by_a.remove(c.a.call_id.as_str());
+            // Only this call's own entries: an originated callback reuses the id of the inbound
+            // call that promised it, which may still linger under `by_a`.
+            for map in [&mut self.by_a, &mut self.by_origin] {
+                if map.get(c.a.call_id.as_str()) == Some(&id) {
+                    map.remove(c.a.call_id.as_str());
+                }
+            }
             if let Some(b) = c.bridge {
                 self.by_bridge.remove(&b.id);
             }

@@ -591,7 +591,7 @@ impl<M: MediaControl> Engine<M> {
         if let Some(bridge) = to {
             info!(%agent_no, digits = digits.len(), to_party = party.is_some(), "agent sends DTMF");
             self.media
-                .play_samples(bridge, MediaLeg::A, AGENT_DTMF, samples);
+                .play_samples(bridge, MediaLeg::A, AGENT_DTMF, samples, false);
         }
     }
 
@@ -720,7 +720,7 @@ impl<M: MediaControl> Engine<M> {
         mode: Option<SuperviseMode>,
         now: Instant,
     ) {
-        let Some(&id) = self.by_a.get(call) else {
+        let Some(id) = self.acd_call(call) else {
             return;
         };
         if let Some(c) = self.calls.get(&id) {

@@ -10,6 +10,7 @@ mod edges;
 mod hosted;
 mod keepalive;
 mod misc;
+mod originate;
 mod parties;
 mod register;
 mod session_timers;

@@ -253,13 +253,20 @@ impl MediaControl for FakeMedia {
         *self.quality.borrow()
     }
 
-    fn play_samples(&mut self, id: BridgeId, leg: MediaLeg, play: u64, samples: Vec<i16>) {
+    fn play_samples(
+        &mut self,
+        id: BridgeId,
+        leg: MediaLeg,
+        play: u64,
+        samples: Vec<i16>,
+        looping: bool,
+    ) {
         self.log.borrow_mut().push(MediaCall::Play {
             id,
             leg,
             play,
             prompts: vec![format!("samples:{}", samples.len())],
-            looping: false,
+            looping,
         });
     }
 
