@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use hotline::sip::message::SipMessage;
 
-use super::audio::{heard, listen};
+use super::audio::{heard, level, listen, HEARD};
 use super::ua::{request, sdp, sdp_media, status, Ua};
 
 /// A loopback RTP socket with a short read timeout.
@@ -57,6 +57,18 @@ pub fn pick_up(
     rtp: &UdpSocket,
 ) -> (SipMessage, SocketAddr) {
     let (invite, _) = phone.expect("INVITE from hotline", request("INVITE"));
+    answer_invite(phone, sip, &invite, user, rtp)
+}
+
+/// `phone` answers hotline's `invite` (already received) with its RTP socket and tag `user`.
+pub fn answer_invite(
+    phone: &Ua,
+    sip: SocketAddr,
+    invite: &SipMessage,
+    user: &str,
+    rtp: &UdpSocket,
+) -> (SipMessage, SocketAddr) {
+    let invite = invite.clone();
     let mut ok = SipMessage::response_to(&invite, 200, "OK", Some(user));
     ok.push_header("Contact", format!("<sip:{user}@{}>", phone.addr));
     ok.set_body(
@@ -96,4 +108,12 @@ pub fn hears(sock: &UdpSocket, tones: &[f64]) -> Vec<bool> {
         pcm.len()
     );
     heard(&pcm, tones)
+}
+
+/// Whether the phone on `sock` hears `hz` at some point within `within` (a tone with a cadence,
+/// like ringback: 1 s on, 4 s off), judged over 200 ms slices.
+pub fn hears_within(sock: &UdpSocket, hz: f64, within: Duration) -> bool {
+    let (pcm, _) = listen(sock, within);
+    pcm.chunks(1600)
+        .any(|c| c.len() == 1600 && level(c, hz) >= HEARD)
 }
