@@ -234,6 +234,9 @@ pub enum AgentInput {
     ThreeWay,
     /// A party was dropped from the three-way call.
     DropParty,
+    /// A colleague's consult of this agent is over (they never took the call over): straight back
+    /// to ready, since the call was not theirs to wrap up.
+    ConsultDone,
     /// The agent's part of the call ended (hang-up, transfer completed, intercepted).
     CallEnded,
     /// Outbound dialling (only from not-ready, A L1879).
@@ -453,6 +456,15 @@ pub fn transition(
         }
         (s, I::CallEnded) if s.connected() => next(wrap_up, "call_ended"),
         (s, I::CallEnded) => wrong("call_ended", s),
+
+        (
+            S::Ringing { .. }
+            | S::Talking {
+                outbound: false, ..
+            },
+            I::ConsultDone,
+        ) => next(S::Ready, "consult_ended"),
+        (s, I::ConsultDone) => wrong("consult_done", s),
 
         (S::NotReady { .. }, I::Dial { call }) => next(
             S::Talking {

@@ -141,6 +141,13 @@ impl Acd {
             AgentCommand::Consult { target } => {
                 self.check_target(&target, a)?;
                 self.apply(a, AgentInput::ConsultStart)?;
+                if let Target::Agent { agent_no: t } = &target {
+                    // The colleague is reserved for this call while consulted: no queue call is
+                    // offered to them meanwhile.
+                    let t = self.agent_index(t)?;
+                    let call = state.call().cloned().unwrap_or_default();
+                    let _ = self.apply(t, AgentInput::Offer { call });
+                }
                 control(self, CallOp::Consult { target });
                 Ok(())
             }
@@ -288,7 +295,10 @@ impl Acd {
         match target {
             Target::Agent { agent_no } => {
                 let t = self.agent_index(agent_no)?;
-                if t == me || self.agents[t].state != AgentState::Ready {
+                // A colleague already consulted on this call may take it over (attended transfer).
+                let consulted = self.agents[t].state.call().is_some()
+                    && self.agents[t].state.call() == self.agents[me].state.call();
+                if t == me || (self.agents[t].state != AgentState::Ready && !consulted) {
                     return Err(Refusal::TargetNotReady {
                         agent_no: agent_no.clone(),
                     });
@@ -386,14 +396,19 @@ impl Acd {
         status: PartyStatus,
     ) -> Result<(), Refusal> {
         let gone = matches!(status, PartyStatus::Failed { .. } | PartyStatus::Left);
+        let joined = status == PartyStatus::Joined;
         self.publish(AcdEvent::Party {
             call: call.clone(),
             agent_no: agent_no.clone(),
-            party,
+            party: party.clone(),
             role,
             status,
         });
-        if !gone || role != PartyRole::Consult {
+        if role != PartyRole::Consult {
+            return Ok(());
+        }
+        self.consulted_agent_update(&call, &party, joined, gone);
+        if !gone {
             return Ok(());
         }
         let Ok(a) = self.agent_index(&agent_no) else {
@@ -407,6 +422,26 @@ impl Acd {
             AgentState::Consulting { .. } => self.apply(a, AgentInput::ConsultEnd),
             AgentState::Conference { .. } => self.apply(a, AgentInput::DropParty),
             _ => Ok(()),
+        }
+    }
+
+    /// A consulted colleague (an agent reserved for `call`) answered, or left without taking the
+    /// call over.
+    fn consulted_agent_update(&mut self, call: &str, party: &str, joined: bool, gone: bool) {
+        let Ok(t) = self.agent_index(party) else {
+            return;
+        };
+        if self.agents[t].state.call().map(String::as_str) != Some(call) {
+            return;
+        }
+        let took_over = self
+            .calls
+            .get(call)
+            .is_some_and(|c| c.status == CallStatus::Connected(t));
+        if joined && matches!(self.agents[t].state, AgentState::Ringing { .. }) {
+            let _ = self.apply(t, AgentInput::Answered);
+        } else if gone && !took_over {
+            let _ = self.apply(t, AgentInput::ConsultDone);
         }
     }
 

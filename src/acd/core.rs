@@ -907,7 +907,15 @@ impl Acd {
             });
         }
         let others: Vec<usize> = c.offers.iter().copied().filter(|&x| x != a).collect();
-        self.apply(a, AgentInput::Answered)?;
+        // A consulted colleague taking the call over (attended transfer) is talking already.
+        let consulted = self.agents[a].state
+            == (AgentState::Talking {
+                call: id.to_string(),
+                outbound: false,
+            });
+        if !consulted {
+            self.apply(a, AgentInput::Answered)?;
+        }
         for o in others {
             self.emit(Action::CancelOffer {
                 call: id.to_string(),

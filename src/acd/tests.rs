@@ -1936,3 +1936,132 @@ fn talking_on(acd: &mut Acd, call: &str, arrive_at: u64, answer_at: u64) {
         answer_at,
     );
 }
+
+/// Agent 1 talks on call "c" of group "g"; agent 2 (same group) is ready; 1 consults 2.
+fn consulting_colleague() -> Acd {
+    let mut acd = one_group(Strategy::LongestIdle);
+    acd.add_agent(agent("1", &["g"])).unwrap();
+    acd.add_agent(agent("2", &["g"])).unwrap();
+    ready(&mut acd, "1", 0);
+    arrive(&mut acd, "c", "100", "g", 0);
+    ev(
+        &mut acd,
+        Event::CallAnswered {
+            call: "c".into(),
+            agent_no: "1".into(),
+        },
+        S,
+    );
+    ready(&mut acd, "2", S);
+    cmd(
+        &mut acd,
+        "1",
+        AgentCommand::Consult {
+            target: Target::Agent {
+                agent_no: "2".into(),
+            },
+        },
+        2 * S,
+    )
+    .unwrap();
+    acd
+}
+
+fn consult_party(acd: &mut Acd, status: PartyStatus, at: u64) -> Vec<Action> {
+    ev(
+        acd,
+        Event::Party {
+            call: "c".into(),
+            agent_no: "1".into(),
+            party: "2".into(),
+            role: PartyRole::Consult,
+            status,
+        },
+        at,
+    )
+}
+
+#[test]
+fn a_consulted_colleague_is_not_offered_queue_calls_and_is_freed_after() {
+    let mut acd = consulting_colleague();
+    assert_eq!(
+        state(&acd, "2"),
+        AgentState::Ringing { call: "c".into() },
+        "reserved while the consult rings"
+    );
+    let out = arrive(&mut acd, "d", "200", "g", 3 * S);
+    assert!(
+        offers(&out).is_empty(),
+        "no queue call for a consulted agent"
+    );
+    consult_party(&mut acd, PartyStatus::Joined, 4 * S);
+    assert_eq!(
+        state(&acd, "2"),
+        AgentState::Talking {
+            call: "c".into(),
+            outbound: false
+        }
+    );
+    // The consult ends without a transfer: the colleague is ready at once (no wrap-up: the call
+    // is not theirs) and takes the waiting call.
+    let out = consult_party(&mut acd, PartyStatus::Left, 20 * S);
+    assert_eq!(offers(&out), vec![("d".into(), "2".into())]);
+    assert_eq!(
+        state(&acd, "1").name(),
+        "talking",
+        "agent 1 has the caller back"
+    );
+}
+
+#[test]
+fn a_consulted_colleague_who_does_not_answer_is_ready_again() {
+    let mut acd = consulting_colleague();
+    consult_party(
+        &mut acd,
+        PartyStatus::Failed {
+            code: 480,
+            reason: "no answer".into(),
+        },
+        30 * S,
+    );
+    assert_eq!(state(&acd, "2"), AgentState::Ready);
+}
+
+#[test]
+fn an_attended_transfer_hands_the_call_to_the_consulted_colleague() {
+    let mut acd = consulting_colleague();
+    consult_party(&mut acd, PartyStatus::Joined, 4 * S);
+    let out = cmd(
+        &mut acd,
+        "1",
+        AgentCommand::Transfer {
+            target: Target::Agent {
+                agent_no: "2".into(),
+            },
+        },
+        10 * S,
+    )
+    .unwrap();
+    assert_eq!(offers(&out), vec![("c".into(), "2".into())]);
+    assert_eq!(state(&acd, "1").name(), "wrap_up");
+    // The engine hands the caller to the colleague's leg and says so.
+    ev(
+        &mut acd,
+        Event::CallAnswered {
+            call: "c".into(),
+            agent_no: "2".into(),
+        },
+        10 * S,
+    );
+    assert_eq!(
+        state(&acd, "2"),
+        AgentState::Talking {
+            call: "c".into(),
+            outbound: false
+        }
+    );
+    // Their leg's end is the call's end for them: wrap-up, as for any call they handled.
+    ev(&mut acd, Event::CallEnded { call: "c".into() }, 60 * S);
+    consult_party(&mut acd, PartyStatus::Left, 60 * S);
+    assert_eq!(state(&acd, "2").name(), "wrap_up");
+}

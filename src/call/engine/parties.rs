@@ -450,6 +450,12 @@ impl<M: MediaControl> Engine<M> {
         h.parties.iter().any(|p| p.leg == *leg).then_some(*leg)
     }
 
+    /// The relay bridge of party `leg`.
+    fn party_bridge(&self, id: u64, leg: LegId) -> Option<crate::media::relay::BridgeId> {
+        let h = self.calls.get(&id)?.hosted.as_ref()?;
+        h.parties.iter().find(|p| p.leg == leg).map(|p| p.bridge.id)
+    }
+
     /// Lets party `leg` go by hotline's own decision.
     pub(super) fn drop_party(&mut self, id: u64, leg: LegId, now: Instant) {
         if let Some(c) = self.calls.get_mut(&id) {
@@ -550,8 +556,13 @@ impl<M: MediaControl> Engine<M> {
             }
             CallOp::Mute { on } => {
                 // The caller no longer hears the agent (in a conference too: a leg that does not
-                // send is heard by nobody); they hear "请稍候" instead (B1 L3385).
-                self.media.set_direction(bridge.id, MediaLeg::B, !on, true);
+                // send is heard by nobody); they hear "请稍候" instead (B1 L3385). A colleague who
+                // took the call over talks on their own party leg, not on the call bridge's B.
+                let (agent_bridge, agent_leg) = self
+                    .agent_on_party_leg(id)
+                    .and_then(|leg| self.party_bridge(id, leg))
+                    .map_or((bridge.id, MediaLeg::B), |b| (b, MediaLeg::A));
+                self.media.set_direction(agent_bridge, agent_leg, !on, true);
                 if on {
                     self.play_own(id, PLEASE_WAIT, &[PLEASE_WAIT_PROMPT], false);
                 } else {
@@ -806,6 +817,16 @@ impl<M: MediaControl> Engine<M> {
                 self.media.mix(b.id, p.bridge.id, MediaLeg::A, None);
             }
             self.media.destroy(p.bridge.id);
+            // The desktops hear of it, and a consulted colleague is free again in the ACD.
+            let status = if p.answered {
+                PartyStatus::Left
+            } else {
+                PartyStatus::Failed {
+                    code: 487,
+                    reason: "the call ended".into(),
+                }
+            };
+            self.tell_acd_party(id, &p.agent_no, &p.who, p.role, status);
         }
     }
 }

@@ -606,6 +606,38 @@ fn attended_transfer_to_a_consulted_colleague_keeps_them_on_the_line() {
             agent_no: "1002".into()
         })
     );
+    // 1002 mutes: their own party leg stops sending (not the gone agent's leg of the call
+    // bridge), and the caller hears the please-wait prompt.
+    let party_bridge = b
+        .media_log()
+        .iter()
+        .filter_map(|m| match m {
+            MediaCall::Create { id, .. } => Some(*id),
+            _ => None,
+        })
+        .last()
+        .expect("the colleague's bridge");
+    assert_ne!(party_bridge, 1);
+    acd(
+        &mut b,
+        AcdAction::CallControl {
+            call: CALL.into(),
+            agent_no: "1002".into(),
+            op: CallOp::Mute { on: true },
+        },
+    );
+    assert!(b.media_log().contains(&MediaCall::Direction {
+        id: party_bridge,
+        leg: MediaLeg::A,
+        sends: false,
+        receives: true
+    }));
+    assert!(!b.media_log().contains(&MediaCall::Direction {
+        id: 1,
+        leg: MediaLeg::B,
+        sends: false,
+        receives: true
+    }));
     // 1002 hangs up from the desktop: their leg ends, the ACD hears it, the caller is let go.
     acd(
         &mut b,
