@@ -611,11 +611,11 @@ fn attended_transfer_to_a_consulted_colleague_keeps_them_on_the_line() {
     let party_bridge = b
         .media_log()
         .iter()
-        .filter_map(|m| match m {
+        .rev()
+        .find_map(|m| match m {
             MediaCall::Create { id, .. } => Some(*id),
             _ => None,
         })
-        .last()
         .expect("the colleague's bridge");
     assert_ne!(party_bridge, 1);
     acd(
