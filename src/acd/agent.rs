@@ -298,6 +298,8 @@ pub enum Refusal {
     NotInCall { agent_no: String },
     #[error("agent {agent_no} is not ready")]
     TargetNotReady { agent_no: String },
+    #[error("no agent of skill group {group} is ready")]
+    NoAgentReady { group: String },
     #[error("break length must be between 1 s and 8 h")]
     BadBreakLength,
     #[error("permission denied: {what}")]

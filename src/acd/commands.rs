@@ -139,6 +139,24 @@ impl Acd {
                 Ok(())
             }
             AgentCommand::Consult { target } => {
+                // Consulting a skill group is consulting the agent its strategy picks now.
+                let target = match target {
+                    Target::Group { group } => {
+                        let g = self.group_index(&group)?;
+                        let call = state.call().cloned().unwrap_or_default();
+                        let t = self
+                            .choose_agents(g, &call)
+                            .into_iter()
+                            .find(|&t| t != a)
+                            .ok_or_else(|| Refusal::NoAgentReady {
+                                group: self.groups[g].cfg.name.clone(),
+                            })?;
+                        Target::Agent {
+                            agent_no: self.agents[t].profile.agent_no.clone(),
+                        }
+                    }
+                    other => other,
+                };
                 self.check_target(&target, a)?;
                 self.apply(a, AgentInput::ConsultStart)?;
                 if let Target::Agent { agent_no: t } = &target {

@@ -43,7 +43,7 @@ impl Acd {
         }
     }
 
-    fn choose_agents(&self, g: usize, id: &str) -> Vec<usize> {
+    pub(super) fn choose_agents(&self, g: usize, id: &str) -> Vec<usize> {
         let grp = &self.groups[g];
         let ready = |a: usize| self.agents[a].state == AgentState::Ready;
         if grp.cfg.last_agent_first {

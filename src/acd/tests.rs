@@ -1365,11 +1365,25 @@ fn hold_retrieve_and_consult_transfer_to_group() {
         .iter()
         .any(|a| matches!(a, Action::Publish(AcdEvent::CallHeld { held: true, .. }))));
     cmd(&mut acd, "1", AgentCommand::Retrieve, 3 * S).unwrap();
+    assert_eq!(
+        cmd(
+            &mut acd,
+            "1",
+            AgentCommand::Consult {
+                target: Target::Group { group: "h".into() },
+            },
+            4 * S,
+        ),
+        Err(Refusal::NoAgentReady { group: "H".into() }),
+        "nobody of group H is ready to be consulted"
+    );
     cmd(
         &mut acd,
         "1",
         AgentCommand::Consult {
-            target: Target::Group { group: "h".into() },
+            target: Target::Department {
+                number: "07712345678".into(),
+            },
         },
         4 * S,
     )
@@ -2064,4 +2078,45 @@ fn an_attended_transfer_hands_the_call_to_the_consulted_colleague() {
     ev(&mut acd, Event::CallEnded { call: "c".into() }, 60 * S);
     consult_party(&mut acd, PartyStatus::Left, 60 * S);
     assert_eq!(state(&acd, "2").name(), "wrap_up");
+}
+
+#[test]
+fn consulting_a_group_consults_the_agent_its_strategy_picks() {
+    let mut acd = Acd::new(cfg(vec![
+        GroupConfig::new("g", "G"),
+        GroupConfig::new("h", "H"),
+    ]))
+    .unwrap();
+    acd.add_agent(agent("1", &["g"])).unwrap();
+    acd.add_agent(agent("2", &["h"])).unwrap();
+    acd.add_agent(agent("3", &["h"])).unwrap();
+    ready(&mut acd, "1", 0);
+    ready(&mut acd, "3", S);
+    ready(&mut acd, "2", 2 * S);
+    arrive(&mut acd, "c", "100", "g", 3 * S);
+    ev(
+        &mut acd,
+        Event::CallAnswered {
+            call: "c".into(),
+            agent_no: "1".into(),
+        },
+        4 * S,
+    );
+    let out = cmd(
+        &mut acd,
+        "1",
+        AgentCommand::Consult {
+            target: Target::Group { group: "h".into() },
+        },
+        5 * S,
+    )
+    .unwrap();
+    assert!(
+        out.iter().any(|x| matches!(x,
+            Action::CallControl { op: CallOp::Consult { target: Target::Agent { agent_no } }, .. }
+                if agent_no == "3")),
+        "longest idle of H is 3: {out:?}"
+    );
+    assert_eq!(state(&acd, "3"), AgentState::Ringing { call: "c".into() });
+    assert_eq!(state(&acd, "2"), AgentState::Ready);
 }
