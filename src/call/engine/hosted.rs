@@ -319,8 +319,15 @@ impl<M: MediaControl> Engine<M> {
             return;
         }
         if let Some(c) = self.calls.get_mut(&id) {
+            // On a call hotline placed for the agent, the agent is the calling side.
+            let by = if c.core.is_originated() {
+                crate::call::core::Hangup::Caller
+            } else {
+                crate::call::core::Hangup::System
+            };
             c.core.handle(
-                Input::Hangup {
+                Input::HangupBy {
+                    by,
                     cause: cause.into(),
                 },
                 now,
@@ -709,7 +716,10 @@ impl<M: MediaControl> Engine<M> {
                             .push_back(Output::Acd(acd::Event::CallEnded { call: call_id }));
                     }
                 }
-                let caller_gone = self.calls.get(&id).is_some_and(|c| c.core.caller_gone());
+                // The caller's side is the dialled number on a call hotline placed: while it is up,
+                // the agent's end is the same as on an inbound call.
+                let caller_gone = self.calls.get(&id).is_some_and(|c| c.core.caller_gone())
+                    && !self.origin_far_up(id);
                 if caller_gone {
                     // The agent ends a three-way call the caller had left: it is over for all.
                     if let Some(c) = self.calls.get_mut(&id) {
@@ -733,7 +743,8 @@ impl<M: MediaControl> Engine<M> {
                     .get(&id)
                     .and_then(|c| c.hosted.as_ref())
                     .is_some_and(|h| h.ivr.is_some());
-                if has_ivr || by_callee {
+                // The agent hung up (phone or desktop): the survey, or the end of the call.
+                if has_ivr || by_callee || was_agent.is_some() {
                     self.conversation_ended(id, "agent hung up", now);
                 }
             }

@@ -509,6 +509,15 @@ impl<M: MediaControl> Engine<M> {
             .is_some_and(|o| o.far == Some(leg))
     }
 
+    /// Whether the number hotline dialled is on the line (it plays the caller's part).
+    pub(super) fn origin_far_up(&self, id: u64) -> bool {
+        self.calls
+            .get(&id)
+            .and_then(|c| c.hosted.as_ref())
+            .and_then(|h| h.origin.as_ref())
+            .is_some_and(|o| o.far_answered && o.far.is_some())
+    }
+
     /// Every agent's offer of an originated call was withdrawn before one answered: it is over.
     pub(super) fn origin_unoffered(&mut self, id: u64, now: Instant) {
         let idle = self

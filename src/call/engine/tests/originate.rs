@@ -392,3 +392,86 @@ fn a_bye_from_agent(inv: &Sent) -> String {
         inv.call_id()
     ))
 }
+
+#[test]
+fn the_agent_transfers_an_outbound_call_and_the_citizen_stays_on() {
+    let mut b = bench();
+    dial(&mut b);
+    agent_answers(&mut b);
+    let far = far_answers(&mut b, CARRIER);
+    b.e.handle_acd_action(
+        AcdAction::CallControl {
+            call: CALL.into(),
+            agent_no: "A1".into(),
+            op: CallOp::Transfer {
+                target: crate::acd::event::Target::Department {
+                    number: "07712345678".into(),
+                },
+            },
+        },
+        b.now,
+    );
+    b.drain();
+    let bye = b.expect_request(Method::Bye, PHONE_1001);
+    b.recv(answer(&bye, 200, "OK", None, ""), PHONE_1001);
+    assert_eq!(
+        b.count(|s| s.method() == Some(&Method::Bye) && s.peer == peer(CARRIER)),
+        0,
+        "the citizen stays on while the department is called"
+    );
+    let dept = b.expect("the department's INVITE", |s| {
+        s.method() == Some(&Method::Invite) && s.call_id() != far.call_id()
+    });
+    assert!(dept
+        .msg
+        .request_uri_str()
+        .unwrap_or_default()
+        .contains("7712345678"));
+    b.recv(
+        answer(
+            &dept,
+            200,
+            "OK",
+            Some("dept"),
+            &sdp("192.0.2.77", 42000, ""),
+        ),
+        CARRIER,
+    );
+    b.expect_request(Method::Ack, CARRIER);
+    assert!(b.cdrs.is_empty(), "citizen and department talk");
+    // The department hangs up: the citizen is let go, one CDR.
+    b.recv_text(&far_bye(&dept, "dept", 2), CARRIER);
+    b.expect_response(200, Method::Bye, CARRIER);
+    let bye = b.expect_request(Method::Bye, CARRIER);
+    assert_eq!(bye.call_id(), far.call_id());
+    b.recv(answer(&bye, 200, "OK", None, ""), CARRIER);
+    assert_eq!(b.cdrs.len(), 1);
+}
+
+#[test]
+fn a_desktop_hangup_ends_an_answered_outbound_call_for_both() {
+    let mut b = bench();
+    dial(&mut b);
+    agent_answers(&mut b);
+    let far = far_answers(&mut b, CARRIER);
+    b.e.handle_acd_action(
+        AcdAction::CallControl {
+            call: CALL.into(),
+            agent_no: "A1".into(),
+            op: CallOp::Hangup,
+        },
+        b.now,
+    );
+    b.drain();
+    let bye = b.expect_request(Method::Bye, PHONE_1001);
+    b.recv(answer(&bye, 200, "OK", None, ""), PHONE_1001);
+    let bye = b.expect_request(Method::Bye, CARRIER);
+    assert_eq!(bye.call_id(), far.call_id());
+    b.recv(answer(&bye, 200, "OK", None, ""), CARRIER);
+    assert_eq!(b.cdrs.len(), 1);
+    assert_eq!(
+        b.cdrs[0].call.hangup_side,
+        crate::call::cdr::HangupSide::Caller,
+        "the agent, the calling side, hung up"
+    );
+}
