@@ -141,6 +141,9 @@ pub enum Action {
     /// Hosted call: a B-leg that never answered is over (its final code; 487 when cancelled,
     /// 480 when it rang out).
     LegEnded { leg: LegId, code: u16 },
+    /// A ringing party leg sent early media (a 183 with SDP: a carrier's ringback or an
+    /// announcement such as "the number is switched off").
+    PartyEarly { leg: LegId, sdp: Option<Vec<u8>> },
     /// A party leg ([`Input::AddParty`]) answered, with its SDP answer.
     PartyAnswered { leg: LegId, sdp: Option<Vec<u8>> },
     /// A party leg did not answer (busy, no answer, unreachable).
@@ -770,8 +773,13 @@ impl Call {
 
     fn on_progress(&mut self, leg: LegId, code: u16, sdp: Option<Vec<u8>>) {
         if self.is_party(leg) {
-            if let Some(l) = self.leg_mut(leg).filter(|l| l.state == LegState::Trying) {
-                l.state = LegState::Early;
+            let ringing = self
+                .leg_mut(leg)
+                .filter(|l| matches!(l.state, LegState::Trying | LegState::Early))
+                .map(|l| l.state = LegState::Early)
+                .is_some();
+            if ringing && sdp.is_some() {
+                self.actions.push_back(Action::PartyEarly { leg, sdp });
             }
             return;
         }

@@ -748,6 +748,9 @@ impl<M: MediaControl> Engine<M> {
                     self.conversation_ended(id, "agent hung up", now);
                 }
             }
+            Action::PartyEarly { leg, sdp } if self.is_origin_far(id, leg) => {
+                self.origin_far_early(id, sdp)
+            }
             Action::PartyAnswered { leg, sdp } if self.is_origin_far(id, leg) => {
                 self.origin_far_answered(id, sdp, now)
             }
@@ -1304,6 +1307,7 @@ pub(super) fn is_hosted_action(a: &Action) -> bool {
             | Action::Disconnected { .. }
             | Action::LegEnded { .. }
             | Action::PartyAnswered { .. }
+            | Action::PartyEarly { .. }
             | Action::PartyFailed { .. }
             | Action::PartyLeft { .. }
             | Action::CallerLeft

@@ -374,6 +374,30 @@ impl<M: MediaControl> Engine<M> {
         self.run_call(id, now);
     }
 
+    /// The number's side sends early media (the carrier's ringback, or an announcement the agent
+    /// must hear: "空号", "已关机"): it replaces hotline's own ringback.
+    pub(super) fn origin_far_early(&mut self, id: u64, sdp: Option<Vec<u8>>) {
+        let Some(bridge) = self.calls.get(&id).and_then(|c| c.bridge) else {
+            return;
+        };
+        let Some(addr) = sdp
+            .as_deref()
+            .and_then(|b| SessionDescription::parse(b).ok())
+            .and_then(|s| {
+                let i = s.media.iter().position(|m| m.media == "audio")?;
+                super::invite::media_addr(&s, i)
+            })
+        else {
+            return;
+        };
+        info!(%addr, "early media from the number");
+        self.media.stop_play(bridge.id, MediaLeg::B, Some(RINGBACK));
+        self.media.update_remote(bridge.id, MediaLeg::A, addr);
+        // Heard by the agent; the agent is not heard before the answer.
+        self.media
+            .set_direction(bridge.id, MediaLeg::A, true, false);
+    }
+
     /// The number answered: the conversation starts (and its recording).
     pub(super) fn origin_far_answered(&mut self, id: u64, sdp: Option<Vec<u8>>, now: Instant) {
         let unix_now = self.unix_ms(now);

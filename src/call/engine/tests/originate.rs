@@ -475,3 +475,47 @@ fn a_desktop_hangup_ends_an_answered_outbound_call_for_both() {
         "the agent, the calling side, hung up"
     );
 }
+
+#[test]
+fn the_agent_hears_the_carriers_early_media_instead_of_local_ringback() {
+    let mut b = bench();
+    dial(&mut b);
+    agent_answers(&mut b);
+    let inv = b.expect_request(Method::Invite, CARRIER);
+    // "您拨打的电话已关机": the carrier's announcement comes as early media.
+    b.recv(
+        answer(
+            &inv,
+            183,
+            "Session Progress",
+            Some("far"),
+            &sdp("192.0.2.99", 40002, ""),
+        ),
+        CARRIER,
+    );
+    let log = b.media_log();
+    assert!(log.iter().any(|m| matches!(m,
+        MediaCall::StopPlay { leg: MediaLeg::B, play: Some(p), .. }
+            if *p == crate::call::engine::originate::RINGBACK)));
+    assert!(log.iter().any(
+        |m| matches!(m, MediaCall::Update { leg: MediaLeg::A, addr, .. }
+        if addr.to_string() == "192.0.2.99:40002")
+    ));
+    assert!(
+        log.contains(&MediaCall::Direction {
+            id: 1,
+            leg: MediaLeg::A,
+            sends: true,
+            receives: false
+        }),
+        "the agent hears the announcement; the number does not hear the agent yet"
+    );
+    b.recv(
+        answer(&inv, 480, "Temporarily Unavailable", Some("far"), ""),
+        CARRIER,
+    );
+    b.expect_request(Method::Ack, CARRIER);
+    let bye = b.expect_request(Method::Bye, PHONE_1001);
+    b.recv(answer(&bye, 200, "OK", None, ""), PHONE_1001);
+    assert_eq!(b.cdrs[0].call.sip_code, 480);
+}
