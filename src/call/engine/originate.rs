@@ -90,6 +90,9 @@ impl<M: MediaControl> Engine<M> {
             };
             e.out.push_back(Output::Acd(ev));
         };
+        if self.shutting_down {
+            return fail(self, "the node is shutting down", OfferFailure::Unreachable);
+        }
         if self.by_origin.contains_key(acd_call) {
             return fail(
                 self,

@@ -519,3 +519,14 @@ fn the_agent_hears_the_carriers_early_media_instead_of_local_ringback() {
     b.recv(answer(&bye, 200, "OK", None, ""), PHONE_1001);
     assert_eq!(b.cdrs[0].call.sip_code, 480);
 }
+
+#[test]
+fn no_call_is_placed_while_the_node_shuts_down() {
+    let mut b = bench();
+    let now = b.now;
+    b.e.begin_shutdown(Duration::from_secs(10), now);
+    b.drain();
+    dial(&mut b);
+    assert_eq!(b.count(|s| s.method() == Some(&Method::Invite)), 0);
+    assert!(b.acd.contains(&AcdEvent::CallEnded { call: CALL.into() }));
+}
