@@ -1498,6 +1498,16 @@ impl<M: MediaControl> Engine<M> {
         }
         c.done = true;
         let mut cdr = build_cdr(c, &summary, now);
+        // The call lingers 64·T1 only to answer late messages (a 200 from a cancelled fork, a
+        // retransmitted BYE or 2xx): its dialogs and our INVITEs stay; its IVR and queue state,
+        // sessions and parsed answers go now.
+        c.hosted = None;
+        c.recording = None;
+        c.a.local_sdp = None;
+        for b in &mut c.b {
+            b.sdp_answer = None;
+            b.side.local_sdp = None;
+        }
         let bridge = c.bridge.take();
         let mut trunks: Vec<String> = c.b.iter_mut().filter_map(|b| b.trunk.take()).collect();
         trunks.extend(c.inbound_trunk.clone());
