@@ -348,8 +348,10 @@ impl CSeq {
     /// Parse `1*DIGIT LWS Method`; the number must be below 2^31 (RFC 3261 §8.1.1.5).
     pub fn parse(v: &[u8]) -> Result<CSeq, ParseError> {
         let s = trim(as_str(v)?);
+        // The first SP, HT, CR or LF (a byte-class lookup, not a char-pattern search).
         let sp = s
-            .find([' ', '\t', '\r', '\n'])
+            .bytes()
+            .position(is_ws)
             .ok_or(herr("CSeq: expected number and method"))?;
         let seq =
             parse_u64(&s[..sp], (1 << 31) - 1).ok_or(herr("CSeq: bad or too large number"))?;
