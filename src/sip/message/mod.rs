@@ -33,6 +33,7 @@ mod method;
 mod msg;
 mod name;
 mod parse;
+mod quick;
 mod raw;
 mod text;
 mod typed;

@@ -27,16 +27,9 @@ macro_rules! header_names {
                 }
             }
 
-            fn from_lower(lower: &[u8]) -> HeaderName {
-                // Length, then first byte, then the rest: most candidates fail on a constant compare.
-                let first = lower.first().map_or(0, |b| b.to_ascii_lowercase());
-                $( if lower.len() == $canon.len()
-                    && first == $canon.as_bytes()[0].to_ascii_lowercase()
-                    && lower.eq_ignore_ascii_case($canon.as_bytes()) {
-                    return HeaderName::$var;
-                } )*
-                HeaderName::Other
-            }
+            /// Every known name, for tests.
+            #[cfg(test)]
+            pub(crate) const ALL: &'static [HeaderName] = &[$( HeaderName::$var, )*];
         }
     };
 }
@@ -121,14 +114,13 @@ impl HeaderName {
                 _ => HeaderName::Other,
             };
         }
-        // Fast reject on the first byte keeps the common path short.
-        match name.first().map(|b| b.to_ascii_lowercase()) {
-            Some(
-                b'v' | b'f' | b't' | b'c' | b'm' | b'r' | b'e' | b'a' | b'w' | b'p' | b's' | b'u'
-                | b'o' | b'i' | b'n' | b'j' | b'd' | b'b' | b'x' | b'k',
-            ) => HeaderName::from_lower(name),
-            _ => HeaderName::Other,
-        }
+        // At most three known names share a length and a first letter: compare only those.
+        let first = name.first().map_or(0, |b| b.to_ascii_lowercase());
+        candidates(name.len(), first)
+            .iter()
+            .copied()
+            .find(|h| h.canonical().is_some_and(|c| same_name(name, c.as_bytes())))
+            .unwrap_or(HeaderName::Other)
     }
 
     /// Headers that may appear at most once (a second one is a 400).
@@ -152,9 +144,92 @@ impl HeaderName {
     }
 }
 
+/// Case-insensitive equality in one inline pass; a byte in the canonical case (what senders
+/// nearly always write) costs one compare, and no library call is made for these short names.
+#[inline]
+fn same_name(name: &[u8], canonical: &[u8]) -> bool {
+    name.len() == canonical.len()
+        && name
+            .iter()
+            .zip(canonical)
+            .all(|(&a, &c)| a == c || a.eq_ignore_ascii_case(&c))
+}
+
+/// The known names of this length whose canonical spelling starts with `first` (lower case).
+/// Kept in step with the list above by the `every_name_found` test.
+fn candidates(len: usize, first: u8) -> &'static [HeaderName] {
+    use HeaderName::*;
+    match (len, first) {
+        (2, b't') => &[To],
+        (3, b'v') => &[Via],
+        (4, b'f') => &[From],
+        (4, b'c') => &[CSeq],
+        (4, b'd') => &[Date],
+        (4, b'r') => &[RSeq, RAck],
+        (5, b'r') => &[Route],
+        (5, b'a') => &[Allow],
+        (5, b'e') => &[Event],
+        (6, b'a') => &[Accept],
+        (6, b'm') => &[MinSe],
+        (6, b's') => &[Server],
+        (7, b'c') => &[CallId, Contact],
+        (7, b'e') => &[Expires],
+        (7, b's') => &[Subject],
+        (7, b'r') => &[Require],
+        (7, b'w') => &[Warning],
+        (7, b'p') => &[Privacy],
+        (8, b'r') => &[ReferTo, Replaces],
+        (8, b'i') => &[Identity],
+        (9, b's') => &[Supported],
+        (9, b't') => &[Timestamp],
+        (10, b'u') => &[UserAgent],
+        (11, b'm') => &[MinExpires],
+        (11, b'u') => &[Unsupported],
+        (11, b'r') => &[ReferredBy, RetryAfter],
+        (12, b'm') => &[MaxForwards],
+        (12, b'c') => &[ContentType],
+        (12, b'r') => &[RecordRoute],
+        (12, b'a') => &[AllowEvents],
+        (13, b'a') => &[Authorization],
+        (13, b'p') => &[ProxyRequire],
+        (13, b'i') => &[IdentityInfo],
+        (14, b'c') => &[ContentLength],
+        (14, b'a') => &[AcceptContact],
+        (14, b'r') => &[RejectContact],
+        (15, b's') => &[SessionExpires],
+        (16, b'c') => &[ContentEncoding],
+        (16, b'w') => &[WwwAuthenticate],
+        (18, b'p') => &[ProxyAuthenticate],
+        (18, b's') => &[SubscriptionState],
+        (19, b'p') => &[ProxyAuthorization, PAssertedIdentity],
+        (19, b'r') => &[RequestDisposition],
+        (19, b'c') => &[ContentDisposition],
+        _ => &[],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_name_found() {
+        for &h in HeaderName::ALL {
+            let c = h.canonical().unwrap_or_default();
+            assert_eq!(HeaderName::from_bytes(c.as_bytes()), h, "{c}");
+            assert_eq!(
+                HeaderName::from_bytes(c.to_ascii_lowercase().as_bytes()),
+                h,
+                "{c}"
+            );
+            assert_eq!(
+                HeaderName::from_bytes(c.to_ascii_uppercase().as_bytes()),
+                h,
+                "{c}"
+            );
+        }
+        assert_eq!(HeaderName::ALL.len(), 49);
+    }
 
     #[test]
     fn compact_and_case() {

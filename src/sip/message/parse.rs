@@ -6,6 +6,7 @@ use super::error::{err, ErrorKind, ParseError};
 use super::method::Method;
 use super::msg::{Header, SipMessage, Start, Text};
 use super::name::HeaderName;
+use super::quick;
 use super::text::{is_token, is_token_char, parse_u64, split_top, trim, trim_bytes, Params};
 use super::typed::{CSeq, NameAddr, Via};
 use super::uri::Uri;
@@ -391,6 +392,14 @@ fn utf8(v: &[u8], id: HeaderName) -> Result<&str, ParseError> {
     std::str::from_utf8(v).map_err(|_| hdr_err("non-UTF-8 bytes where text is required", id))
 }
 
+/// Check one name-addr list element: the quick check first, the full parser when it is unsure.
+fn name_addr(part: &str) -> Result<(), ParseError> {
+    if quick::name_addr_ok(part.as_bytes()) {
+        return Ok(());
+    }
+    NameAddr::parse_str(part).map(|_| ())
+}
+
 /// Semantic checks on the parsed head. Returns the Content-Length, if present.
 fn validate(d: &[u8], start: &Start, headers: &[Header]) -> Result<Option<usize>, ParseError> {
     let mut seen: u64 = 0;
@@ -415,12 +424,16 @@ fn validate(d: &[u8], start: &Start, headers: &[Header]) -> Result<Option<usize>
             HeaderName::Via => {
                 have[0] = true;
                 for part in split_top(utf8(v, id)?, b',') {
-                    Via::parse(part).map_err(tag)?;
+                    if !quick::via_ok(part.as_bytes()) {
+                        Via::parse(part).map_err(tag)?;
+                    }
                 }
             }
             HeaderName::From | HeaderName::To => {
                 have[if id == HeaderName::From { 1 } else { 2 }] = true;
-                NameAddr::parse(v).map_err(tag)?;
+                if !quick::name_addr_ok(v) {
+                    NameAddr::parse(v).map_err(tag)?;
+                }
             }
             HeaderName::CallId => {
                 have[3] = true;
@@ -456,12 +469,12 @@ fn validate(d: &[u8], start: &Start, headers: &[Header]) -> Result<Option<usize>
                     if trim(part) == "*" {
                         return Err(hdr_err("Contact * mixed with addresses", id));
                     }
-                    NameAddr::parse(part.as_bytes()).map_err(tag)?;
+                    name_addr(part).map_err(tag)?;
                 }
             }
             HeaderName::Route | HeaderName::RecordRoute => {
                 for part in split_top(utf8(v, id)?, b',') {
-                    NameAddr::parse(part.as_bytes()).map_err(tag)?;
+                    name_addr(part).map_err(tag)?;
                 }
             }
             HeaderName::MaxForwards => {

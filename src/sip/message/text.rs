@@ -9,6 +9,11 @@ const TOKEN: u8 = 1;
 const PVALUE: u8 = 2;
 /// SP, HT, CR, LF.
 const WS: u8 = 4;
+/// Host name characters: ALPHA / DIGIT / `-` / `.` / `_`.
+const HOST: u8 = 8;
+/// Bytes that move the parameter scanner's state: `=` `;` `"` `\` `<` `>`. Every other byte
+/// leaves it unchanged, so the scanner skips runs of them with one lookup per byte.
+const PSTOP: u8 = 16;
 
 const CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
@@ -22,7 +27,13 @@ const CLASS: [u8; 256] = {
             );
         let pvalue = token || matches!(b, b':' | b'[' | b']' | b'/' | b'&' | b'$' | b'@' | b'?');
         let ws = matches!(b, b' ' | b'\t' | b'\r' | b'\n');
-        t[i] = (token as u8 * TOKEN) | (pvalue as u8 * PVALUE) | (ws as u8 * WS);
+        let host = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_');
+        let pstop = matches!(b, b'=' | b';' | b'"' | b'\\' | b'<' | b'>');
+        t[i] = (token as u8 * TOKEN)
+            | (pvalue as u8 * PVALUE)
+            | (ws as u8 * WS)
+            | (host as u8 * HOST)
+            | (pstop as u8 * PSTOP);
         i += 1;
     }
     t
@@ -37,6 +48,12 @@ pub(crate) fn is_token_char(b: u8) -> bool {
 #[inline]
 pub(crate) fn is_token(s: &[u8]) -> bool {
     !s.is_empty() && s.iter().all(|&b| is_token_char(b))
+}
+
+/// Host name character (see [`HOST`]).
+#[inline]
+pub(crate) fn is_host_char(b: u8) -> bool {
+    CLASS[b as usize] & HOST != 0
 }
 
 #[inline]
@@ -93,31 +110,52 @@ impl<'a> Iterator for SplitTop<'a> {
     fn next(&mut self) -> Option<&'a str> {
         let s = self.rest?;
         let b = s.as_bytes();
-        let mut in_q = false;
-        let mut in_angle = false;
         let mut i = 0;
-        while i < b.len() {
-            let c = b[i];
-            if in_q {
-                if c == b'\\' {
-                    i += 1;
-                } else if c == b'"' {
-                    in_q = false;
+        // Three states; in each only a few bytes matter, so jump between them (a Via or a
+        // Route list is mostly bytes that change nothing):
+        // - outside: `"` opens a quote, `<` an angle, `sep` splits (a stray `>` changes nothing);
+        // - in `<...>`: `"` opens a quote, `>` closes (`<` and `sep` change nothing);
+        // - in a quote: `\` escapes the next byte, `"` closes (back to the state before it).
+        let mut in_angle = false;
+        loop {
+            let hay = b.get(i..).unwrap_or(&[]);
+            let found = if in_angle {
+                memchr::memchr2(b'"', b'>', hay)
+            } else {
+                memchr::memchr3(b'"', b'<', self.sep, hay)
+            };
+            let Some(j) = found else { break };
+            i += j;
+            match b[i] {
+                b'"' => match skip_quoted(b, i + 1) {
+                    Some(end) => i = end,
+                    None => break,
+                },
+                b'<' => in_angle = true,
+                b'>' => in_angle = false,
+                _ => {
+                    self.rest = s.get(i + 1..);
+                    return s.get(..i);
                 }
-            } else if c == b'"' {
-                in_q = true;
-            } else if c == b'<' {
-                in_angle = true;
-            } else if c == b'>' {
-                in_angle = false;
-            } else if c == self.sep && !in_angle {
-                self.rest = s.get(i + 1..);
-                return s.get(..i);
             }
             i += 1;
         }
         self.rest = None;
         Some(s)
+    }
+}
+
+/// Index of the `"` closing a quoted string whose body starts at `i` (`\` escapes one byte);
+/// `None` if it never closes.
+#[inline]
+fn skip_quoted(b: &[u8], mut i: usize) -> Option<usize> {
+    loop {
+        let j = memchr::memchr2(b'"', b'\\', b.get(i..)?)?;
+        i += j;
+        if b[i] == b'"' {
+            return Some(i);
+        }
+        i += 2;
     }
 }
 
@@ -205,8 +243,12 @@ impl<'a> Params<'a> {
         let (mut in_q, mut in_angle) = (false, false);
         let (mut start, mut eq) = (0usize, None);
         let mut i = 0;
-        while i < b.len() {
-            let c = b[i];
+        loop {
+            // Bytes outside PSTOP change no state in any mode: skip them.
+            while b.get(i).is_some_and(|&c| CLASS[c as usize] & PSTOP == 0) {
+                i += 1;
+            }
+            let Some(&c) = b.get(i) else { break };
             if c == b'=' && eq.is_none() {
                 eq = Some(i);
             }

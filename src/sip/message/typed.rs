@@ -14,6 +14,19 @@ fn as_str(b: &[u8]) -> Result<&str, ParseError> {
     std::str::from_utf8(b).map_err(|_| herr("non-UTF-8 bytes where text is required"))
 }
 
+/// `b` as text. When `b` lies inside `whole` (already checked UTF-8) it is cut from `whole` by
+/// position, a check of two boundaries instead of a scan; otherwise it is checked.
+fn text_of<'a>(b: &'a [u8], whole: Option<&'a str>) -> Result<&'a str, ParseError> {
+    let cut = whole.and_then(|w| {
+        let off = (b.as_ptr() as usize).checked_sub(w.as_ptr() as usize)?;
+        w.get(off..off.checked_add(b.len())?)
+    });
+    match cut {
+        Some(s) => Ok(s),
+        None => as_str(b),
+    }
+}
+
 /// One Via value: `SIP/2.0/UDP host:port;branch=...`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Via<'a> {
@@ -165,6 +178,18 @@ pub struct NameAddr<'a> {
 impl<'a> NameAddr<'a> {
     /// Parse one name-addr / addr-spec value (not a comma list).
     pub fn parse(v: &'a [u8]) -> Result<NameAddr<'a>, ParseError> {
+        Self::parse_in(v, None)
+    }
+
+    /// [`NameAddr::parse`] on a piece of a value already known to be UTF-8 (a comma-list
+    /// element): the same result, without checking the encoding again.
+    pub(crate) fn parse_str(v: &'a str) -> Result<NameAddr<'a>, ParseError> {
+        Self::parse_in(v.as_bytes(), Some(v))
+    }
+
+    /// `whole`, when given, is `v` as text: sub-slices of `v` are then cut from it.
+    fn parse_in(v: &'a [u8], whole: Option<&'a str>) -> Result<NameAddr<'a>, ParseError> {
+        let as_str = |b: &'a [u8]| text_of(b, whole);
         let v = trim_bytes(v);
         if v.is_empty() {
             return Err(herr("empty address"));
@@ -189,7 +214,7 @@ impl<'a> NameAddr<'a> {
                 return Err(herr("quoted display name without <uri>"));
             }
             (v.get(1..close), true, rest)
-        } else if let Some(lt) = v.iter().position(|&b| b == b'<') {
+        } else if let Some(lt) = memchr::memchr(b'<', v) {
             let disp = trim_bytes(&v[..lt]);
             // token *(LWS token)
             if !disp.iter().all(|&b| is_token_char(b) || is_ws(b)) {
@@ -227,7 +252,7 @@ impl<'a> NameAddr<'a> {
         };
         // after_disp starts with '<'
         let s = as_str(after_disp)?;
-        let gt = s.bytes().position(|b| b == b'>').ok_or(herr("missing >"))?;
+        let gt = memchr::memchr(b'>', s.as_bytes()).ok_or(herr("missing >"))?;
         let u = &s[1..gt];
         if u.bytes().next().is_some_and(is_ws) || u.bytes().last().is_some_and(is_ws) {
             return Err(herr("whitespace inside <>"));
@@ -323,8 +348,10 @@ impl CSeq {
     /// Parse `1*DIGIT LWS Method`; the number must be below 2^31 (RFC 3261 §8.1.1.5).
     pub fn parse(v: &[u8]) -> Result<CSeq, ParseError> {
         let s = trim(as_str(v)?);
+        // The first SP, HT, CR or LF (a byte-class lookup, not a char-pattern search).
         let sp = s
-            .find([' ', '\t', '\r', '\n'])
+            .bytes()
+            .position(is_ws)
             .ok_or(herr("CSeq: expected number and method"))?;
         let seq =
             parse_u64(&s[..sp], (1 << 31) - 1).ok_or(herr("CSeq: bad or too large number"))?;
@@ -343,7 +370,7 @@ pub(crate) fn parse_name_addr_list<'a>(
 ) -> Result<(), ParseError> {
     let s = as_str(v)?;
     for part in split_top(s, b',') {
-        out.push(NameAddr::parse(part.as_bytes())?);
+        out.push(NameAddr::parse_str(part)?);
     }
     Ok(())
 }
@@ -362,7 +389,7 @@ pub(crate) fn parse_contact_list<'a>(
     match std::str::from_utf8(v) {
         Ok(s) => {
             for part in split_top(s, b',') {
-                out.push(ContactValue::Addr(NameAddr::parse(part.as_bytes())?));
+                out.push(ContactValue::Addr(NameAddr::parse_str(part)?));
             }
         }
         Err(_) => out.push(ContactValue::Addr(NameAddr::parse(v)?)),

@@ -2,7 +2,7 @@
 //! opaque form for every other scheme (`tel:`, `urn:`, ...), so the application can answer 416 itself.
 
 use super::error::{err, ErrorKind, ParseError};
-use super::text::Params;
+use super::text::{is_host_char, Params};
 use std::fmt;
 
 /// A parsed URI borrowing from the message.
@@ -42,41 +42,83 @@ fn uri_err(reason: &'static str) -> ParseError {
     err(ErrorKind::Uri, reason)
 }
 
-/// Bytes never allowed anywhere in a URI, as a table (checked for every byte of every URI).
-const FORBIDDEN: [bool; 256] = {
-    let mut t = [false; 256];
+/// Byte kinds for the one pass over a URI after its scheme.
+const OK: u8 = 0;
+/// Never allowed anywhere in a URI.
+const FORBIDDEN: u8 = 1;
+/// `@`: ends the userinfo of a SIP URI.
+const AT: u8 = 2;
+/// `%`: starts an escape that must be checked.
+const PCT: u8 = 3;
+
+const URI_BYTE: [u8; 256] = {
+    let mut t = [OK; 256];
     let mut i = 0;
     while i < 256 {
         let b = i as u8;
-        t[i] = b <= b' '
+        t[i] = if b <= b' '
             || b >= 0x7f
             || matches!(
                 b,
                 b'<' | b'>' | b'"' | b'\\' | b'{' | b'}' | b'|' | b'^' | b'`'
-            );
+            ) {
+            FORBIDDEN
+        } else if b == b'@' {
+            AT
+        } else if b == b'%' {
+            PCT
+        } else {
+            OK
+        };
         i += 1;
     }
     t
 };
 
-#[inline]
-fn forbidden(b: u8) -> bool {
-    FORBIDDEN[b as usize]
+/// Where the first `@` and the first `%` of `s` are, in the same pass that rejects forbidden
+/// bytes (each URI used to be scanned once per question).
+struct Marks {
+    at: Option<usize>,
+    pct: Option<usize>,
 }
 
-fn check_escapes(s: &str) -> Result<(), ParseError> {
+fn scan(s: &str) -> Result<Marks, ParseError> {
+    let mut m = Marks {
+        at: None,
+        pct: None,
+    };
+    for (i, &b) in s.as_bytes().iter().enumerate() {
+        match URI_BYTE[b as usize] {
+            OK => {}
+            FORBIDDEN => return Err(uri_err("bad character in URI")),
+            AT => {
+                m.at.get_or_insert(i);
+            }
+            _ => {
+                m.pct.get_or_insert(i);
+            }
+        }
+    }
+    Ok(m)
+}
+
+/// Check every `%` escape from the first one (at `from`) on.
+fn check_escapes(s: &str, from: Option<usize>) -> Result<(), ParseError> {
     let b = s.as_bytes();
-    let mut i = 0;
-    // Jump from `%` to `%` (most URIs have none).
-    while let Some(j) = memchr::memchr(b'%', b.get(i..).unwrap_or(&[])) {
-        let at = i + j;
-        let ok = matches!((b.get(at + 1), b.get(at + 2)), (Some(x), Some(y)) if x.is_ascii_hexdigit() && y.is_ascii_hexdigit());
+    let Some(mut i) = from else {
+        return Ok(());
+    };
+    // Jump from `%` to `%`.
+    loop {
+        let ok = matches!((b.get(i + 1), b.get(i + 2)), (Some(x), Some(y)) if x.is_ascii_hexdigit() && y.is_ascii_hexdigit());
         if !ok {
             return Err(uri_err("bad % escape"));
         }
-        i = at + 3;
+        match memchr::memchr(b'%', b.get(i + 3..).unwrap_or(&[])) {
+            Some(j) => i += 3 + j,
+            None => return Ok(()),
+        }
     }
-    Ok(())
 }
 
 /// First `c` in `s`. URI pieces are short: a plain loop beats a SIMD call's set-up here.
@@ -101,10 +143,7 @@ pub(crate) fn parse_hostport(s: &str) -> Result<(&str, bool, Option<u16>, &str),
         }
         (h, true, &s[close + 1..])
     } else {
-        let end = b
-            .iter()
-            .position(|&c| !(c.is_ascii_alphanumeric() || c == b'-' || c == b'.' || c == b'_'))
-            .unwrap_or(b.len());
+        let end = b.iter().position(|&c| !is_host_char(c)).unwrap_or(b.len());
         let h = &s[..end];
         if h.is_empty() {
             return Err(uri_err("empty host"));
@@ -146,11 +185,12 @@ impl<'a> Uri<'a> {
             return Err(uri_err("bad scheme"));
         }
         let rest = &s[colon + 1..];
-        if rest.is_empty() || rest.bytes().any(forbidden) {
+        if rest.is_empty() {
             return Err(uri_err("bad character in URI"));
         }
+        let marks = scan(rest)?;
         if scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips") {
-            SipUri::parse_after_scheme(s, scheme, rest).map(Uri::Sip)
+            SipUri::parse_after_scheme(s, scheme, rest, marks).map(Uri::Sip)
         } else {
             Ok(Uri::Other(OtherUri {
                 raw: s,
@@ -188,9 +228,10 @@ impl<'a> SipUri<'a> {
         raw: &'a str,
         scheme: &'a str,
         rest: &'a str,
+        marks: Marks,
     ) -> Result<SipUri<'a>, ParseError> {
-        check_escapes(rest)?;
-        let (user, password, hostpart) = match find(rest, b'@') {
+        check_escapes(rest, marks.pct)?;
+        let (user, password, hostpart) = match marks.at {
             Some(at) => {
                 let userinfo = &rest[..at];
                 let (u, p) = match find(userinfo, b':') {
