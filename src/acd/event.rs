@@ -266,6 +266,8 @@ pub enum PartyRole {
     Supervisor,
     /// The target of a blind transfer out of the ACD (external number, department phone).
     Transfer,
+    /// The number an agent's outbound call or callback dials.
+    Callee,
 }
 
 /// Where a party's leg is.

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
 
-use crate::acd::{self, event::OfferFailure};
+use crate::acd::event::{OfferFailure, PartyRole, PartyStatus};
+use crate::acd::{self};
 use crate::call::core::{Call, Hangup, Input, LegId, Target};
 use crate::call::routing::{route_outbound, Decision};
 use crate::media::tone::{ToneGenerator, TonePlan};
@@ -365,7 +366,8 @@ impl<M: MediaControl> Engine<M> {
         c.caller = o.caller_id.clone().unwrap_or_else(|| o.extension.clone());
         let leg = c.core.next_leg();
         o.far = Some(leg);
-        info!(number = %o.number, trunk = %target.peer, leg = leg.0, "dialling the number");
+        let number = o.number.clone();
+        info!(%number, trunk = %target.peer, leg = leg.0, "dialling the number");
         c.core.handle(
             Input::AddParty {
                 target,
@@ -374,7 +376,21 @@ impl<M: MediaControl> Engine<M> {
             },
             now,
         );
+        self.tell_desktop(id, &number, PartyStatus::Ringing);
         self.run_call(id, now);
+    }
+
+    /// The agent's desktop follows the dialled number as a `party` of the call (role `callee`).
+    fn tell_desktop(&mut self, id: u64, number: &str, status: PartyStatus) {
+        let agent = self
+            .calls
+            .get(&id)
+            .and_then(|c| c.hosted.as_ref())
+            .and_then(|h| h.agent.as_ref())
+            .map(|(a, _)| a.clone());
+        if let Some(agent_no) = agent {
+            self.tell_acd_party(id, &agent_no, number, PartyRole::Callee, status);
+        }
     }
 
     /// The number's side sends early media (the carrier's ringback, or an announcement the agent
@@ -433,6 +449,7 @@ impl<M: MediaControl> Engine<M> {
         }
         self.media.set_direction(bridge.id, MediaLeg::A, true, true);
         info!(%number, "the number answered: conversation");
+        self.tell_desktop(id, &number, PartyStatus::Joined);
         if let Some(b) = agent_leg {
             self.record_call(id, b);
         }
@@ -457,8 +474,10 @@ impl<M: MediaControl> Engine<M> {
             return;
         };
         o.far = None;
+        let number = o.number.clone();
         let Some((code, reason)) = failed else {
             info!("the number hung up");
+            self.tell_desktop(id, &number, PartyStatus::Left);
             return self.origin_hangup_by(id, "callee hung up", Hangup::Callee, now);
         };
         // Like outbound failover: the next trunk only when this one could not carry the call.
@@ -466,8 +485,16 @@ impl<M: MediaControl> Engine<M> {
             info!(code, %reason, "trunk failed: trying the next one");
             return self.dial_far(id, now);
         }
-        let (kind, number) = (o.kind, o.number.clone());
+        let kind = o.kind;
         info!(%number, code, %reason, "the number was not reached");
+        self.tell_desktop(
+            id,
+            &number,
+            PartyStatus::Failed {
+                code,
+                reason: reason.clone(),
+            },
+        );
         if kind == OriginKind::Callback {
             if let Some(c) = self.calls.get(&id) {
                 let call = c.a.call_id.clone();

@@ -112,7 +112,7 @@ impl<M: MediaControl> Engine<M> {
         .ok_or_else(|| format!("extension {extension} is not registered"))
     }
 
-    fn tell_acd_party(
+    pub(super) fn tell_acd_party(
         &mut self,
         id: u64,
         agent_no: &str,

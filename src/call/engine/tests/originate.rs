@@ -6,7 +6,9 @@
 use std::time::Duration;
 
 use super::harness::*;
-use crate::acd::event::{Action as AcdAction, CallOp, Event as AcdEvent, OfferFailure};
+use crate::acd::event::{
+    Action as AcdAction, CallOp, Event as AcdEvent, OfferFailure, PartyRole, PartyStatus,
+};
 use crate::acd::Endpoint;
 use crate::call::engine::MediaLeg;
 use crate::sip::message::Method;
@@ -184,6 +186,24 @@ fn desktop_dial_rings_the_agent_then_the_number_and_bridges_them() {
     let bye = b.expect_request(Method::Bye, PHONE_1001);
     b.recv(answer(&bye, 200, "OK", None, ""), PHONE_1001);
     assert!(b.acd.contains(&AcdEvent::CallEnded { call: CALL.into() }));
+    let desktop: Vec<PartyStatus> = b
+        .acd
+        .iter()
+        .filter_map(|e| match e {
+            AcdEvent::Party {
+                role: PartyRole::Callee,
+                party,
+                status,
+                ..
+            } if party == NUMBER => Some(status.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        desktop,
+        [PartyStatus::Ringing, PartyStatus::Joined, PartyStatus::Left],
+        "the desktop follows the number"
+    );
     assert_eq!(b.cdrs.len(), 1);
     let cdr = &b.cdrs[0].call;
     assert_eq!(cdr.direction, "outbound");
@@ -242,6 +262,17 @@ fn a_busy_number_ends_the_dial_without_trying_other_trunks() {
         "busy is the number's answer, not the trunk's failure"
     );
     assert!(b.acd.contains(&AcdEvent::CallEnded { call: CALL.into() }));
+    assert!(
+        b.acd.iter().any(|e| matches!(
+            e,
+            AcdEvent::Party {
+                role: PartyRole::Callee,
+                status: PartyStatus::Failed { code: 486, .. },
+                ..
+            }
+        )),
+        "the desktop shows why: busy"
+    );
     assert_eq!(b.cdrs.len(), 1);
     assert_eq!(b.cdrs[0].call.sip_code, 486);
     assert_eq!(b.cdrs[0].call.answer_ms, None);
