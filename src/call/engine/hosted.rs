@@ -308,7 +308,15 @@ impl<M: MediaControl> Engine<M> {
 
     /// The caller's conversation is over but not the call: the flow's after-call part (the
     /// survey) runs, or without a flow the call ends with `cause`.
-    pub(super) fn conversation_ended(&mut self, id: u64, cause: &str, now: Instant) {
+    /// The caller's conversation is over (`by_agent`: the agent ended it): the flow's after-call
+    /// part runs, or the call ends.
+    pub(super) fn conversation_ended(
+        &mut self,
+        id: u64,
+        cause: &str,
+        by_agent: bool,
+        now: Instant,
+    ) {
         let has_ivr = self
             .calls
             .get(&id)
@@ -320,7 +328,7 @@ impl<M: MediaControl> Engine<M> {
         }
         if let Some(c) = self.calls.get_mut(&id) {
             // On a call hotline placed for the agent, the agent is the calling side.
-            let by = if c.core.is_originated() {
+            let by = if by_agent && c.core.is_originated() {
                 crate::call::core::Hangup::Caller
             } else {
                 crate::call::core::Hangup::System
@@ -745,7 +753,7 @@ impl<M: MediaControl> Engine<M> {
                     .is_some_and(|h| h.ivr.is_some());
                 // The agent hung up (phone or desktop): the survey, or the end of the call.
                 if has_ivr || by_callee || was_agent.is_some() {
-                    self.conversation_ended(id, "agent hung up", now);
+                    self.conversation_ended(id, "agent hung up", true, now);
                 }
             }
             Action::PartyEarly { leg, sdp } if self.is_origin_far(id, leg) => {

@@ -436,7 +436,7 @@ impl<M: MediaControl> Engine<M> {
             self.media.stop_play(b.id, MediaLeg::A, Some(MUSIC));
         }
         if talked {
-            self.conversation_ended(id, "transferred party hung up", now);
+            self.conversation_ended(id, "transferred party hung up", false, now);
         } else {
             self.play_own(id, TRANSFER_FAILED, &[TRANSFER_FAILED_PROMPT], false);
         }
