@@ -35,6 +35,9 @@ pub struct QueueRow {
     pub answered_in_sl: u64,
     pub abandoned: u64,
     pub overflowed: u64,
+    /// Callback promises of this group not kept yet (in the queue, or waiting to be tried again).
+    #[serde(default)]
+    pub callbacks: usize,
     /// answered within 15 s / (answered + abandoned), in per mille; `None` before any call finished.
     pub service_level_permille: Option<u32>,
 }

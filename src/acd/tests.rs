@@ -1086,6 +1086,11 @@ fn unanswered_callback_is_retried_after_the_wait_then_given_up() {
         acd.queue_order("g").is_empty(),
         "not queued again before the retry wait is over"
     );
+    assert_eq!(
+        acd.board(11 * S).queues[0].callbacks,
+        1,
+        "the board still counts the promise"
+    );
     // The agent finishes wrap-up and is ready long before the retry: nothing is offered.
     ready(&mut acd, "1", 30 * S);
     assert_eq!(state(&acd, "1"), AgentState::Ready);
@@ -1110,6 +1115,7 @@ fn unanswered_callback_is_retried_after_the_wait_then_given_up() {
             if outcome.starts_with("given up after 2 attempts"))));
     ev(&mut acd, Event::Tick, 1_000 * S);
     assert!(acd.queue_order("g").is_empty());
+    assert_eq!(acd.board(1_000 * S).queues[0].callbacks, 0);
 }
 
 #[test]

@@ -68,6 +68,11 @@ impl Acd {
             answered_in_sl: s.answered_in_sl,
             abandoned: s.abandoned,
             overflowed: s.overflowed,
+            callbacks: self
+                .calls
+                .values()
+                .filter(|c| c.group == g && c.callback.is_some())
+                .count(),
             service_level_permille: QueueRow::service_level(
                 s.answered_in_sl,
                 s.answered,
