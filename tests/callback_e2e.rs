@@ -46,17 +46,7 @@ async fn a_persisted_callback_promise_is_dialled_after_a_restart_and_kept() {
     }
     let citizen = Ua::new();
     let h = Hotline::start(HotlineSetup {
-        profiles: vec![(
-            "test.toml".into(),
-            format!(
-                "[[trunk]]\nname = \"carrier\"\npeer = \"{far}\"\ninbound_sources = [\"127.0.0.1\"]\nchannels = 4\n\
-                 caller_id = \"12315\"\n\
-                 [trunk.keepalive]\ninterval_secs = 0\n[[trunk.did]]\nnumber = \"12315\"\nroute = \"queue:consumer\"\n\n\
-                 [[dial]]\nprefix = \"0\"\ntrunks = [\"carrier\"]\n\n\
-                 [agents]\nrealm = \"hotline.local\"\n[[agents.extension]]\nnumber = \"1001\"\npassword = \"s3cret\"\n",
-                far = citizen.addr
-            ),
-        )],
+        profiles: common::carrier_and_agent_1001(citizen.addr, Some("12315")),
         acd: Some(ACD_CONSUMER_1001.into()),
         database_url: Some(db_url.clone()),
         ..HotlineSetup::default()

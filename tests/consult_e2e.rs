@@ -28,16 +28,7 @@ fn hears(sock: &std::net::UdpSocket) -> Vec<bool> {
 async fn agent_consults_a_department_joins_all_three_and_transfers() {
     let department = Ua::new();
     let h = Hotline::start(HotlineSetup {
-        profiles: vec![(
-            "test.toml".into(),
-            format!(
-                "[[trunk]]\nname = \"carrier\"\npeer = \"{dept}\"\ninbound_sources = [\"127.0.0.1\"]\nchannels = 4\n\
-                 [trunk.keepalive]\ninterval_secs = 0\n[[trunk.did]]\nnumber = \"12315\"\nroute = \"queue:consumer\"\n\n\
-                 [[dial]]\nprefix = \"0\"\ntrunks = [\"carrier\"]\n\n\
-                 [agents]\nrealm = \"hotline.local\"\n[[agents.extension]]\nnumber = \"1001\"\npassword = \"s3cret\"\n",
-                dept = department.addr
-            ),
-        )],
+        profiles: common::carrier_and_agent_1001(department.addr, None),
         acd: Some(ACD_CONSUMER_1001.into()),
         ..HotlineSetup::default()
     });

@@ -22,17 +22,7 @@ const CITIZEN_HZ: f64 = 1500.0;
 async fn desktop_dial_connects_the_agents_phone_to_the_citizen_through_the_trunk() {
     let citizen = Ua::new();
     let h = Hotline::start(HotlineSetup {
-        profiles: vec![(
-            "test.toml".into(),
-            format!(
-                "[[trunk]]\nname = \"carrier\"\npeer = \"{far}\"\ninbound_sources = [\"127.0.0.1\"]\nchannels = 4\n\
-                 caller_id = \"12345\"\n\
-                 [trunk.keepalive]\ninterval_secs = 0\n[[trunk.did]]\nnumber = \"12315\"\nroute = \"queue:consumer\"\n\n\
-                 [[dial]]\nprefix = \"0\"\ntrunks = [\"carrier\"]\n\n\
-                 [agents]\nrealm = \"hotline.local\"\n[[agents.extension]]\nnumber = \"1001\"\npassword = \"s3cret\"\n",
-                far = citizen.addr
-            ),
-        )],
+        profiles: common::carrier_and_agent_1001(citizen.addr, Some("12345")),
         acd: Some(ACD_CONSUMER_1001.into()),
         ..HotlineSetup::default()
     });

@@ -1033,21 +1033,22 @@ fn callback_keeps_place_survives_hangup_and_is_dialled_when_agent_free() {
     );
 }
 
+/// A callback promise `call` to `number` in group "g", accepted at time 0.
+fn promise(call: &str, number: &str) -> CallbackRecord {
+    CallbackRecord {
+        call: call.into(),
+        number: number.into(),
+        group: "g".into(),
+        priority: super::queue::Priority::Normal,
+        arrived_ms: 0,
+        accepted_ms: 0,
+        attempts: 0,
+    }
+}
+
 /// A restored promise offered to agent "1" (who answers): the state after the agent is on.
 fn callback_on_agent(acd: &mut Acd, at: u64) {
-    acd.restore_callback(
-        CallbackRecord {
-            call: "cb".into(),
-            number: "138".into(),
-            group: "g".into(),
-            priority: super::queue::Priority::Normal,
-            arrived_ms: 0,
-            accepted_ms: 0,
-            attempts: 0,
-        },
-        at,
-    )
-    .unwrap();
+    acd.restore_callback(promise("cb", "138"), at).unwrap();
     ready(acd, "1", at);
     assert_eq!(state(acd, "1"), AgentState::Ringing { call: "cb".into() });
     ev(
@@ -1122,19 +1123,7 @@ fn unanswered_callback_is_retried_after_the_wait_then_given_up() {
 fn callback_to_an_undiallable_number_releases_the_agent_without_blame() {
     let mut acd = one_group(Strategy::LongestIdle);
     acd.add_agent(agent("1", &["g"])).unwrap();
-    acd.restore_callback(
-        CallbackRecord {
-            call: "cb".into(),
-            number: "999".into(),
-            group: "g".into(),
-            priority: super::queue::Priority::Normal,
-            arrived_ms: 0,
-            accepted_ms: 0,
-            attempts: 0,
-        },
-        S,
-    )
-    .unwrap();
+    acd.restore_callback(promise("cb", "999"), S).unwrap();
     ready(&mut acd, "1", S);
     let out = ev(
         &mut acd,
@@ -1180,19 +1169,7 @@ fn callback_offer_carries_number_and_restores_after_restart() {
     );
     let mut acd = one_group(Strategy::LongestIdle);
     acd.add_agent(agent("1", &["g"])).unwrap();
-    acd.restore_callback(
-        CallbackRecord {
-            call: "cb".into(),
-            number: "138".into(),
-            group: "g".into(),
-            priority: super::queue::Priority::Normal,
-            arrived_ms: 0,
-            accepted_ms: 0,
-            attempts: 0,
-        },
-        S,
-    )
-    .unwrap();
+    acd.restore_callback(promise("cb", "138"), S).unwrap();
     cmd(
         &mut acd,
         "1",

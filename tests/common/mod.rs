@@ -14,6 +14,28 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
+/// Profiles for end-to-end call tests: a carrier trunk whose peer is `carrier` (DID 12315 to the
+/// `consumer` queue; `0` + number dialled out through it, presenting `caller_id` when given) and
+/// agent extension 1001 with password `s3cret`.
+pub fn carrier_and_agent_1001(
+    carrier: SocketAddr,
+    caller_id: Option<&str>,
+) -> Vec<(String, String)> {
+    let caller_id = caller_id
+        .map(|c| format!("caller_id = \"{c}\"\n"))
+        .unwrap_or_default();
+    vec![(
+        "test.toml".into(),
+        format!(
+            "[[trunk]]\nname = \"carrier\"\npeer = \"{carrier}\"\ninbound_sources = [\"127.0.0.1\"]\nchannels = 4\n\
+             {caller_id}\
+             [trunk.keepalive]\ninterval_secs = 0\n[[trunk.did]]\nnumber = \"12315\"\nroute = \"queue:consumer\"\n\n\
+             [[dial]]\nprefix = \"0\"\ntrunks = [\"carrier\"]\n\n\
+             [agents]\nrealm = \"hotline.local\"\n[[agents.extension]]\nnumber = \"1001\"\npassword = \"s3cret\"\n"
+        ),
+    )]
+}
+
 /// A UDP+TCP port pair free on 127.0.0.1 (the kernel picks; we check the TCP side too).
 pub fn free_port() -> u16 {
     for _ in 0..50 {

@@ -1603,6 +1603,13 @@ fn first_audio(s: &SessionDescription) -> Option<usize> {
         .position(|m| m.media == "audio" && m.port != 0)
 }
 
+/// Where a session description (raw SDP) wants its audio: its first audio line's address.
+pub(super) fn sdp_audio_addr(sdp: Option<&[u8]>) -> Option<SocketAddr> {
+    let s = SessionDescription::parse(sdp?).ok()?;
+    let i = s.media.iter().position(|m| m.media == "audio")?;
+    media_addr(&s, i)
+}
+
 pub(super) fn media_addr(s: &SessionDescription, i: usize) -> Option<SocketAddr> {
     let ip = s.media_connection(i)?.ip()?;
     let port = s.media.get(i)?.port;

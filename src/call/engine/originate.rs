@@ -399,14 +399,7 @@ impl<M: MediaControl> Engine<M> {
         let Some(bridge) = self.calls.get(&id).and_then(|c| c.bridge) else {
             return;
         };
-        let Some(addr) = sdp
-            .as_deref()
-            .and_then(|b| SessionDescription::parse(b).ok())
-            .and_then(|s| {
-                let i = s.media.iter().position(|m| m.media == "audio")?;
-                super::invite::media_addr(&s, i)
-            })
-        else {
+        let Some(addr) = super::invite::sdp_audio_addr(sdp.as_deref()) else {
             return;
         };
         info!(%addr, "early media from the number");
@@ -436,13 +429,7 @@ impl<M: MediaControl> Engine<M> {
         o.far_answered = true;
         let (kind, number) = (o.kind, o.number.clone());
         let call = c.a.call_id.clone();
-        let addr = sdp
-            .as_deref()
-            .and_then(|b| SessionDescription::parse(b).ok())
-            .and_then(|s| {
-                let i = s.media.iter().position(|m| m.media == "audio")?;
-                super::invite::media_addr(&s, i)
-            });
+        let addr = super::invite::sdp_audio_addr(sdp.as_deref());
         self.media.stop_play(bridge.id, MediaLeg::B, Some(RINGBACK));
         if let Some(addr) = addr {
             self.media.update_remote(bridge.id, MediaLeg::A, addr);

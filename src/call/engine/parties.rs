@@ -16,7 +16,6 @@ use crate::acd;
 use crate::acd::event::{CallOp, PartyRole, PartyStatus, SuperviseMode, Target as AcdTarget};
 use crate::call::core::{Input, LegId, Target};
 use crate::media::relay::{Leg as RelayLeg, MixMode};
-use crate::sip::sdp::SessionDescription;
 
 use super::hosted::{MUSIC, MUSIC_PROMPT, OWN_PLAY};
 use super::media::{BridgeInfo, MediaControl, MediaLeg};
@@ -295,13 +294,7 @@ impl<M: MediaControl> Engine<M> {
             p.agent_no.clone(),
             p.takes_over,
         );
-        let addr = sdp
-            .as_deref()
-            .and_then(|b| SessionDescription::parse(b).ok())
-            .and_then(|s| {
-                let i = s.media.iter().position(|m| m.media == "audio")?;
-                super::invite::media_addr(&s, i)
-            });
+        let addr = super::invite::sdp_audio_addr(sdp.as_deref());
         if let Some(addr) = addr {
             self.media.update_remote(bridge.id, MediaLeg::A, addr);
         }

@@ -57,22 +57,30 @@ fn bench() -> Bench {
     Bench::with_services(PROFILES, true)
 }
 
-fn dial(b: &mut Bench) {
+/// The ACD passes on agent A1's call control for the call.
+fn control(b: &mut Bench, op: CallOp) {
     b.e.handle_acd_action(
         AcdAction::CallControl {
             call: CALL.into(),
             agent_no: "A1".into(),
-            op: CallOp::Dial {
-                number: NUMBER.into(),
-                endpoint: Some(Endpoint::Sip {
-                    extension: "1001".into(),
-                }),
-                auto_answer: true,
-            },
+            op,
         },
         b.now,
     );
     b.drain();
+}
+
+fn dial(b: &mut Bench) {
+    control(
+        b,
+        CallOp::Dial {
+            number: NUMBER.into(),
+            endpoint: Some(Endpoint::Sip {
+                extension: "1001".into(),
+            }),
+            auto_answer: true,
+        },
+    );
 }
 
 fn offer_callback(b: &mut Bench) {
@@ -286,15 +294,7 @@ fn the_agent_hanging_up_while_the_number_rings_cancels_it() {
     let inv = b.expect_request(Method::Invite, CARRIER);
     b.recv(answer(&inv, 180, "Ringing", Some("far"), ""), CARRIER);
     // The agent hangs up from the desktop.
-    b.e.handle_acd_action(
-        AcdAction::CallControl {
-            call: CALL.into(),
-            agent_no: "A1".into(),
-            op: CallOp::Hangup,
-        },
-        b.now,
-    );
-    b.drain();
+    control(&mut b, CallOp::Hangup);
     let bye = b.expect_request(Method::Bye, PHONE_1001);
     b.recv(answer(&bye, 200, "OK", None, ""), PHONE_1001);
     b.expect_request(Method::Cancel, CARRIER);
@@ -430,19 +430,14 @@ fn the_agent_transfers_an_outbound_call_and_the_citizen_stays_on() {
     dial(&mut b);
     agent_answers(&mut b);
     let far = far_answers(&mut b, CARRIER);
-    b.e.handle_acd_action(
-        AcdAction::CallControl {
-            call: CALL.into(),
-            agent_no: "A1".into(),
-            op: CallOp::Transfer {
-                target: crate::acd::event::Target::Department {
-                    number: "07712345678".into(),
-                },
+    control(
+        &mut b,
+        CallOp::Transfer {
+            target: crate::acd::event::Target::Department {
+                number: "07712345678".into(),
             },
         },
-        b.now,
     );
-    b.drain();
     let bye = b.expect_request(Method::Bye, PHONE_1001);
     b.recv(answer(&bye, 200, "OK", None, ""), PHONE_1001);
     assert_eq!(
@@ -485,15 +480,7 @@ fn a_desktop_hangup_ends_an_answered_outbound_call_for_both() {
     dial(&mut b);
     agent_answers(&mut b);
     let far = far_answers(&mut b, CARRIER);
-    b.e.handle_acd_action(
-        AcdAction::CallControl {
-            call: CALL.into(),
-            agent_no: "A1".into(),
-            op: CallOp::Hangup,
-        },
-        b.now,
-    );
-    b.drain();
+    control(&mut b, CallOp::Hangup);
     let bye = b.expect_request(Method::Bye, PHONE_1001);
     b.recv(answer(&bye, 200, "OK", None, ""), PHONE_1001);
     let bye = b.expect_request(Method::Bye, CARRIER);
