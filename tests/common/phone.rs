@@ -117,3 +117,18 @@ pub fn hears_within(sock: &UdpSocket, hz: f64, within: Duration) -> bool {
     pcm.chunks(1600)
         .any(|c| c.len() == 1600 && level(c, hz) >= HEARD)
 }
+
+/// Two phones in a call, each sending its own tone (`a_hz`, `b_hz`): each hears the other's tone
+/// and not its own (hotline's relay connects them both ways).
+pub fn hear_each_other(a: &UdpSocket, a_hz: f64, b: &UdpSocket, b_hz: f64) {
+    assert_eq!(
+        hears(a, &[a_hz, b_hz]),
+        [false, true],
+        "the first phone hears the second"
+    );
+    assert_eq!(
+        hears(b, &[a_hz, b_hz]),
+        [true, false],
+        "the second phone hears the first"
+    );
+}

@@ -84,6 +84,11 @@ fn dial(b: &mut Bench) {
 }
 
 fn offer_callback(b: &mut Bench) {
+    offer_callback_to(b, NUMBER);
+}
+
+/// The ACD offers agent A1 the callback promise `CALL` to `number`.
+fn offer_callback_to(b: &mut Bench, number: &str) {
     b.e.handle_acd_action(
         AcdAction::OfferCall {
             call: CALL.into(),
@@ -93,7 +98,7 @@ fn offer_callback(b: &mut Bench) {
             }),
             auto_answer: true,
             ring_timeout_ms: 15_000,
-            callback: Some(NUMBER.into()),
+            callback: Some(number.into()),
         },
         b.now,
     );
@@ -388,20 +393,7 @@ fn a_callback_offer_the_agent_misses_fails_like_any_offer() {
 #[test]
 fn a_callback_to_a_number_no_trunk_reaches_is_not_the_agents_fault() {
     let mut b = bench();
-    b.e.handle_acd_action(
-        AcdAction::OfferCall {
-            call: CALL.into(),
-            agent_no: "A1".into(),
-            endpoint: Some(Endpoint::Sip {
-                extension: "1001".into(),
-            }),
-            auto_answer: true,
-            ring_timeout_ms: 15_000,
-            callback: Some("99999".into()),
-        },
-        b.now,
-    );
-    b.drain();
+    offer_callback_to(&mut b, "99999");
     assert!(b
         .acd
         .iter()
