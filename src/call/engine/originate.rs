@@ -157,20 +157,7 @@ impl<M: MediaControl> Engine<M> {
             .set_direction(bridge.id, MediaLeg::A, false, false);
         self.media
             .set_direction(bridge.id, MediaLeg::B, false, false);
-        let origin = sdp::Origin {
-            username: "hotline".into(),
-            session_id: rand::random::<u32>().to_string(),
-            session_version: 1,
-            net_type: "IN".into(),
-            addr_type: if self.cfg.advertise.is_ipv4() {
-                "IP4".into()
-            } else {
-                "IP6".into()
-            },
-            address: self.cfg.advertise.to_string(),
-        };
-        let agent_offer =
-            sdp::make_offer(self.cfg.advertise, bridge.port_b, &self.cfg.codecs, origin);
+        let agent_offer = self.own_offer(bridge.port_b);
         let Some(a_invite) = synthetic_invite(&number, &extension, &self.host_port()) else {
             self.media.destroy(bridge.id);
             return fail(
@@ -212,7 +199,6 @@ impl<M: MediaControl> Engine<M> {
         self.by_bridge.insert(bridge.id, id);
         let peer = Peer::udp(std::net::SocketAddr::new(self.cfg.advertise, 0));
         let start_ms = self.unix_ms(now);
-        // The agent's phone shows the number being called.
         let callee = number.clone();
         core.handle(
             Input::Connect {
@@ -243,6 +229,8 @@ impl<M: MediaControl> Engine<M> {
                     OriginKind::Callback => "callback",
                 },
                 agent: agent_no,
+                // The agent's phone shows the number being called (it becomes the trunk's caller
+                // ID when the number is dialled).
                 caller: number,
                 callee,
                 did: String::new(),
@@ -264,6 +252,20 @@ impl<M: MediaControl> Engine<M> {
             .active_calls
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.run_call(id, now);
+    }
+
+    /// hotline's own offer of every configured codec on `port` (nobody offered first).
+    fn own_offer(&self, port: u16) -> SessionDescription {
+        let ip = self.cfg.advertise;
+        let origin = sdp::Origin {
+            username: "hotline".into(),
+            session_id: rand::random::<u32>().to_string(),
+            session_version: 1,
+            net_type: "IN".into(),
+            addr_type: if ip.is_ipv4() { "IP4" } else { "IP6" }.into(),
+            address: ip.to_string(),
+        };
+        sdp::make_offer(ip, port, &self.cfg.codecs, origin)
     }
 
     /// The number cannot be dialled at all (no route, barred by the dial plan).
