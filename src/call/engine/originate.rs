@@ -229,8 +229,8 @@ impl<M: MediaControl> Engine<M> {
                     OriginKind::Callback => "callback",
                 },
                 agent: agent_no,
-                // The agent's phone shows the number being called (it becomes the trunk's caller
-                // ID when the number is dialled).
+                // The agent's phone shows the number being called; when the number is dialled,
+                // this becomes the caller ID the trunk presents.
                 caller: number,
                 callee,
                 did: String::new(),
