@@ -27,6 +27,46 @@ pub struct Principal {
 /// Validates tokens issued by the login endpoint (`src/web/auth.rs` implements it).
 pub trait TokenValidator {
     fn validate(&self, token: &str) -> Result<Principal, String>;
+
+    /// The same check without blocking a runtime thread; the WebSocket shell asks this before
+    /// the session sees the hello. The default runs [`TokenValidator::validate`].
+    fn validate_async(
+        &self,
+        token: String,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Principal, String>> + Send>>
+    {
+        let verdict = self.validate(&token);
+        Box::pin(std::future::ready(verdict))
+    }
+}
+
+/// A verdict already reached (by [`TokenValidator::validate_async`]) for the one token it names.
+pub struct Checked {
+    pub token: String,
+    pub verdict: Result<Principal, String>,
+}
+
+impl TokenValidator for Checked {
+    fn validate(&self, token: &str) -> Result<Principal, String> {
+        if token == self.token {
+            self.verdict.clone()
+        } else {
+            Err("token not checked".into())
+        }
+    }
+}
+
+impl CtiSession {
+    /// The token of a client's hello, when the session waits for one and `text` is it.
+    pub fn hello_token(&self, text: &str) -> Option<String> {
+        if self.state != State::AwaitingHello || text.len() > MAX_MESSAGE_BYTES {
+            return None;
+        }
+        match serde_json::from_str(text).ok()? {
+            ClientMessage::Hello { token, .. } => Some(token),
+            _ => None,
+        }
+    }
 }
 
 /// Read-only questions the shell answers from the ACD.
@@ -733,5 +773,27 @@ mod tests {
             1,
         ));
         assert!(drain(&mut s).is_empty(), "nothing after close");
+    }
+
+    #[test]
+    fn a_hello_is_checked_by_the_verdict_reached_for_its_token() {
+        let mut s = CtiSession::new(1, String::from("127.0.0.1"));
+        let hello = r#"{"type":"hello","version":1,"token":"t-1001"}"#;
+        assert_eq!(s.hello_token(hello).as_deref(), Some("t-1001"));
+        assert_eq!(s.hello_token(r#"{"type":"bogus"}"#), None);
+        let checked = Checked {
+            token: "t-1001".into(),
+            verdict: Ok(Principal {
+                user: "1001".into(),
+                agent_no: Some("1001".into()),
+                supervisor: false,
+            }),
+        };
+        s.handle_text(hello, &checked);
+        assert_eq!(s.hello_token(hello), None, "no second hello once open");
+        assert!(
+            checked.validate("another").is_err(),
+            "a verdict speaks for its own token only"
+        );
     }
 }

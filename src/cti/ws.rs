@@ -16,7 +16,7 @@ use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tracing::{debug, info_span, Instrument};
 
 use super::protocol::{event_frame, MAX_MESSAGE_BYTES};
-use super::session::{CtiSession, Query, Registry, SessionOutput, TokenValidator};
+use super::session::{Checked, CtiSession, Query, Registry, SessionOutput, TokenValidator};
 use crate::acd::shell::{AcdHandle, Broadcast};
 
 /// Events taken from the broadcast per wake-up before the frames are flushed.
@@ -70,7 +70,15 @@ async fn run(socket: WebSocket, st: CtiState, id: u64, ip: String) {
     'conn: loop {
         tokio::select! {
             msg = stream.next() => match msg {
-                Some(Ok(Message::Text(t))) => session.handle_text(t.as_str(), &*st.auth),
+                Some(Ok(Message::Text(t))) => match session.hello_token(t.as_str()) {
+                    // The token is looked up without blocking a runtime thread: a shift's worth of
+                    // desktops logging in at once must not park every worker on the database.
+                    Some(token) => {
+                        let verdict = st.auth.validate_async(token.clone()).await;
+                        session.handle_text(t.as_str(), &Checked { token, verdict });
+                    }
+                    None => session.handle_text(t.as_str(), &*st.auth),
+                },
                 Some(Ok(Message::Binary(_))) => session.handle_text("binary frames are not part of the protocol", &*st.auth),
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break 'conn,

@@ -476,22 +476,40 @@ pub struct CtiTokens {
     pub auth: Auth,
 }
 
-impl crate::cti::session::TokenValidator for CtiTokens {
-    fn validate(&self, token: &str) -> Result<crate::cti::session::Principal, String> {
-        let auth = self.auth.clone();
-        let token = token.to_string();
-        // The CTI session asks synchronously, once per login: block_in_place lets the
-        // (multi-thread) runtime move this worker's other tasks away while the lookup runs.
-        let user = tokio::task::block_in_place(|| {
-            tokio::runtime::Handle::current()
-                .block_on(async move { auth.authenticate(&token, crate::store::now_ms()).await })
-        })
-        .map_err(|e| e.to_string())?;
+impl CtiTokens {
+    async fn principal(
+        auth: Auth,
+        token: String,
+    ) -> Result<crate::cti::session::Principal, String> {
+        let user = auth
+            .authenticate(&token, crate::store::now_ms())
+            .await
+            .map_err(|e| e.to_string())?;
         let is = |r: Role| user.roles.contains(&r);
         Ok(crate::cti::session::Principal {
             agent_no: is(Role::Agent).then(|| user.username.clone()),
             supervisor: is(Role::Supervisor) || is(Role::Admin),
             user: user.username,
         })
+    }
+}
+
+impl crate::cti::session::TokenValidator for CtiTokens {
+    fn validate_async(
+        &self,
+        token: String,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = Result<crate::cti::session::Principal, String>> + Send,
+        >,
+    > {
+        Box::pin(Self::principal(self.auth.clone(), token))
+    }
+
+    fn validate(&self, token: &str) -> Result<crate::cti::session::Principal, String> {
+        // Only a caller without an async context comes here (the WebSocket shell uses
+        // `validate_async`); block_in_place keeps the runtime's other tasks moving meanwhile.
+        let fut = Self::principal(self.auth.clone(), token.to_string());
+        tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(fut))
     }
 }
