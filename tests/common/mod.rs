@@ -9,6 +9,7 @@ pub mod ua;
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -241,7 +242,9 @@ pub fn tone_wav_hz(dir: &Path, hz: u32) -> PathBuf {
     p
 }
 
-/// One sipp process running a scenario; bounded by sipp's own -timeout and by `kill` on drop.
+/// One sipp process running a scenario under `timeout`, in a process group of its own: bounded by
+/// sipp's own -timeout, by `timeout`, and by killing the whole group on drop (killing `timeout`
+/// alone would leave sipp running, holding its ports).
 pub struct Sipp {
     pub child: Child,
     pub name: String,
@@ -262,6 +265,9 @@ pub struct SippRun {
     pub wav: Option<PathBuf>,
     pub timeout_s: u32,
     pub extra: Vec<String>,
+    /// Log every SIP message to `messages.log` (shown when a run fails); off for load runs, where
+    /// the log costs sipp time and disk.
+    pub trace_msg: bool,
     /// `(@NAME@, value)` pairs written into the scenario text (paths, pauses).
     pub subst: Vec<(String, String)>,
 }
@@ -281,6 +287,7 @@ impl SippRun {
             wav: None,
             timeout_s: 20,
             extra: Vec::new(),
+            trace_msg: true,
             subst: Vec::new(),
         }
     }
@@ -343,8 +350,10 @@ impl SippRun {
         ]);
         cmd.args(["-trace_err", "-error_file"])
             .arg(dir.join("errors.log"));
-        cmd.args(["-trace_msg", "-message_file"])
-            .arg(dir.join("messages.log"));
+        if self.trace_msg {
+            cmd.args(["-trace_msg", "-message_file"])
+                .arg(dir.join("messages.log"));
+        }
         cmd.args(["-recv_timeout", &format!("{}", self.timeout_s * 1000)]);
         if let Some(f) = &self.fields {
             let inj = dir.join("fields.csv");
@@ -352,10 +361,14 @@ impl SippRun {
             cmd.arg("-inf").arg(inj);
         }
         cmd.args(&self.extra);
+        // stderr to a file, not a pipe nobody reads during the run: a sipp warning per call would
+        // fill a pipe and stall sipp.
+        let stderr = std::fs::File::create(dir.join("stderr.log")).expect("sipp stderr file");
         cmd.current_dir(&dir)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+            .stderr(stderr)
+            .process_group(0);
         let mut child = cmd.spawn().expect("spawn sipp");
         // A sipp that answers calls must be listening before anything calls it: on a loaded
         // machine its start can take longer than any fixed sleep. Its port is taken once it is.
@@ -379,10 +392,7 @@ impl Sipp {
         if status.success() {
             return Ok(());
         }
-        let mut err = String::new();
-        if let Some(mut e) = self.child.stderr.take() {
-            let _ = e.read_to_string(&mut err);
-        }
+        let err = std::fs::read_to_string(self.dir.join("stderr.log")).unwrap_or_default();
         let errors = std::fs::read_to_string(self.dir.join("errors.log")).unwrap_or_default();
         let msgs = std::fs::read_to_string(self.dir.join("messages.log")).unwrap_or_default();
         let tail: String = msgs
@@ -397,9 +407,32 @@ impl Sipp {
     }
 }
 
+impl Sipp {
+    /// The pid of sipp itself (the child of `timeout`), once `timeout` has started it.
+    pub fn sipp_pid(&self) -> Option<u32> {
+        let id = self.child.id();
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            let kids = std::fs::read_to_string(format!("/proc/{id}/task/{id}/children")).ok()?;
+            if let Some(p) = kids.split_whitespace().next() {
+                return p.parse().ok();
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
 impl Drop for Sipp {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        // The group (`timeout` and sipp) was made with the child as its leader; SIGKILL to the
+        // group also reaches a sipp whose `timeout` already ended.
+        // SAFETY: kill(2) takes no pointers; a negative pid names the process group.
+        unsafe {
+            libc::kill(-(self.child.id() as i32), libc::SIGKILL);
+        }
         let _ = self.child.wait();
     }
 }
