@@ -118,9 +118,8 @@ impl HeaderName {
         let first = name.first().map_or(0, |b| b.to_ascii_lowercase());
         candidates(name.len(), first)
             .iter()
-            .copied()
-            .find(|h| h.canonical().is_some_and(|c| same_name(name, c.as_bytes())))
-            .unwrap_or(HeaderName::Other)
+            .find(|(_, c)| same_name(name, c))
+            .map_or(HeaderName::Other, |&(h, _)| h)
     }
 
     /// Headers that may appear at most once (a second one is a 400).
@@ -155,55 +154,59 @@ fn same_name(name: &[u8], canonical: &[u8]) -> bool {
             .all(|(&a, &c)| a == c || a.eq_ignore_ascii_case(&c))
 }
 
-/// The known names of this length whose canonical spelling starts with `first` (lower case).
+/// The known names of this length whose canonical spelling starts with `first` (lower case), with
+/// that spelling (stored here so the lookup compares at once, without a `canonical()` jump).
 /// Kept in step with the list above by the `every_name_found` test.
-fn candidates(len: usize, first: u8) -> &'static [HeaderName] {
+fn candidates(len: usize, first: u8) -> &'static [(HeaderName, &'static [u8])] {
     use HeaderName::*;
     match (len, first) {
-        (2, b't') => &[To],
-        (3, b'v') => &[Via],
-        (4, b'f') => &[From],
-        (4, b'c') => &[CSeq],
-        (4, b'd') => &[Date],
-        (4, b'r') => &[RSeq, RAck],
-        (5, b'r') => &[Route],
-        (5, b'a') => &[Allow],
-        (5, b'e') => &[Event],
-        (6, b'a') => &[Accept],
-        (6, b'm') => &[MinSe],
-        (6, b's') => &[Server],
-        (7, b'c') => &[CallId, Contact],
-        (7, b'e') => &[Expires],
-        (7, b's') => &[Subject],
-        (7, b'r') => &[Require],
-        (7, b'w') => &[Warning],
-        (7, b'p') => &[Privacy],
-        (8, b'r') => &[ReferTo, Replaces],
-        (8, b'i') => &[Identity],
-        (9, b's') => &[Supported],
-        (9, b't') => &[Timestamp],
-        (10, b'u') => &[UserAgent],
-        (11, b'm') => &[MinExpires],
-        (11, b'u') => &[Unsupported],
-        (11, b'r') => &[ReferredBy, RetryAfter],
-        (12, b'm') => &[MaxForwards],
-        (12, b'c') => &[ContentType],
-        (12, b'r') => &[RecordRoute],
-        (12, b'a') => &[AllowEvents],
-        (13, b'a') => &[Authorization],
-        (13, b'p') => &[ProxyRequire],
-        (13, b'i') => &[IdentityInfo],
-        (14, b'c') => &[ContentLength],
-        (14, b'a') => &[AcceptContact],
-        (14, b'r') => &[RejectContact],
-        (15, b's') => &[SessionExpires],
-        (16, b'c') => &[ContentEncoding],
-        (16, b'w') => &[WwwAuthenticate],
-        (18, b'p') => &[ProxyAuthenticate],
-        (18, b's') => &[SubscriptionState],
-        (19, b'p') => &[ProxyAuthorization, PAssertedIdentity],
-        (19, b'r') => &[RequestDisposition],
-        (19, b'c') => &[ContentDisposition],
+        (2, b't') => &[(To, b"To")],
+        (3, b'v') => &[(Via, b"Via")],
+        (4, b'f') => &[(From, b"From")],
+        (4, b'c') => &[(CSeq, b"CSeq")],
+        (4, b'd') => &[(Date, b"Date")],
+        (4, b'r') => &[(RSeq, b"RSeq"), (RAck, b"RAck")],
+        (5, b'r') => &[(Route, b"Route")],
+        (5, b'a') => &[(Allow, b"Allow")],
+        (5, b'e') => &[(Event, b"Event")],
+        (6, b'a') => &[(Accept, b"Accept")],
+        (6, b'm') => &[(MinSe, b"Min-SE")],
+        (6, b's') => &[(Server, b"Server")],
+        (7, b'c') => &[(CallId, b"Call-ID"), (Contact, b"Contact")],
+        (7, b'e') => &[(Expires, b"Expires")],
+        (7, b's') => &[(Subject, b"Subject")],
+        (7, b'r') => &[(Require, b"Require")],
+        (7, b'w') => &[(Warning, b"Warning")],
+        (7, b'p') => &[(Privacy, b"Privacy")],
+        (8, b'r') => &[(ReferTo, b"Refer-To"), (Replaces, b"Replaces")],
+        (8, b'i') => &[(Identity, b"Identity")],
+        (9, b's') => &[(Supported, b"Supported")],
+        (9, b't') => &[(Timestamp, b"Timestamp")],
+        (10, b'u') => &[(UserAgent, b"User-Agent")],
+        (11, b'm') => &[(MinExpires, b"Min-Expires")],
+        (11, b'u') => &[(Unsupported, b"Unsupported")],
+        (11, b'r') => &[(ReferredBy, b"Referred-By"), (RetryAfter, b"Retry-After")],
+        (12, b'm') => &[(MaxForwards, b"Max-Forwards")],
+        (12, b'c') => &[(ContentType, b"Content-Type")],
+        (12, b'r') => &[(RecordRoute, b"Record-Route")],
+        (12, b'a') => &[(AllowEvents, b"Allow-Events")],
+        (13, b'a') => &[(Authorization, b"Authorization")],
+        (13, b'p') => &[(ProxyRequire, b"Proxy-Require")],
+        (13, b'i') => &[(IdentityInfo, b"Identity-Info")],
+        (14, b'c') => &[(ContentLength, b"Content-Length")],
+        (14, b'a') => &[(AcceptContact, b"Accept-Contact")],
+        (14, b'r') => &[(RejectContact, b"Reject-Contact")],
+        (15, b's') => &[(SessionExpires, b"Session-Expires")],
+        (16, b'c') => &[(ContentEncoding, b"Content-Encoding")],
+        (16, b'w') => &[(WwwAuthenticate, b"WWW-Authenticate")],
+        (18, b'p') => &[(ProxyAuthenticate, b"Proxy-Authenticate")],
+        (18, b's') => &[(SubscriptionState, b"Subscription-State")],
+        (19, b'p') => &[
+            (ProxyAuthorization, b"Proxy-Authorization"),
+            (PAssertedIdentity, b"P-Asserted-Identity"),
+        ],
+        (19, b'r') => &[(RequestDisposition, b"Request-Disposition")],
+        (19, b'c') => &[(ContentDisposition, b"Content-Disposition")],
         _ => &[],
     }
 }

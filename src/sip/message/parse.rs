@@ -153,6 +153,69 @@ fn line_end(d: &[u8], from: usize, limit: usize) -> Result<usize, ParseError> {
     }
 }
 
+/// The head in one walk, for the common case: every line ends in CRLF, no NUL, no folding, every
+/// line well formed. Returns `None` at the first thing that is not plainly fine (a bare CR or LF,
+/// a NUL, a continuation line, an over-long line, a bad start line or header name, no blank line,
+/// too many headers); `slow_head` then walks again and gives the verdict or the exact error. When
+/// it returns `Some`, the result is what `slow_head` gives: the first `\r\n\r\n` is the first
+/// empty line (every CR and LF before it ended a line), and each line's ranges are computed the
+/// same way. One `memchr3` per line finds its end and any NUL in it, where `slow_head` looks for
+/// the blank line, for NULs, and then for each line's end, in three walks.
+#[inline]
+fn fast_head(d: &[u8], pos: usize) -> Option<(usize, Start, Vec<Header>)> {
+    let end_of = |from: usize| -> Option<usize> {
+        let j = from + memchr::memchr3(b'\r', b'\n', 0, d.get(from..)?)?;
+        (d.get(j) == Some(&b'\r') && d.get(j + 1) == Some(&b'\n')).then_some(j)
+    };
+    let sl_end = end_of(pos)?;
+    if sl_end - pos > MAX_LINE || sl_end == pos {
+        return None;
+    }
+    let mut headers: Vec<Header> = Vec::with_capacity(16);
+    let mut i = sl_end + 2;
+    loop {
+        let le = end_of(i)?;
+        if le == i {
+            // The blank line: the head ends at the CRLF before it.
+            let start = parse_start_line(d, pos, sl_end).ok()?;
+            return Some((i - 2, start, headers));
+        }
+        if le - i > MAX_LINE || headers.len() >= MAX_HEADERS {
+            return None;
+        }
+        let line = d.get(i..le)?;
+        let name_len = line.iter().position(|&b| !is_token_char(b))?;
+        if name_len == 0 {
+            return None;
+        }
+        let mut j = name_len;
+        while matches!(line.get(j), Some(b' ' | b'\t')) {
+            j += 1;
+        }
+        if line.get(j) != Some(&b':') {
+            return None;
+        }
+        j += 1;
+        while matches!(line.get(j), Some(b' ' | b'\t')) {
+            j += 1;
+        }
+        let mut e = line.len();
+        while e > j && matches!(line.get(e - 1), Some(b' ' | b'\t')) {
+            e -= 1;
+        }
+        // A continuation line next: leave folding to `slow_head`.
+        if matches!(d.get(le + 2), Some(b' ' | b'\t')) {
+            return None;
+        }
+        headers.push(Header {
+            id: HeaderName::from_bytes(line.get(..name_len)?),
+            name: Text::Buf(i as u32, (i + name_len) as u32),
+            value: Text::Buf((i + j) as u32, (i + e) as u32),
+        });
+        i = le + 2;
+    }
+}
+
 fn parse(buf: Bytes, mode: Mode) -> Result<SipMessage, ParseError> {
     let d: &[u8] = &buf;
     if d.len() > MAX_MESSAGE {
@@ -162,6 +225,48 @@ fn parse(buf: Bytes, mode: Mode) -> Result<SipMessage, ParseError> {
     if pos >= d.len() {
         return Err(err(ErrorKind::Empty, "no message"));
     }
+    let (head_end, start, headers) = match fast_head(d, pos) {
+        Some(h) => h,
+        None => slow_head(d, pos)?,
+    };
+    let cl = validate(d, &start, &headers)?;
+
+    // Body.
+    let body_start = head_end + 4;
+    let avail = d.len() - body_start.min(d.len());
+    let body = match (mode, cl) {
+        (Mode::Stream, None) => {
+            return Err(err(
+                ErrorKind::Framing,
+                "Content-Length required on streams",
+            ))
+        }
+        (Mode::Stream, Some(n)) if n != avail => {
+            return Err(err(
+                ErrorKind::Framing,
+                "body length differs from Content-Length",
+            ))
+        }
+        (_, Some(n)) if n > avail => {
+            return Err(err(
+                ErrorKind::Incomplete,
+                "body shorter than Content-Length",
+            ))
+        }
+        (_, Some(n)) => buf.slice(body_start..body_start + n),
+        (Mode::Datagram, None) => buf.slice(body_start.min(d.len())..),
+    };
+    Ok(SipMessage {
+        buf,
+        start,
+        headers,
+        body,
+    })
+}
+
+/// The head in separate walks, for every input (`fast_head` defers here when unsure): the blank
+/// line, NUL bytes, the start line, then the header lines with folding. Gives the exact error.
+fn slow_head(d: &[u8], pos: usize) -> Result<(usize, Start, Vec<Header>), ParseError> {
     let head_end = find_blank_line(d.get(pos..).unwrap_or(&[]))
         .map(|i| pos + i)
         .ok_or(err(ErrorKind::Incomplete, "no blank line after headers"))?;
@@ -255,40 +360,7 @@ fn parse(buf: Bytes, mode: Mode) -> Result<SipMessage, ParseError> {
             h.value = Text::Own(Bytes::from(un));
         }
     }
-
-    let cl = validate(d, &start, &headers)?;
-
-    // Body.
-    let body_start = head_end + 4;
-    let avail = d.len() - body_start.min(d.len());
-    let body = match (mode, cl) {
-        (Mode::Stream, None) => {
-            return Err(err(
-                ErrorKind::Framing,
-                "Content-Length required on streams",
-            ))
-        }
-        (Mode::Stream, Some(n)) if n != avail => {
-            return Err(err(
-                ErrorKind::Framing,
-                "body length differs from Content-Length",
-            ))
-        }
-        (_, Some(n)) if n > avail => {
-            return Err(err(
-                ErrorKind::Incomplete,
-                "body shorter than Content-Length",
-            ))
-        }
-        (_, Some(n)) => buf.slice(body_start..body_start + n),
-        (Mode::Datagram, None) => buf.slice(body_start.min(d.len())..),
-    };
-    Ok(SipMessage {
-        buf,
-        start,
-        headers,
-        body,
-    })
+    Ok((head_end, start, headers))
 }
 
 /// Replace each `*WSP CRLF 1*WSP` with one SP and trim the ends.
@@ -423,6 +495,9 @@ fn validate(d: &[u8], start: &Start, headers: &[Header]) -> Result<Option<usize>
         match id {
             HeaderName::Via => {
                 have[0] = true;
+                if quick::via_list_ok(v) {
+                    continue;
+                }
                 for part in split_top(utf8(v, id)?, b',') {
                     if !quick::via_ok(part.as_bytes()) {
                         Via::parse(part).map_err(tag)?;
@@ -456,6 +531,9 @@ fn validate(d: &[u8], start: &Start, headers: &[Header]) -> Result<Option<usize>
                 }
             }
             HeaderName::Contact => {
+                if quick::name_addr_list_ok(v) {
+                    continue;
+                }
                 let s = utf8(v, id).unwrap_or("");
                 if trim(s) == "*" {
                     continue;
@@ -473,6 +551,9 @@ fn validate(d: &[u8], start: &Start, headers: &[Header]) -> Result<Option<usize>
                 }
             }
             HeaderName::Route | HeaderName::RecordRoute => {
+                if quick::name_addr_list_ok(v) {
+                    continue;
+                }
                 for part in split_top(utf8(v, id)?, b',') {
                     name_addr(part).map_err(tag)?;
                 }

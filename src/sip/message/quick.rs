@@ -127,6 +127,22 @@ pub(crate) fn name_addr_ok(v: &[u8]) -> bool {
     }
 }
 
+/// Does every element of the comma list `v` pass [`name_addr_ok`]? Such a list is plain ASCII
+/// with no quote and every `<...>` closed before the next comma (no accepted class holds `"`, `,`,
+/// `<` or `>` where the check does not expect them), so its commas are exactly where `split_top`
+/// splits, the value is valid UTF-8, and no element is `*`: the caller's per-element loop would
+/// accept every element. (`false`: not sure, run that loop.)
+pub(crate) fn name_addr_list_ok(v: &[u8]) -> bool {
+    v.split(|&b| b == b',').all(name_addr_ok)
+}
+
+/// Does every element of the comma list `v` pass [`via_ok`]? As for [`name_addr_list_ok`]: an
+/// accepted element holds no `"`, `,`, `<` or `>`, so the commas are where `split_top` splits and
+/// the value is ASCII. (`false`: not sure, split and check element by element.)
+pub(crate) fn via_list_ok(v: &[u8]) -> bool {
+    v.split(|&b| b == b',').all(via_ok)
+}
+
 /// Does `Via::parse` surely accept `v`? (`false`: not sure, ask it.)
 pub(crate) fn via_ok(v: &[u8]) -> bool {
     let v = trim_bytes(v);
