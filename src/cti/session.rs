@@ -24,26 +24,44 @@ pub struct Principal {
     pub supervisor: bool,
 }
 
-/// Validates tokens issued by the login endpoint (`src/web/auth.rs` implements it).
+/// The session's question about a hello's token, answered from what it already knows (the
+/// session is sans-IO: the shell looks the token up first, see [`TokenLookup`]).
 pub trait TokenValidator {
     fn validate(&self, token: &str) -> Result<Principal, String>;
+}
 
-    /// The same check without blocking a runtime thread; the WebSocket shell asks this before
-    /// the session sees the hello. The default runs [`TokenValidator::validate`].
-    fn validate_async(
-        &self,
-        token: String,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Principal, String>> + Send>>
-    {
-        let verdict = self.validate(&token);
-        Box::pin(std::future::ready(verdict))
+/// A verdict of a token lookup, as a future so that the WebSocket shell never blocks a runtime
+/// thread on the database (`src/web/auth.rs` implements it over the user store).
+pub type Verdict =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Principal, String>> + Send>>;
+
+/// Looks up tokens issued by the login endpoint; what the WebSocket shell asks before the session
+/// sees a hello.
+pub trait TokenLookup: Send + Sync {
+    fn lookup(&self, token: String) -> Verdict;
+}
+
+/// Any validator that knows its answers at once (fixed test tokens) is a lookup too.
+impl<T: TokenValidator + Send + Sync> TokenLookup for T {
+    fn lookup(&self, token: String) -> Verdict {
+        Box::pin(std::future::ready(self.validate(&token)))
     }
 }
 
-/// A verdict already reached (by [`TokenValidator::validate_async`]) for the one token it names.
+/// A verdict already reached (by [`TokenLookup::lookup`]) for the one token it names.
 pub struct Checked {
     pub token: String,
     pub verdict: Result<Principal, String>,
+}
+
+impl Checked {
+    /// For frames that are not a hello: no token was looked up, none is accepted.
+    pub fn nothing() -> Checked {
+        Checked {
+            token: String::new(),
+            verdict: Err("no token was looked up".into()),
+        }
+    }
 }
 
 impl TokenValidator for Checked {

@@ -16,7 +16,7 @@ use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tracing::{debug, info_span, Instrument};
 
 use super::protocol::{event_frame, MAX_MESSAGE_BYTES};
-use super::session::{Checked, CtiSession, Query, Registry, SessionOutput, TokenValidator};
+use super::session::{Checked, CtiSession, Query, Registry, SessionOutput, TokenLookup};
 use crate::acd::shell::{AcdHandle, Broadcast};
 
 /// Events taken from the broadcast per wake-up before the frames are flushed.
@@ -26,13 +26,13 @@ const MAX_EVENTS_PER_WAKE: usize = 64;
 #[derive(Clone)]
 pub struct CtiState {
     pub acd: AcdHandle,
-    pub auth: Arc<dyn TokenValidator + Send + Sync>,
+    pub auth: Arc<dyn TokenLookup>,
     next_session: Arc<AtomicU64>,
     registry: Arc<Mutex<Registry>>,
 }
 
 impl CtiState {
-    pub fn new(acd: AcdHandle, auth: Arc<dyn TokenValidator + Send + Sync>) -> Self {
+    pub fn new(acd: AcdHandle, auth: Arc<dyn TokenLookup>) -> Self {
         CtiState {
             acd,
             auth,
@@ -70,16 +70,19 @@ async fn run(socket: WebSocket, st: CtiState, id: u64, ip: String) {
     'conn: loop {
         tokio::select! {
             msg = stream.next() => match msg {
-                Some(Ok(Message::Text(t))) => match session.hello_token(t.as_str()) {
+                Some(Ok(Message::Text(t))) => {
                     // The token is looked up without blocking a runtime thread: a shift's worth of
                     // desktops logging in at once must not park every worker on the database.
-                    Some(token) => {
-                        let verdict = st.auth.validate_async(token.clone()).await;
-                        session.handle_text(t.as_str(), &Checked { token, verdict });
-                    }
-                    None => session.handle_text(t.as_str(), &*st.auth),
-                },
-                Some(Ok(Message::Binary(_))) => session.handle_text("binary frames are not part of the protocol", &*st.auth),
+                    let checked = match session.hello_token(t.as_str()) {
+                        Some(token) => Checked {
+                            verdict: st.auth.lookup(token.clone()).await,
+                            token,
+                        },
+                        None => Checked::nothing(),
+                    };
+                    session.handle_text(t.as_str(), &checked);
+                }
+                Some(Ok(Message::Binary(_))) => session.handle_text("binary frames are not part of the protocol", &Checked::nothing()),
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break 'conn,
             },

@@ -494,22 +494,8 @@ impl CtiTokens {
     }
 }
 
-impl crate::cti::session::TokenValidator for CtiTokens {
-    fn validate_async(
-        &self,
-        token: String,
-    ) -> std::pin::Pin<
-        Box<
-            dyn std::future::Future<Output = Result<crate::cti::session::Principal, String>> + Send,
-        >,
-    > {
+impl crate::cti::session::TokenLookup for CtiTokens {
+    fn lookup(&self, token: String) -> crate::cti::session::Verdict {
         Box::pin(Self::principal(self.auth.clone(), token))
-    }
-
-    fn validate(&self, token: &str) -> Result<crate::cti::session::Principal, String> {
-        // Only a caller without an async context comes here (the WebSocket shell uses
-        // `validate_async`); block_in_place keeps the runtime's other tasks moving meanwhile.
-        let fut = Self::principal(self.auth.clone(), token.to_string());
-        tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(fut))
     }
 }
