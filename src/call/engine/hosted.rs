@@ -132,11 +132,6 @@ impl Hosted {
             origin: None,
         }
     }
-
-    /// Whether hotline placed this call itself.
-    pub fn originated(&self) -> bool {
-        self.origin.is_some()
-    }
 }
 
 /// hotline's answer to a caller's offer: the first audio codec of the offer that the trunk

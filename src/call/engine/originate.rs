@@ -106,16 +106,10 @@ impl<M: MediaControl> Engine<M> {
                 targets, caller_id, ..
             } if !targets.is_empty() => (VecDeque::from(targets), caller_id),
             Decision::Reject { reason, .. } => {
-                return self.number_unusable(acd_call, &agent_no, kind, 403, &reason);
+                return self.number_unusable(acd_call, kind, 403, &reason);
             }
             _ => {
-                return self.number_unusable(
-                    acd_call,
-                    &agent_no,
-                    kind,
-                    404,
-                    "no trunk reaches this number",
-                );
+                return self.number_unusable(acd_call, kind, 404, "no trunk reaches this number");
             }
         };
         let Some(acd::Endpoint::Sip { extension }) = endpoint else {
@@ -269,19 +263,11 @@ impl<M: MediaControl> Engine<M> {
     }
 
     /// The number cannot be dialled at all (no route, barred by the dial plan).
-    fn number_unusable(
-        &mut self,
-        acd_call: &str,
-        agent_no: &str,
-        kind: OriginKind,
-        code: u16,
-        reason: &str,
-    ) {
+    fn number_unusable(&mut self, acd_call: &str, kind: OriginKind, code: u16, reason: &str) {
         warn!(code, %reason, "number not dialled");
         let call = acd_call.to_string();
         if kind == OriginKind::Callback {
             // Not the agent's fault: the ACD withdraws the offer and counts a failed attempt.
-            let _ = agent_no;
             self.out.push_back(Output::Acd(acd::Event::CallbackResult {
                 call,
                 reached: false,
@@ -537,37 +523,33 @@ impl<M: MediaControl> Engine<M> {
         self.run_call(id, now);
     }
 
+    /// Whether hotline placed call `id` (the call core knows; it answers for the whole call).
     pub(super) fn is_originated(&self, id: u64) -> bool {
-        self.calls
-            .get(&id)
-            .and_then(|c| c.hosted.as_ref())
-            .is_some_and(|h| h.originated())
+        self.calls.get(&id).is_some_and(|c| c.core.is_originated())
+    }
+
+    fn origin(&self, id: u64) -> Option<&Origin> {
+        self.calls.get(&id)?.hosted.as_ref()?.origin.as_ref()
     }
 
     pub(super) fn is_origin_far(&self, id: u64, leg: LegId) -> bool {
-        self.calls
-            .get(&id)
-            .and_then(|c| c.hosted.as_ref())
-            .and_then(|h| h.origin.as_ref())
-            .is_some_and(|o| o.far == Some(leg))
+        self.origin(id).is_some_and(|o| o.far == Some(leg))
     }
 
     /// Whether the number hotline dialled is on the line (it plays the caller's part).
     pub(super) fn origin_far_up(&self, id: u64) -> bool {
-        self.calls
-            .get(&id)
-            .and_then(|c| c.hosted.as_ref())
-            .and_then(|h| h.origin.as_ref())
+        self.origin(id)
             .is_some_and(|o| o.far_answered && o.far.is_some())
     }
 
     /// Every agent's offer of an originated call was withdrawn before one answered: it is over.
     pub(super) fn origin_unoffered(&mut self, id: u64, now: Instant) {
-        let idle = self
-            .calls
-            .get(&id)
-            .and_then(|c| c.hosted.as_ref())
-            .is_some_and(|h| h.originated() && h.offers.is_empty() && h.agent.is_none());
+        let idle = self.is_originated(id)
+            && self
+                .calls
+                .get(&id)
+                .and_then(|c| c.hosted.as_ref())
+                .is_some_and(|h| h.offers.is_empty() && h.agent.is_none());
         if idle {
             if let Some(h) = self.calls.get_mut(&id).and_then(|c| c.hosted.as_mut()) {
                 h.in_acd = false;
