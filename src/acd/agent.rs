@@ -226,6 +226,11 @@ pub enum AgentInput {
         reason: String,
     },
     Answered,
+    /// The agent's phone answered an offer the ACD had already given up on (the answer crossed a
+    /// ring timeout or a re-offer): the phone is the truth, so the agent is talking on `call`.
+    AnsweredLate {
+        call: CallId,
+    },
     Hold,
     Retrieve,
     ConsultStart,
@@ -400,6 +405,18 @@ pub fn transition(
             "answered",
         ),
         (s, I::Answered) => wrong("answer", s),
+        // Not from a call of their own: the phone cannot have answered this call then.
+        (
+            S::Ready | S::NotReady { .. } | S::Break { .. } | S::WrapUp { .. } | S::Ringing { .. },
+            I::AnsweredLate { call },
+        ) => next(
+            S::Talking {
+                call: call.clone(),
+                outbound: false,
+            },
+            "answered_late",
+        ),
+        (s, I::AnsweredLate { .. }) => wrong("answer", s),
 
         (S::Talking { call, outbound }, I::Hold) => next(
             S::Held {

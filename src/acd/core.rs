@@ -15,8 +15,8 @@ use super::agent::{
 };
 use super::config::{AcdConfig, GroupConfig, OverflowTarget, OverflowTrigger};
 use super::event::{
-    AcdEvent, Action, CallbackRecord, CallerHistory, Event, ExitReason, IncomingCall, OfferFailure,
-    PersistOp, StateChange,
+    AcdEvent, Action, CallOp, CallbackRecord, CallerHistory, Event, ExitReason, IncomingCall,
+    OfferFailure, PersistOp, StateChange,
 };
 use super::lists::Lists;
 use super::queue::{entry_index, Priority};
@@ -900,11 +900,19 @@ impl Acd {
         let c = self.calls.get(id).ok_or_else(|| Refusal::UnknownCall {
             call: id.to_string(),
         })?;
-        if c.status != CallStatus::Offered || !c.offers.contains(&a) {
-            return Err(Refusal::WrongState {
-                op: "answered".into(),
-                state: format!("call {id} not offered to {agent_no}"),
-            });
+        match c.status {
+            // The call layer says it again (it was re-offered before our verdict reached it).
+            CallStatus::Connected(x) if x == a => return Ok(()),
+            CallStatus::Connected(_) => {
+                return Err(Refusal::WrongState {
+                    op: "answered".into(),
+                    state: format!("call {id} is connected to another agent"),
+                })
+            }
+            CallStatus::Offered if c.offers.contains(&a) => {}
+            // The answer crossed our ring timeout (or a re-offer to someone else): the agent's
+            // phone is connected to the caller, which is what counts.
+            CallStatus::Offered | CallStatus::Waiting => return self.answered_late(id, a),
         }
         let others: Vec<usize> = c.offers.iter().copied().filter(|&x| x != a).collect();
         // A consulted colleague taking the call over (attended transfer) is talking already.
@@ -923,6 +931,74 @@ impl Acd {
             });
             let _ = self.apply(o, AgentInput::OfferCancelled);
         }
+        self.connected(id, a)
+    }
+
+    /// An answer that arrived after the ACD gave up on the offer: the agent takes the call if their
+    /// phone can have answered it (not on another call); whoever it was re-offered to is released
+    /// without blame. Refused otherwise, and the agent's leg is withdrawn from the call.
+    fn answered_late(&mut self, id: &str, a: usize) -> Result<(), Refusal> {
+        let agent_no = self.agents[a].profile.agent_no.clone();
+        let other_call = self.agents[a]
+            .state
+            .call()
+            .filter(|c| c.as_str() != id)
+            .cloned();
+        let free = matches!(
+            self.agents[a].state,
+            AgentState::Ready
+                | AgentState::NotReady { .. }
+                | AgentState::Break { .. }
+                | AgentState::WrapUp { .. }
+                | AgentState::Ringing { .. }
+        );
+        if !free {
+            // The call waits again: the agent's leg comes off it and the caller hears music.
+            self.emit(Action::CallControl {
+                call: id.to_string(),
+                agent_no: agent_no.clone(),
+                op: CallOp::DetachAgent,
+            });
+            return Err(Refusal::WrongState {
+                op: "answered".into(),
+                state: format!("agent {agent_no} is {}", self.agents[a].state.name()),
+            });
+        }
+        tracing::info!(call = %id, agent = %agent_no, "answer arrived after the offer was given up: the agent takes the call");
+        // Ringing for another call meanwhile: that call goes back to its place.
+        if let Some(other) = other_call {
+            self.emit(Action::CancelOffer {
+                call: other.clone(),
+                agent_no: agent_no.clone(),
+            });
+            self.apply(a, AgentInput::OfferCancelled)?;
+            self.withdraw_offer(&other, a);
+        }
+        let offers = self
+            .calls
+            .get(id)
+            .map(|c| c.offers.clone())
+            .unwrap_or_default();
+        for o in offers {
+            self.emit(Action::CancelOffer {
+                call: id.to_string(),
+                agent_no: self.agents[o].profile.agent_no.clone(),
+            });
+            let _ = self.apply(o, AgentInput::OfferCancelled);
+        }
+        self.apply(
+            a,
+            AgentInput::AnsweredLate {
+                call: id.to_string(),
+            },
+        )?;
+        self.connected(id, a)
+    }
+
+    /// Call `id` is connected to agent `a`: out of the queue, counted, published.
+    fn connected(&mut self, id: &str, a: usize) -> Result<(), Refusal> {
+        let agent_no = self.agents[a].profile.agent_no.clone();
+        let agent_no = agent_no.as_str();
         self.remove_from_queue(id);
         let now = self.now;
         let sl = self.cfg.service_level_ms;

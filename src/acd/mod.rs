@@ -17,6 +17,7 @@ pub mod file;
 pub mod lists;
 pub mod queue;
 mod routing;
+pub use self::routing::RING_BACKSTOP_GRACE_MS;
 pub mod shell;
 pub mod store;
 pub mod strategy;

@@ -8,6 +8,9 @@ use super::queue::cross_queue_key;
 use super::strategy::{self, Candidate};
 use super::{AgentState, CallId};
 
+/// How long after the ring timeout the ACD gives up on an offer the call layer has not resolved.
+pub const RING_BACKSTOP_GRACE_MS: super::Ms = 5_000;
+
 impl Acd {
     /// Offers waiting calls to ready agents until no pair is left. The highest-priority, longest
     /// waiting head call across all groups goes first, so an agent in several groups serves the
@@ -150,6 +153,12 @@ impl Acd {
                 callback: callback.is_some(),
             });
         }
-        self.push_timer(now.saturating_add(ring), Timer::Ring(id.to_string(), gen));
+        // The call layer rings for `ring` and reports the outcome; this timer is the backstop for
+        // an outcome that never comes, late enough that a busy call layer's answer is not beaten.
+        let backstop = ring.saturating_add(RING_BACKSTOP_GRACE_MS);
+        self.push_timer(
+            now.saturating_add(backstop),
+            Timer::Ring(id.to_string(), gen),
+        );
     }
 }

@@ -5,6 +5,7 @@ use super::config::{
     AcdConfig, DidRoute, GroupConfig, OverflowRule, OverflowTarget, OverflowTrigger, Strategy,
 };
 use super::event::*;
+use super::routing::RING_BACKSTOP_GRACE_MS;
 use super::Acd;
 
 const S: u64 = 1_000;
@@ -460,7 +461,12 @@ fn ring_no_answer_sets_not_ready_and_reoffers_at_same_place() {
     )));
     arrive(&mut acd, "c2", "2", "g", 2 * S);
     assert_eq!(acd.queue_order("g"), vec!["c1", "c2"]);
+    // The call layer rings for 15 s and reports the outcome; the ACD's own timer is a backstop
+    // a few seconds later, so a late answer from a busy call layer is not beaten by it.
     let out = ev(&mut acd, Event::Tick, 16 * S);
+    assert!(!out.iter().any(|a| matches!(a, Action::CancelOffer { .. })));
+    assert_eq!(state(&acd, "1"), AgentState::Ringing { call: "c1".into() });
+    let out = ev(&mut acd, Event::Tick, 16 * S + RING_BACKSTOP_GRACE_MS);
     assert!(out
         .iter()
         .any(|a| matches!(a, Action::CancelOffer { call, .. } if call == "c1")));
@@ -478,11 +484,11 @@ fn ring_no_answer_sets_not_ready_and_reoffers_at_same_place() {
             session: 1,
             endpoint: None,
         },
-        17 * S,
+        22 * S,
     )
     .unwrap();
     assert!(offers(&out).is_empty());
-    let out = cmd(&mut acd, "2", AgentCommand::SetReady, 17 * S).unwrap();
+    let out = cmd(&mut acd, "2", AgentCommand::SetReady, 22 * S).unwrap();
     assert_eq!(
         offers(&out),
         vec![("c1".into(), "2".into())],
@@ -1790,7 +1796,7 @@ fn failed_transfer_to_agent_returns_call_to_front_of_queue() {
         4 * S,
     )
     .unwrap();
-    ev(&mut acd, Event::Tick, 19 * S);
+    ev(&mut acd, Event::Tick, 19 * S + RING_BACKSTOP_GRACE_MS);
     assert_eq!(
         state(&acd, "2"),
         AgentState::NotReady {
@@ -2102,4 +2108,169 @@ fn consulting_a_group_consults_the_agent_its_strategy_picks() {
     );
     assert_eq!(state(&acd, "3"), AgentState::Ringing { call: "c".into() });
     assert_eq!(state(&acd, "2"), AgentState::Ready);
+}
+
+// ---- answers that cross the ACD's own ring timeout (a busy call layer) ----
+
+/// Agent 1 is offered c1 at 1 s; the backstop gives up on it (1 not ready, c1 waits again).
+fn offer_given_up() -> Acd {
+    let mut acd = one_group(Strategy::LongestIdle);
+    acd.add_agent(agent("1", &["g"])).unwrap();
+    acd.add_agent(agent("2", &["g"])).unwrap();
+    ready(&mut acd, "1", 0);
+    let out = arrive(&mut acd, "c1", "138", "g", S);
+    assert_eq!(offers(&out), vec![("c1".into(), "1".into())]);
+    let out = ev(&mut acd, Event::Tick, S + 15 * S + RING_BACKSTOP_GRACE_MS);
+    assert!(out
+        .iter()
+        .any(|a| matches!(a, Action::CancelOffer { agent_no, .. } if agent_no == "1")));
+    assert_eq!(
+        state(&acd, "1"),
+        AgentState::NotReady {
+            reason: "ring_no_answer".into()
+        }
+    );
+    acd
+}
+
+fn answered(acd: &mut Acd, call: &str, agent_no: &str, now: u64) -> Vec<Action> {
+    ev(
+        acd,
+        Event::CallAnswered {
+            call: call.into(),
+            agent_no: agent_no.into(),
+        },
+        now,
+    )
+}
+
+#[test]
+fn an_answer_after_the_backstop_gives_the_waiting_call_to_the_agent_who_answered() {
+    let mut acd = offer_given_up();
+    let out = answered(&mut acd, "c1", "1", 22 * S);
+    assert_eq!(
+        state(&acd, "1"),
+        AgentState::Talking {
+            call: "c1".into(),
+            outbound: false
+        }
+    );
+    assert!(acd.queue_order("g").is_empty(), "c1 left its queue");
+    assert!(out.iter().any(|a| matches!(a,
+        Action::Publish(AcdEvent::CallAnswered { call, agent_no, .. }) if call == "c1" && agent_no == "1")));
+    // The call ends normally: the agent wraps up, nobody is left ringing or talking.
+    ev(&mut acd, Event::CallEnded { call: "c1".into() }, 30 * S);
+    assert!(matches!(state(&acd, "1"), AgentState::WrapUp { .. }));
+}
+
+#[test]
+fn an_answer_after_a_reoffer_releases_the_new_agent_without_blame() {
+    let mut acd = offer_given_up();
+    let out = cmd(
+        &mut acd,
+        "2",
+        AgentCommand::Login {
+            session: 2,
+            endpoint: None,
+        },
+        22 * S,
+    )
+    .unwrap();
+    assert!(offers(&out).is_empty());
+    let out = cmd(&mut acd, "2", AgentCommand::SetReady, 22 * S).unwrap();
+    assert_eq!(offers(&out), vec![("c1".into(), "2".into())]);
+    // Agent 1's phone had answered before the backstop; the news arrives now.
+    let out = answered(&mut acd, "c1", "1", 23 * S);
+    assert!(out.iter().any(
+        |a| matches!(a, Action::CancelOffer { call, agent_no } if call == "c1" && agent_no == "2")
+    ));
+    assert_eq!(state(&acd, "2"), AgentState::Ready, "agent 2 is not blamed");
+    assert_eq!(
+        state(&acd, "1"),
+        AgentState::Talking {
+            call: "c1".into(),
+            outbound: false
+        }
+    );
+    // The call layer says it again when the re-offer reaches it: nothing changes.
+    let out = answered(&mut acd, "c1", "1", 23 * S);
+    assert!(out.is_empty(), "{out:?}");
+    // Agent 2's reply to the withdrawn offer is refused without effect.
+    let r = acd.handle(
+        Event::OfferFailed {
+            call: "c1".into(),
+            agent_no: "2".into(),
+            cause: OfferFailure::Unreachable,
+        },
+        23 * S,
+    );
+    assert!(r.is_err());
+    assert_eq!(state(&acd, "2"), AgentState::Ready);
+}
+
+#[test]
+fn an_answer_while_ringing_for_another_call_sends_that_call_back_to_its_place() {
+    let mut acd = offer_given_up();
+    arrive(&mut acd, "c2", "139", "g", 22 * S);
+    // Agent 2 is offered c1 (first in line), then agent 1, ready again, is offered c2.
+    cmd(
+        &mut acd,
+        "2",
+        AgentCommand::Login {
+            session: 2,
+            endpoint: None,
+        },
+        22 * S,
+    )
+    .unwrap();
+    let out = cmd(&mut acd, "2", AgentCommand::SetReady, 22 * S).unwrap();
+    assert_eq!(offers(&out), vec![("c1".into(), "2".into())]);
+    let out = cmd(&mut acd, "1", AgentCommand::SetReady, 22 * S).unwrap();
+    assert_eq!(offers(&out), vec![("c2".into(), "1".into())]);
+    // The late news: agent 1's phone is on c1.
+    let out = answered(&mut acd, "c1", "1", 23 * S);
+    for (call, agent) in [("c2", "1"), ("c1", "2")] {
+        assert!(
+            out.iter().any(|a| matches!(a, Action::CancelOffer { call: c, agent_no } if c == call && agent_no == agent)),
+            "offer of {call} to {agent} withdrawn: {out:?}"
+        );
+    }
+    assert_eq!(
+        state(&acd, "1"),
+        AgentState::Talking {
+            call: "c1".into(),
+            outbound: false
+        }
+    );
+    // c2 goes to agent 2, who was released from c1.
+    assert_eq!(offers(&out), vec![("c2".into(), "2".into())]);
+}
+
+#[test]
+fn an_answer_from_an_agent_on_another_call_is_refused_and_the_leg_detached() {
+    let mut acd = offer_given_up();
+    arrive(&mut acd, "c2", "139", "g", 22 * S);
+    cmd(&mut acd, "1", AgentCommand::SetReady, 22 * S).unwrap();
+    // Agent 1, ready again, is offered c1 (first in line) and answers it.
+    answered(&mut acd, "c1", "1", 22 * S);
+    assert_eq!(
+        state(&acd, "1"),
+        AgentState::Talking {
+            call: "c1".into(),
+            outbound: false
+        }
+    );
+    // An answer for c2 that was never offered to 1 (1 is on c1): refused, the leg comes off c2.
+    let r = acd.handle(
+        Event::CallAnswered {
+            call: "c2".into(),
+            agent_no: "1".into(),
+        },
+        23 * S,
+    );
+    assert!(r.is_err());
+    let out = drain(&mut acd);
+    assert!(out.iter().any(|a| matches!(a,
+        Action::CallControl { call, agent_no, op: CallOp::DetachAgent } if call == "c2" && agent_no == "1")));
+    assert_eq!(acd.queue_order("g"), vec!["c2"], "c2 still waits");
 }

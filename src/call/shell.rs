@@ -196,15 +196,15 @@ pub async fn start(
         language: "zh-CN".into(),
     };
     engine.set_services(services(flows));
-    // Events for the ACD go out in order through one task.
-    let (acd_tx, mut acd_rx) = mpsc::unbounded_channel::<crate::acd::Event>();
+    // Events for the ACD go out in order through one task, stamped when the engine emitted them:
+    // the ACD handles each as of that time, so a backlog cannot make a ring timeout overtake the
+    // answer. Nobody waits for the verdict: the engine does not stall on the ACD.
+    let (acd_tx, mut acd_rx) = mpsc::unbounded_channel::<(crate::acd::Event, crate::acd::Ms)>();
     if let Some(handle) = acd_handle.clone() {
         tokio::spawn(async move {
-            while let Some(ev) = acd_rx.recv().await {
-                match handle.request(ev).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(refusal)) => tracing::debug!(%refusal, "ACD refused a call event"),
-                    Err(_) => break,
+            while let Some((ev, at)) = acd_rx.recv().await {
+                if handle.notify(ev, at).await.is_err() {
+                    break;
                 }
             }
         });
@@ -343,7 +343,8 @@ pub async fn start(
                     }
                     Output::Cdr(c) => cdr.record(*c),
                     Output::Acd(ev) => {
-                        let _ = acd_tx.send(ev);
+                        let at = u64::try_from(crate::store::now_ms()).unwrap_or(0);
+                        let _ = acd_tx.send((ev, at));
                     }
                     Output::Lookup {
                         call,

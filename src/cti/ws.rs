@@ -12,12 +12,12 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use futures::{SinkExt, StreamExt};
-use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio::sync::mpsc::error::TryRecvError;
 use tracing::{debug, info_span, Instrument};
 
 use super::protocol::{event_frame, MAX_MESSAGE_BYTES};
 use super::session::{Checked, CtiSession, Query, Registry, SessionOutput, TokenLookup};
-use crate::acd::shell::{AcdHandle, Broadcast};
+use crate::acd::shell::{AcdHandle, Audience, Broadcast, Subscription};
 
 /// Events taken from the broadcast per wake-up before the frames are flushed.
 const MAX_EVENTS_PER_WAKE: usize = 64;
@@ -64,7 +64,8 @@ async fn upgrade(ws: WebSocketUpgrade, ext: Extensions, State(st): State<CtiStat
 
 async fn run(socket: WebSocket, st: CtiState, id: u64, ip: String) {
     let mut session = CtiSession::new(id, ip);
-    let mut events = st.acd.subscribe();
+    // Events are subscribed once the session knows whose events it may see.
+    let mut events: Option<Subscription> = None;
     let (mut sink, mut stream) = socket.split();
     let mut agent: Option<String> = None;
     'conn: loop {
@@ -86,29 +87,32 @@ async fn run(socket: WebSocket, st: CtiState, id: u64, ip: String) {
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break 'conn,
             },
-            b = events.recv() => {
+            b = next_event(&mut events) => {
                 let mut b = b;
                 // A burst of events is taken together and flushed once below (one write, not one
                 // per frame); bounded so that the client's own frames are not starved.
                 let mut taken = 0;
                 loop {
                     match b {
-                        Ok(Broadcast::Event(e)) => session.deliver(&e),
-                        Ok(Broadcast::Kick { session: s, reason, .. }) if s == id => session.kick(&reason),
-                        Ok(Broadcast::Kick { .. }) => {}
+                        Some(Broadcast::Event(e)) => session.deliver(&e),
+                        Some(Broadcast::Kick { session: s, reason, .. }) if s == id => session.kick(&reason),
+                        Some(Broadcast::Kick { .. }) => {}
                         // Too slow to keep up: close, the client reconnects and gets a fresh snapshot.
-                        Err(RecvError::Lagged(_)) => session.kick("too slow: reconnect for a snapshot"),
-                        Err(RecvError::Closed) => break 'conn,
+                        None if events.as_ref().is_some_and(Subscription::lagged) => {
+                            session.kick("too slow: reconnect for a snapshot");
+                            events = None;
+                            break;
+                        }
+                        None => break 'conn,
                     }
                     taken += 1;
                     if taken == MAX_EVENTS_PER_WAKE {
                         break; // the rest stays in the channel for the next wake-up
                     }
-                    b = match events.try_recv() {
-                        Ok(next) => Ok(next),
-                        Err(TryRecvError::Lagged(n)) => Err(RecvError::Lagged(n)),
-                        Err(TryRecvError::Closed) => Err(RecvError::Closed),
-                        Err(TryRecvError::Empty) => break,
+                    b = match events.as_mut().map(|e| e.rx.try_recv()) {
+                        Some(Ok(next)) => Some(next),
+                        Some(Err(TryRecvError::Disconnected)) => None,
+                        Some(Err(TryRecvError::Empty)) | None => break,
                     };
                 }
             }
@@ -158,7 +162,14 @@ async fn run(socket: WebSocket, st: CtiState, id: u64, ip: String) {
                     if let Some(a) = &principal.agent_no {
                         let old = st.registry.lock().ok().and_then(|mut r| r.attach(a, id));
                         if let Some(old) = old {
-                            st.acd.kick(a, old, "this agent connected again elsewhere");
+                            if st
+                                .acd
+                                .kick(a, old, "this agent connected again elsewhere")
+                                .await
+                                .is_err()
+                            {
+                                break 'conn;
+                            }
                         }
                         agent = Some(a.clone());
                         // Later kicks (force logout, forced login) must reach this session.
@@ -169,6 +180,15 @@ async fn run(socket: WebSocket, st: CtiState, id: u64, ip: String) {
                         if st.acd.request(attach).await.is_err() {
                             break 'conn;
                         }
+                    }
+                    // Subscribed before the snapshot is taken, so no event falls between them.
+                    let audience = Audience {
+                        agent_no: principal.agent_no.clone(),
+                        everything: principal.supervisor,
+                    };
+                    match st.acd.subscribe(id, audience).await {
+                        Ok(sub) => events = Some(sub),
+                        Err(_) => break 'conn,
                     }
                     let snap = match &principal.agent_no {
                         Some(a) => st.acd.agent_snapshot(a).await.ok().flatten(),
@@ -196,5 +216,13 @@ async fn run(socket: WebSocket, st: CtiState, id: u64, ip: String) {
         if let Ok(mut r) = st.registry.lock() {
             r.detach(&a, id);
         }
+    }
+}
+
+/// The next event of a subscribed session; never, before it is subscribed.
+async fn next_event(events: &mut Option<Subscription>) -> Option<Broadcast> {
+    match events {
+        Some(sub) => sub.rx.recv().await,
+        None => std::future::pending().await,
     }
 }

@@ -1152,6 +1152,26 @@ impl<M: MediaControl> Engine<M> {
         if self.offer_to_consulted(id, &agent_no) {
             return;
         }
+        if let Some(c) = self
+            .calls
+            .get(&id)
+            .filter(|c| c.core.connected_leg().is_some())
+        {
+            // The ACD re-offered before our answer reached it (ring timeout crossed the answer):
+            // say again who answered; the ACD then withdraws this offer without blaming anyone.
+            let answered = c.hosted.as_ref().and_then(|h| h.agent.clone());
+            if let Some((agent, _)) = answered.filter(|(a, _)| *a != agent_no) {
+                info!(%agent_no, answered = %agent, "re-offered a call that is already talking");
+                let call_id = c.a.call_id.clone();
+                self.out.push_back(Output::Acd(acd::Event::CallAnswered {
+                    call: call_id,
+                    agent_no: agent,
+                }));
+                return;
+            }
+            warn!(%agent_no, "offered a call that is already talking");
+            return fail(self, OfferFailure::Unreachable);
+        }
         let Some(acd::Endpoint::Sip { extension }) = endpoint else {
             warn!(%agent_no, "agent has no SIP endpoint");
             return fail(self, OfferFailure::Unreachable);
@@ -1178,10 +1198,6 @@ impl<M: MediaControl> Engine<M> {
             return fail(self, OfferFailure::Unreachable);
         };
         let _g = c.span.clone().entered();
-        if c.core.connected_leg().is_some() {
-            warn!(%agent_no, "offered a call that is already talking");
-            return fail(self, OfferFailure::Unreachable);
-        }
         let Some(h) = c.hosted.as_mut() else {
             return fail(self, OfferFailure::Unreachable);
         };

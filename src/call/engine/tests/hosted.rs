@@ -563,3 +563,59 @@ fn sip_info_digits_drive_the_flow_and_bad_ones_are_refused() {
     let r = b.expect_response(400, Method::Info, CARRIER);
     assert!(r.msg.reason_lossy().unwrap_or_default().contains("DTMF"));
 }
+
+/// The ACD gave up on A1's offer (its backstop) while A1's answer was on its way, and re-offered
+/// the call to A2: the engine keeps A1 on the call, rings nobody else, blames nobody, and says
+/// again who answered, so the ACD releases A2.
+#[test]
+fn a_reoffer_that_crossed_the_answer_is_not_rung_and_the_answer_is_repeated() {
+    let mut b = bench(true);
+    answered(&mut b, "hosted-3", "12315");
+    b.offer_to_a1("hosted-3");
+    let inv = b.expect_request(Method::Invite, PHONE_1001);
+    b.recv(
+        answer(&inv, 200, "OK", Some("ag"), &sdp("192.0.2.50", 20000, "")),
+        PHONE_1001,
+    );
+    b.expect_request(Method::Ack, PHONE_1001);
+    let answered_a1 = AcdEvent::CallAnswered {
+        call: "hosted-3".into(),
+        agent_no: "A1".into(),
+    };
+    assert_eq!(b.acd.last(), Some(&answered_a1));
+    b.e.handle_acd_action(
+        AcdAction::CancelOffer {
+            call: "hosted-3".into(),
+            agent_no: "A1".into(),
+        },
+        b.now,
+    );
+    b.e.handle_acd_action(
+        AcdAction::OfferCall {
+            call: "hosted-3".into(),
+            agent_no: "A2".into(),
+            endpoint: Some(Endpoint::Sip {
+                extension: "1002".into(),
+            }),
+            auto_answer: true,
+            ring_timeout_ms: 15_000,
+            callback: None,
+        },
+        b.now,
+    );
+    b.drain();
+    assert_eq!(
+        b.count(|s| s.method() == Some(&Method::Bye) || s.method() == Some(&Method::Invite)),
+        0,
+        "A1 stays on the call and nobody else is rung: {}",
+        b.dump()
+    );
+    assert_eq!(b.acd.last(), Some(&answered_a1), "the answer is said again");
+    assert!(
+        !b.acd
+            .iter()
+            .any(|e| matches!(e, AcdEvent::OfferFailed { .. })),
+        "nobody is blamed: {:?}",
+        b.acd
+    );
+}
