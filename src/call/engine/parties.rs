@@ -623,6 +623,23 @@ impl<M: MediaControl> Engine<M> {
             // music, and this agent's part ends without the after-call survey.
             AcdTarget::Group { .. } | AcdTarget::Agent { .. } if !consulted_agent => {
                 info!(%agent_no, ?target, "transfer into the ACD");
+                // A consult under way ends with the agent's part: the colleague or department
+                // consulted is let go (and, if an agent, is free for calls again).
+                let consulted: Vec<LegId> = self
+                    .calls
+                    .get(&id)
+                    .and_then(|c| c.hosted.as_ref())
+                    .map(|h| {
+                        h.parties
+                            .iter()
+                            .filter(|p| p.role == PartyRole::Consult)
+                            .map(|p| p.leg)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                for leg in consulted {
+                    self.drop_party(id, leg, now);
+                }
                 self.detach_agent(id, now);
             }
             // After a consult: the consulted colleague or department takes the caller over (the

@@ -730,3 +730,37 @@ fn a_three_way_call_goes_on_when_the_caller_hangs_up_until_the_agent_does() {
     assert_eq!(b.cdrs.len(), 1, "one CDR for the whole call");
     assert!(b.acd.contains(&AcdEvent::CallEnded { call: CALL.into() }));
 }
+
+/// Mid-consult, the agent transfers the caller into a skill group instead: the consulted colleague
+/// is let go (BYE, and the ACD hears they left, so they are free again), the agent's leg ends, and
+/// the caller waits with music.
+#[test]
+fn a_transfer_into_a_queue_mid_consult_lets_the_consulted_colleague_go() {
+    let mut b = bench();
+    talking(&mut b);
+    consult_colleague(&mut b);
+    let before = b.media_log().len();
+    control(
+        &mut b,
+        CallOp::Transfer {
+            target: AcdTarget::Group {
+                group: "consumer".into(),
+            },
+        },
+    );
+    b.expect_request(Method::Bye, COLLEAGUE);
+    b.expect_request(Method::Bye, PHONE_1001);
+    assert!(
+        party_statuses(&b).contains(&("1002".into(), PartyRole::Consult, PartyStatus::Left)),
+        "the ACD hears the colleague left: {:?}",
+        party_statuses(&b)
+    );
+    let musics = b.media_log()[before..]
+        .iter()
+        .filter(|c| {
+            matches!(c, MediaCall::Play { id: 1, leg: MediaLeg::A, prompts, .. }
+                if prompts.iter().any(|p| p.contains("queue_music")))
+        })
+        .count();
+    assert_eq!(musics, 1, "the caller waits with music again: {}", b.dump());
+}
