@@ -85,6 +85,24 @@ async fn citizen_reaches_an_agent_through_the_ivr_and_rates_the_call() {
         ..HotlineSetup::default()
     });
 
+    // The citizen has called 20 times before (the last time served by 1003): the screen pop
+    // flags them.
+    let db =
+        hotline::store::Db::connect(&format!("sqlite:{}", h.path().join("hotline.db").display()))
+            .await
+            .unwrap();
+    for i in 0..20i64 {
+        sqlx::query(
+            "INSERT INTO cdr_calls (call_id, direction, caller, callee, agent, start_ms, end_ms, sip_code, hangup_side, hangup_cause)
+             VALUES ($1, 'inbound', '13800138000', '12345', '1003', $2, $2, 200, 'caller', 'bye')",
+        )
+        .bind(format!("earlier-{i}"))
+        .bind(1_000 + i)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    }
+
     // The agent's desktop is logged in and ready; their phone registers.
     let mut ws = ready_agent(&h).await;
     let phone = Ua::new();
@@ -180,6 +198,12 @@ async fn citizen_reaches_an_agent_through_the_ivr_and_rates_the_call() {
     .await;
     assert_eq!(ringing["event"]["caller"], "13800138000");
     assert_eq!(ringing["event"]["group"], "12345-general");
+    assert_eq!(
+        ringing["event"]["history"]["calls"], 20,
+        "the caller's history rides on the ringing event: {ringing}"
+    );
+    assert_eq!(ringing["event"]["history"]["flagged"], true);
+    assert_eq!(ringing["event"]["history"]["last_agent"], "1003");
 
     // The phone answers; audio crosses both ways.
     let phone_rtp = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -264,10 +288,6 @@ async fn citizen_reaches_an_agent_through_the_ivr_and_rates_the_call() {
     carrier.send_msg(h.sip, &SipMessage::response_to(&hangup, 200, "OK", None));
 
     // The rating is stored against the call.
-    let db =
-        hotline::store::Db::connect(&format!("sqlite:{}", h.path().join("hotline.db").display()))
-            .await
-            .unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         if let Some(r) = hotline::call::services::rating_of(&db, "e2e-1@carrier")

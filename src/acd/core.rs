@@ -338,6 +338,7 @@ impl Acd {
                 role,
                 status,
             } => self.party_update(call, agent_no, party, role, status),
+            Event::CallerHistory { call, history } => self.caller_history(&call, history),
             Event::Tick => Ok(()),
         };
         self.dispatch();
@@ -892,6 +893,31 @@ impl Acd {
             attempts: 0,
         };
         self.emit(Action::Persist(PersistOp::CallbackSaved(rec)));
+        Ok(())
+    }
+
+    /// The caller's history came in: kept for later offers (and for return-to-last-agent while the
+    /// call waits), and sent to the agents the call is offered to or connected with now.
+    fn caller_history(&mut self, id: &str, history: CallerHistory) -> Result<(), Refusal> {
+        let c = self.calls.get_mut(id).ok_or_else(|| Refusal::UnknownCall {
+            call: id.to_string(),
+        })?;
+        if c.last_agent.is_none() {
+            c.last_agent = history.last_agent.clone();
+        }
+        c.history = Some(history.clone());
+        let agents: Vec<usize> = match c.status {
+            CallStatus::Offered => c.offers.clone(),
+            CallStatus::Connected(a) => vec![a],
+            CallStatus::Waiting => Vec::new(),
+        };
+        for a in agents {
+            self.publish(AcdEvent::CallerHistory {
+                call: id.to_string(),
+                agent_no: self.agents[a].profile.agent_no.clone(),
+                history: history.clone(),
+            });
+        }
         Ok(())
     }
 

@@ -252,6 +252,12 @@ pub enum Event {
         role: PartyRole,
         status: PartyStatus,
     },
+    /// The caller's history, looked up by the call layer after the call arrived (the database
+    /// is not waited for on the way in); it reaches the screen pop of whoever is offered the call.
+    CallerHistory {
+        call: CallId,
+        history: CallerHistory,
+    },
     /// Time has passed: run due timers.
     Tick,
 }
@@ -488,6 +494,13 @@ pub enum AcdEvent {
         group: Option<GroupId>,
         text: String,
     },
+    /// The caller's history arrived after the call was offered to (or answered by) the agent:
+    /// the screen pop completes it.
+    CallerHistory {
+        call: CallId,
+        agent_no: String,
+        history: CallerHistory,
+    },
 }
 
 impl AcdEvent {
@@ -501,6 +514,7 @@ impl AcdEvent {
             | AcdEvent::RecordingPaused { agent_no, .. }
             | AcdEvent::CallTransferred { agent_no, .. }
             | AcdEvent::Party { agent_no, .. }
+            | AcdEvent::CallerHistory { agent_no, .. }
             | AcdEvent::Supervisor { agent_no, .. } => Some(agent_no),
             AcdEvent::CallEnded { agent_no, .. } | AcdEvent::Alert { agent_no, .. } => {
                 agent_no.as_deref()

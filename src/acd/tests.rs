@@ -2274,3 +2274,73 @@ fn an_answer_from_an_agent_on_another_call_is_refused_and_the_leg_detached() {
         Action::CallControl { call, agent_no, op: CallOp::DetachAgent } if call == "c2" && agent_no == "1")));
     assert_eq!(acd.queue_order("g"), vec!["c2"], "c2 still waits");
 }
+
+#[test]
+fn the_callers_history_reaches_the_screen_pop_whenever_it_arrives() {
+    let mut acd = one_group(Strategy::LongestIdle);
+    acd.add_agent(agent("1", &["g"])).unwrap();
+    acd.add_agent(agent("2", &["g"])).unwrap();
+    let history = CallerHistory {
+        calls: 21,
+        open_tickets: 1,
+        repeat_requests: 0,
+        flagged: true,
+        last_agent: Some("2".into()),
+    };
+    // Looked up while the call waits: the ringing event carries it.
+    arrive(&mut acd, "c1", "138", "g", S);
+    let out = ev(
+        &mut acd,
+        Event::CallerHistory {
+            call: "c1".into(),
+            history: history.clone(),
+        },
+        S,
+    );
+    assert!(out.is_empty(), "nobody to tell yet: {out:?}");
+    cmd(
+        &mut acd,
+        "1",
+        AgentCommand::Login {
+            session: 1,
+            endpoint: None,
+        },
+        2 * S,
+    )
+    .unwrap();
+    let out = cmd(&mut acd, "1", AgentCommand::SetReady, 2 * S).unwrap();
+    let ringing = out.iter().find_map(|a| match a {
+        Action::Publish(AcdEvent::CallRinging { history, .. }) => Some(history.clone()),
+        _ => None,
+    });
+    assert_eq!(ringing, Some(Some(history.clone())));
+    ready(&mut acd, "2", 2 * S);
+    // Looked up after the offer: the ringing agent gets it as an event of its own.
+    arrive(&mut acd, "c2", "139", "g", 3 * S);
+    let out = ev(
+        &mut acd,
+        Event::CallerHistory {
+            call: "c2".into(),
+            history: history.clone(),
+        },
+        3 * S,
+    );
+    assert_eq!(
+        out,
+        vec![Action::Publish(AcdEvent::CallerHistory {
+            call: "c2".into(),
+            agent_no: "2".into(),
+            history: history.clone(),
+        })]
+    );
+    // For a call that is gone: refused, nothing happens.
+    assert!(acd
+        .handle(
+            Event::CallerHistory {
+                call: "gone".into(),
+                history
+            },
+            4 * S
+        )
+        .is_err());
+}

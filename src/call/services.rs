@@ -1,13 +1,16 @@
 //! What hosted calls ask of the database, run by the engine's shell off the engine task:
-//! the IVR's internal lookups (a ticket's progress by its number) and post-call ratings.
+//! the IVR's internal lookups (a ticket's progress by its number), post-call ratings, and the
+//! caller's history for the agent's screen pop.
 
 use std::collections::HashMap;
 
 use chrono::TimeZone;
 use sqlx::Row;
 
+use crate::acd::event::CallerHistory;
 use crate::ivr::interp::LookupOutcome;
 use crate::store::{Db, StoreError};
+use crate::tickets::screen_pop::{FREQUENT_CALLS, REPEATED_REQUESTS};
 
 /// Runs the internal lookup `name` with `args`.
 pub async fn internal_lookup(db: &Db, name: &str, args: &[(String, String)]) -> LookupOutcome {
@@ -147,6 +150,55 @@ pub async fn message_ticket(
     Ok(t.number)
 }
 
+/// Ticket states in which a citizen's request is still being worked on.
+const OPEN_STATES: &str =
+    "'accepted', 'pending_dispatch', 'dispatched', 'handling', 'suspended', 'returned', 'reviewing'";
+
+/// What the screen pop says of a caller before anyone answers: calls so far, open tickets, the
+/// most often repeated request, the flag for frequent or repeating callers (source C: 20 calls,
+/// the same request 3 times), and the agent who last served them.
+pub async fn caller_history(db: &Db, caller: &str) -> Result<CallerHistory, StoreError> {
+    let calls = sqlx::query("SELECT COUNT(*) AS n FROM cdr_calls WHERE caller = $1")
+        .bind(caller)
+        .fetch_one(&db.pool)
+        .await?
+        .try_get::<i64, _>("n")?;
+    let last_agent = sqlx::query(
+        "SELECT agent FROM cdr_calls WHERE caller = $1 AND agent <> '' ORDER BY start_ms DESC LIMIT 1",
+    )
+    .bind(caller)
+    .fetch_optional(&db.pool)
+    .await?
+    .map(|r| r.try_get::<String, _>("agent"))
+    .transpose()?;
+    let open = sqlx::query(&format!(
+        "SELECT COUNT(*) AS n FROM tickets WHERE caller_number = $1 AND status IN ({OPEN_STATES})"
+    ))
+    .bind(caller)
+    .fetch_one(&db.pool)
+    .await?
+    .try_get::<i64, _>("n")?;
+    let repeats = sqlx::query(
+        "SELECT COUNT(*) AS n FROM tickets
+         WHERE caller_number = $1 AND category_code <> '' AND status NOT IN ('voided', 'draft')
+         GROUP BY category_code ORDER BY n DESC LIMIT 1",
+    )
+    .bind(caller)
+    .fetch_optional(&db.pool)
+    .await?
+    .map(|r| r.try_get::<i64, _>("n"))
+    .transpose()?
+    .unwrap_or(0);
+    let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
+    Ok(CallerHistory {
+        calls: count(calls),
+        open_tickets: count(open),
+        repeat_requests: count(repeats),
+        flagged: calls >= FREQUENT_CALLS || repeats >= REPEATED_REQUESTS,
+        last_agent,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,6 +254,62 @@ mod tests {
             .unwrap();
         assert_eq!(rating_of(&db, "call-1").await.unwrap(), Some((5, 5)));
         assert_eq!(rating_of(&db, "call-2").await.unwrap(), None);
+
+        // The caller's history: nothing for a stranger.
+        let stranger = caller_history(&db, "13700000000").await.unwrap();
+        assert_eq!(stranger, CallerHistory::default());
+        // Just under both thresholds (19 calls, one request twice), then at them (20 and 3).
+        for (caller, calls, tickets_n) in [("13600000000", 19, 2), ("13900001111", 20, 3)] {
+            for i in 0..calls {
+                sqlx::query(
+                    "INSERT INTO cdr_calls (call_id, direction, caller, callee, agent, start_ms, end_ms, sip_code, hangup_side, hangup_cause)
+                     VALUES ($1, 'inbound', $2, '12345', $3, $4, $4, 200, 'caller', 'bye')",
+                )
+                .bind(format!("h-{caller}-{i}"))
+                .bind(caller)
+                .bind(if i == calls - 1 { "1003" } else if i % 2 == 0 { "1001" } else { "" })
+                .bind(10_000 + i64::from(i))
+                .execute(&db.pool)
+                .await
+                .unwrap();
+            }
+            for i in 0..tickets_n {
+                message_ticket(
+                    &tickets,
+                    &format!("vm-{caller}-{i}"),
+                    caller,
+                    "12345",
+                    "rec",
+                    1,
+                    3_000,
+                )
+                .await
+                .unwrap();
+            }
+            sqlx::query("UPDATE tickets SET status = 'handling', category_code = 'C01' WHERE caller_number = $1")
+                .bind(caller)
+                .execute(&db.pool)
+                .await
+                .unwrap();
+        }
+        let under = caller_history(&db, "13600000000").await.unwrap();
+        assert_eq!(
+            (under.calls, under.repeat_requests, under.flagged),
+            (19, 2, false)
+        );
+        let h = caller_history(&db, "13900001111").await.unwrap();
+        assert_eq!(h.calls, 20);
+        assert_eq!(
+            h.open_tickets, 4,
+            "the earlier voice message's ticket and the three repeats"
+        );
+        assert_eq!(h.repeat_requests, 4);
+        assert!(h.flagged);
+        assert_eq!(
+            h.last_agent.as_deref(),
+            Some("1003"),
+            "the latest call with an agent"
+        );
     }
 
     #[tokio::test]

@@ -209,6 +209,9 @@ pub async fn start(
             }
         });
     }
+    // Callers' histories come back to the engine task.
+    let (history_tx, mut history_rx) =
+        mpsc::unbounded_channel::<(u64, crate::acd::event::CallerHistory)>();
     // Lookup answers come back to the engine task.
     let (lookup_tx, mut lookup_rx) =
         mpsc::unbounded_channel::<(u64, u64, crate::ivr::interp::LookupOutcome)>();
@@ -293,6 +296,7 @@ pub async fn start(
                 Some(a) = async { match acd_actions.as_mut() { Some(r) => r.recv().await, None => std::future::pending().await } } => {
                     engine.handle_acd_action(a, Instant::now());
                 }
+                Some((call, history)) = history_rx.recv() => engine.handle_caller_history(call, history),
                 Some((call, id, outcome)) = lookup_rx.recv() => {
                     engine.handle_lookup_result(call, id, outcome, Instant::now());
                 }
@@ -345,6 +349,22 @@ pub async fn start(
                     Output::Acd(ev) => {
                         let at = u64::try_from(crate::store::now_ms()).unwrap_or(0);
                         let _ = acd_tx.send((ev, at));
+                    }
+                    Output::CallerHistory { call, caller } => {
+                        // Beside the call, never in its way: a slow database only means a
+                        // screen pop completed a moment later (by a `caller_history` event).
+                        let db = lookup_db.clone();
+                        let tx = history_tx.clone();
+                        tokio::spawn(async move {
+                            match crate::call::services::caller_history(&db, &caller).await {
+                                Ok(history) => {
+                                    let _ = tx.send((call, history));
+                                }
+                                Err(e) => {
+                                    warn!(%caller, error = %e, "caller history not looked up")
+                                }
+                            }
+                        });
                     }
                     Output::Lookup {
                         call,

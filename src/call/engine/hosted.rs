@@ -101,6 +101,8 @@ pub(super) struct Hosted {
     pub refer_from: Option<LegId>,
     /// Hotline placed this call (a desktop dial, a callback): the number's side of it.
     pub origin: Option<super::originate::Origin>,
+    /// The caller's history for the screen pop, once the shell looked it up.
+    pub history: Option<acd::event::CallerHistory>,
 }
 
 impl Hosted {
@@ -130,6 +132,7 @@ impl Hosted {
             agent_in_mix: false,
             refer_from: None,
             origin: None,
+            history: None,
         }
     }
 }
@@ -292,7 +295,7 @@ impl<M: MediaControl> Engine<M> {
                 .is_some_and(|v| v == "1" || v == "true"),
             vip: priority >= 8,
             ivr_path: h.ivr_path.clone(),
-            history: None,
+            history: h.history.clone(),
             arrived_ms: Some(u64::try_from(c.start_ms.min(arrived)).unwrap_or(0)),
         };
         info!(%group, priority, "queued for an agent");
@@ -1005,6 +1008,23 @@ impl<M: MediaControl> Engine<M> {
     }
 
     /// What the ACD decided for a call.
+    /// The caller's history, looked up by the shell since the call came in: kept for the ACD's
+    /// screen pop, or passed on at once if the call already reached the ACD.
+    pub fn handle_caller_history(&mut self, call: u64, history: acd::event::CallerHistory) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let call_id = c.a.call_id.clone();
+        let Some(h) = c.hosted.as_mut() else { return };
+        if h.in_acd {
+            self.out.push_back(Output::Acd(acd::Event::CallerHistory {
+                call: call_id,
+                history: history.clone(),
+            }));
+        }
+        h.history = Some(history);
+    }
+
     pub fn handle_acd_action(&mut self, action: acd::Action, now: Instant) {
         self.now_hint = Some(now);
         match action {

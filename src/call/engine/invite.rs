@@ -412,6 +412,13 @@ impl<M: MediaControl> Engine<M> {
                 span,
             },
         );
+        // Looked up while the caller is greeted and guided, so the agent's screen pop has it.
+        if self.services.as_ref().is_some_and(|s| s.acd) && !caller.is_empty() {
+            self.out.push_back(Output::CallerHistory {
+                call: id,
+                caller: caller.clone(),
+            });
+        }
         self.metrics.calls_total.fetch_add(1, Ordering::Relaxed);
         self.metrics.active_calls.fetch_add(1, Ordering::Relaxed);
         self.run_call(id, now);

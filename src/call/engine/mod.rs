@@ -82,6 +82,9 @@ pub enum Output {
     Cdr(Box<Cdr>),
     /// Tell the ACD.
     Acd(crate::acd::Event),
+    /// Look up the caller's history for the screen pop (a citizen's call that may reach the ACD);
+    /// answer with [`Engine::handle_caller_history`].
+    CallerHistory { call: u64, caller: String },
     /// Run an IVR lookup; answer with [`Engine::handle_lookup_result`].
     Lookup {
         call: u64,

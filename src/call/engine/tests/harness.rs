@@ -363,6 +363,8 @@ pub struct Bench {
     pub ratings: Vec<(String, u8, u8)>,
     /// Voice messages to turn into tickets: (call, recording).
     pub messages: Vec<(String, String)>,
+    /// Callers' histories the engine asked the shell to look up: (call, caller).
+    pub history_lookups: Vec<(u64, String)>,
 }
 
 pub fn timers() -> TimerConfig {
@@ -465,6 +467,7 @@ impl Bench {
             lookups: Vec::new(),
             ratings: Vec::new(),
             messages: Vec::new(),
+            history_lookups: Vec::new(),
         };
         b.drain();
         b
@@ -510,6 +513,7 @@ impl Bench {
                 Output::MessageTicket {
                     call_id, recording, ..
                 } => self.messages.push((call_id, recording)),
+                Output::CallerHistory { call, caller } => self.history_lookups.push((call, caller)),
             }
         }
     }

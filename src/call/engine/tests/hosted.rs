@@ -619,3 +619,45 @@ fn a_reoffer_that_crossed_the_answer_is_not_rung_and_the_answer_is_repeated() {
         b.acd
     );
 }
+
+/// The caller's history is asked for as the call comes in; it rides on the ACD's arrival when it
+/// is back by then, or follows as its own event.
+#[test]
+fn the_callers_history_is_looked_up_at_once_and_reaches_the_acd() {
+    let mut b = bench(true);
+    let history = crate::acd::event::CallerHistory {
+        calls: 20,
+        open_tickets: 2,
+        repeat_requests: 1,
+        flagged: true,
+        last_agent: Some("A1".into()),
+    };
+    // 12315 goes straight to a queue: the arrival is told at once, the history follows.
+    answered(&mut b, "hist-1", "12315");
+    let (call, caller) = b.history_lookups.last().cloned().expect("asked for");
+    assert_eq!(caller, "13800138000");
+    assert!(matches!(&b.acd[0], AcdEvent::CallArrived(c) if c.history.is_none()));
+    b.e.handle_caller_history(call, history.clone());
+    b.drain();
+    assert_eq!(
+        b.acd.last(),
+        Some(&AcdEvent::CallerHistory {
+            call: "hist-1".into(),
+            history: history.clone()
+        })
+    );
+
+    // 12345 greets with the IVR first: the history is back before the caller reaches a queue.
+    let mut b = bench(true);
+    answered(&mut b, "hist-2", "12345");
+    let (call, _) = b.history_lookups.last().cloned().expect("asked for");
+    b.e.handle_caller_history(call, history.clone());
+    b.drain();
+    assert!(b.acd.is_empty(), "nothing for the ACD yet: {:?}", b.acd);
+    walk_ivr_to_queue(&mut b, &[("main_menu", '1')]);
+    assert!(
+        matches!(&b.acd[0], AcdEvent::CallArrived(c) if c.history.as_ref() == Some(&history)),
+        "{:?}",
+        b.acd
+    );
+}
