@@ -16,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use common::cti::{add_user, http_post, ws_until, Ws, ACD_CONSUMER_1001};
+use common::cti::{add_user, command, desktop, http_post, ws_until, Ws};
 use common::phone::{carrier_call, pick_up, rtp_socket};
 use common::ua::{request, Ua};
 use common::{Hotline, HotlineSetup};
@@ -263,31 +263,55 @@ impl Cdp {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn agent_takes_and_hangs_up_a_call_on_the_browser_desktop() {
-    let Some(bin) = chromium() else {
+/// The consumer queue with agent 1001, whose group lets no agent go not-ready by choice (so that
+/// the page's 示忙 is refused by the server), and a colleague 1002 for the wallboard.
+const ACD: &str = r#"
+[[groups]]
+id = "consumer"
+name = "12315 消费维权"
+ring_timeout_ms = 10000
+not_ready_cap = 0
+
+[[agent]]
+agent_no = "1001"
+name = "坐席 1001"
+groups = [{ group = "consumer", level = 5 }]
+endpoints = [{ kind = "sip", extension = "1001" }]
+
+[[agent]]
+agent_no = "1002"
+name = "坐席 1002"
+groups = [{ group = "consumer", level = 5 }]
+endpoints = [{ kind = "sip", extension = "1002" }]
+"#;
+
+/// Wraps the page's WebSocket constructor (before any page script runs) so that the test can
+/// drop the CTI socket or hand the page a frame out of sequence, as a network would.
+const SOCKET_SPY: &str = "window.__sockets = []; const Real = window.WebSocket; window.WebSocket = function (url, p) { const w = new Real(url, p); window.__sockets.push(w); return w; }; window.WebSocket.prototype = Real.prototype; Object.assign(window.WebSocket, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 });";
+
+/// Chromium, or the reason the test is skipped.
+fn chromium_or_skip() -> Option<PathBuf> {
+    let bin = chromium();
+    if bin.is_none() {
         if std::env::var_os("CI").is_some() {
             panic!("chromium is not installed (apt-get install chromium)");
         }
         println!("SKIPPED: no chromium");
         eprintln!("SKIPPED: no chromium");
-        return;
-    };
-    let carrier = Ua::new();
-    let h = Hotline::start(HotlineSetup {
-        profiles: common::carrier_and_agent_1001(carrier.addr, None),
-        acd: Some(ACD_CONSUMER_1001.into()),
-        ..HotlineSetup::default()
-    });
-    let password = add_user(&h, "1001", "agent");
-    let agent_phone = Ua::new();
-    agent_phone.register(h.sip, "1001", "s3cret");
+    }
+    bin
+}
 
-    let browser = Browser::start(&bin);
-    let mut page = Cdp::open(&browser).await;
+/// Opens `path` on hotline and logs in on the page's form as `user`.
+async fn open_and_log_in(page: &mut Cdp, h: &Hotline, path: &str, user: &str, password: &str) {
+    page.call(
+        "Page.addScriptToEvaluateOnNewDocument",
+        json!({"source": SOCKET_SPY}),
+    )
+    .await;
     page.call(
         "Page.navigate",
-        json!({"url": format!("http://{}/desktop", h.http)}),
+        json!({"url": format!("http://{}{path}", h.http)}),
     )
     .await;
     page.wait(
@@ -296,13 +320,33 @@ async fn agent_takes_and_hangs_up_a_call_on_the_browser_desktop() {
         Duration::from_secs(20),
     )
     .await;
-
-    // 工号 and password through the page's form (the REST login), then hello and login on /ws/cti.
     page.eval(&format!(
-        "document.getElementById('login-user').value = '1001'; document.getElementById('login-pass').value = {}; document.querySelector('#login-form button[type=submit]').click(); true",
+        "document.getElementById('login-user').value = {}; document.getElementById('login-pass').value = {}; document.querySelector('#login-form button[type=submit]').click(); true",
+        json!(user),
         json!(password)
     ))
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_takes_and_hangs_up_a_call_on_the_browser_desktop() {
+    let Some(bin) = chromium_or_skip() else {
+        return;
+    };
+    let carrier = Ua::new();
+    let h = Hotline::start(HotlineSetup {
+        profiles: common::carrier_and_agent_1001(carrier.addr, None),
+        acd: Some(ACD.into()),
+        ..HotlineSetup::default()
+    });
+    let password = add_user(&h, "1001", "agent");
+    let agent_phone = Ua::new();
+    agent_phone.register(h.sip, "1001", "s3cret");
+
+    // 工号 and password through the page's form (the REST login), then hello and login on /ws/cti.
+    let browser = Browser::start(&bin);
+    let mut page = Cdp::open(&browser).await;
+    open_and_log_in(&mut page, &h, "/desktop", "1001", &password).await;
     page.wait(
         "the agent signed in (not ready)",
         "document.body.dataset.agentState === 'not_ready'",
@@ -331,6 +375,23 @@ async fn agent_takes_and_hangs_up_a_call_on_the_browser_desktop() {
     .await;
     assert!(!page.enabled("btn-dial").await, "no dial-out while ready");
     assert_eq!(page.text("state-badge").await, "空闲");
+    // A refusal shows the server's own message, and changes nothing.
+    page.click("btn-not-ready").await;
+    let refusal = page
+        .wait(
+            "the refusal",
+            "!document.getElementById('notice').hidden && document.getElementById('notice').textContent",
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(
+        refusal
+            .as_str()
+            .unwrap()
+            .contains("allows at most 0 agents not ready"),
+        "{refusal}"
+    );
+    assert_eq!(page.eval("document.body.dataset.agentState").await, "ready");
 
     // A citizen calls 12315: the queue offers the call to 1001, whose phone picks up (auto-answer).
     let caller_rtp = rtp_socket();
@@ -451,6 +512,38 @@ async fn agent_takes_and_hangs_up_a_call_on_the_browser_desktop() {
     )
     .await;
 
+    // The socket drops: the page reconnects by itself and redraws from a fresh snapshot.
+    let snapshots = "[...document.getElementById('log').children].filter(li => li.textContent.includes('已同步坐席状态')).length";
+    for (what, breakit) in [
+        ("a dropped socket", "window.__sockets.at(-1).close(); true"),
+        // A frame whose seq skips ahead: the protocol asks the client to reconnect.
+        (
+            "a gap in seq",
+            "window.__sockets.at(-1).onmessage(new MessageEvent('message', {data: JSON.stringify({seq: 1000000, type: 'pong', id: 0})})); true",
+        ),
+    ] {
+        let (sockets, synced) = (
+            page.eval("window.__sockets.length").await,
+            page.eval(snapshots).await,
+        );
+        page.eval(breakit).await;
+        page.wait(
+            &format!("a reconnect after {what}"),
+            &format!(
+                "window.__sockets.length > {sockets} && {snapshots} > {synced} && document.getElementById('conn').textContent === '已连接'"
+            ),
+            Duration::from_secs(15),
+        )
+        .await;
+    }
+    assert!(["wrap_up", "ready"].contains(
+        &page
+            .eval("document.body.dataset.agentState")
+            .await
+            .as_str()
+            .unwrap()
+    ));
+
     // Drain what arrived meanwhile, then: no script error, no CSP violation.
     page.eval("true").await;
     assert!(
@@ -475,6 +568,101 @@ async fn agent_takes_and_hangs_up_a_call_on_the_browser_desktop() {
             .iter()
             .any(|p| p.contains("Content Security Policy")),
         "a CSP violation is reported: {:?}",
+        page.problems
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn supervisor_watches_the_board_live_and_forces_an_agent_not_ready() {
+    let Some(bin) = chromium_or_skip() else {
+        return;
+    };
+    let carrier = Ua::new();
+    let h = Hotline::start(HotlineSetup {
+        profiles: common::carrier_and_agent_1001(carrier.addr, None),
+        acd: Some(ACD.into()),
+        ..HotlineSetup::default()
+    });
+    let lead = add_user(&h, "lead", "supervisor");
+    let mut agent = desktop(&h, "1001", "agent").await;
+    command(&mut agent, 1, json!({"cmd":"login"})).await;
+
+    let browser = Browser::start(&bin);
+    let mut page = Cdp::open(&browser).await;
+    open_and_log_in(&mut page, &h, "/wallboard", "lead", &lead).await;
+    let row = |agent: &str| format!("document.querySelector('#agents tr[data-agent=\"{agent}\"]')");
+    page.wait(
+        "both agents and the queue on the board",
+        &format!(
+            "{} && {} && document.querySelector('#queues tr[data-group=\"consumer\"]')",
+            row("1001"),
+            row("1002")
+        ),
+        Duration::from_secs(20),
+    )
+    .await;
+    assert_eq!(page.text("conn").await, "已连接");
+    assert_eq!(
+        page.eval(&format!("{}.dataset.state", row("1001"))).await,
+        "not_ready"
+    );
+    assert_eq!(
+        page.eval(&format!("{}.dataset.state", row("1002"))).await,
+        "logged_out"
+    );
+
+    // The agent sets ready on their own desktop: the board follows from the event.
+    command(&mut agent, 2, json!({"cmd":"set_ready"})).await;
+    page.wait(
+        "1001 ready",
+        &format!("{}.dataset.state === 'ready'", row("1001")),
+        Duration::from_secs(10),
+    )
+    .await;
+    assert!(page
+        .eval(&format!("{}.textContent", row("1001")))
+        .await
+        .as_str()
+        .unwrap()
+        .contains("空闲"));
+
+    // 强制示忙 from the board: the agent's desktop hears it, and the row shows the reason.
+    page.eval(&format!(
+        "[...{}.querySelectorAll('button')].find(b => b.textContent === '强制示忙').click(); true",
+        row("1001")
+    ))
+    .await;
+    let forced = ws_until(&mut agent, Duration::from_secs(10), |v| {
+        v["event"]["event"] == "agent_state" && v["event"]["state"]["state"] == "not_ready"
+    })
+    .await;
+    assert_eq!(forced["event"]["reason"], "supervisor");
+    page.wait(
+        "1001 forced not ready",
+        &format!(
+            "{}.dataset.state === 'not_ready' && document.getElementById('log').textContent.includes('强制示忙')",
+            row("1001")
+        ),
+        Duration::from_secs(10),
+    )
+    .await;
+
+    // A citizen calls while nobody is ready: the queue row shows the waiting call.
+    let caller_rtp = rtp_socket();
+    let _to_caller = carrier_call(&carrier, h.sip, "12315", "wall-1@carrier", &caller_rtp);
+    page.wait(
+        "a waiting call",
+        "document.querySelector('#queues tr[data-group=\"consumer\"] td:nth-child(2)').textContent === '1'",
+        Duration::from_secs(15),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let shot = page.screenshot("wallboard.png").await;
+    println!("screenshot: {}", shot.display());
+    page.eval("true").await;
+    assert!(
+        page.problems.is_empty(),
+        "the page raised errors: {:?}",
         page.problems
     );
 }

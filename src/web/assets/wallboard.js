@@ -102,7 +102,7 @@
     shown.sort((x, y) => x.agent_no.localeCompare(y.agent_no));
     $("agents").replaceChildren(...shown.map((a) => {
       const st = a.state.state;
-      const inState = now - a.since_ms;
+      const inState = a.since_ms ? now - a.since_ms : 0;
       const alarm = (["not_ready", "break"].includes(st) && inState > 15 * 60000) || a.state.reason === "break_overrun";
       const call = IN_CALL.includes(st) && st !== "ringing";
       const btn = (text, onclick, enabled, cls) => el("button", { type: "button", class: cls, disabled: !enabled, onclick }, text);
@@ -112,7 +112,7 @@
         el("td", {}, a.name),
         el("td", {}, a.groups.map((g) => S.groupNames.get(g) || g).join("、")),
         el("td", {}, el("span", { class: `badge st-${st}` }, H.stateLabel(a.state))),
-        el("td", { class: "num" }, H.dur(inState)),
+        el("td", { class: "num" }, a.since_ms ? H.dur(inState) : "—"),
         el("td", { class: "num" }, String(a.calls)),
         el("td", { class: "num" }, H.dur(a.talk_ms)),
         el("td", {}, el("div", { class: "acts" },
@@ -178,7 +178,7 @@
       },
       snapshot: (f) => {
         if (f.agent && f.agent.not_ready_reasons && f.agent.not_ready_reasons.length) S.reasons = f.agent.not_ready_reasons;
-        $("nr-reason").replaceChildren(...S.reasons.map((r) => el("option", { value: r }, `强制示忙原因：${H.reasonZh(r)}`)));
+        $("nr-reason").replaceChildren(...S.reasons.map((r) => el("option", { value: r }, `原因：${H.reasonZh(r)}`)));
         if (f.board) setBoard(f.board);
         else render();
       },
@@ -188,7 +188,7 @@
       fatal: (text) => { H.session.clear(); sessionStorage.setItem("hotline.msg", `登录已失效：${text}`); location.reload(); },
     });
     S.cti.connect();
-    setInterval(render, 1000);
+    setInterval(render, 500);
     setInterval(() => { if (S.cti.ws && S.cti.ws.readyState === WebSocket.OPEN) refresh(); }, 30000);
   }
 
