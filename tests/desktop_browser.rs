@@ -289,6 +289,22 @@ endpoints = [{ kind = "sip", extension = "1002" }]
 /// drop the CTI socket or hand the page a frame out of sequence, as a network would.
 const SOCKET_SPY: &str = "window.__sockets = []; const Real = window.WebSocket; window.WebSocket = function (url, p) { const w = new Real(url, p); window.__sockets.push(w); return w; }; window.WebSocket.prototype = Real.prototype; Object.assign(window.WebSocket, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 });";
 
+/// A GET with a bearer token; the body.
+fn http_get_auth(addr: std::net::SocketAddr, path: &str, token: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default()
+}
+
 /// Chromium, or the reason the test is skipped.
 fn chromium_or_skip() -> Option<PathBuf> {
     let bin = chromium();
@@ -441,6 +457,36 @@ async fn agent_takes_and_hangs_up_a_call_on_the_browser_desktop() {
         Duration::from_secs(10),
     )
     .await;
+    // 保持 then 恢复; 暂停录音 then 恢复录音: the page follows the server's events.
+    page.click("btn-hold").await;
+    page.wait(
+        "held",
+        "document.body.dataset.agentState === 'held' && document.getElementById('btn-hold').textContent === '恢复'",
+        Duration::from_secs(10),
+    )
+    .await;
+    assert!(page.enabled("btn-consult").await && page.enabled("btn-hangup").await);
+    page.click("btn-hold").await;
+    page.wait(
+        "talking again",
+        "document.body.dataset.agentState === 'talking' && document.getElementById('btn-hold').textContent === '保持'",
+        Duration::from_secs(10),
+    )
+    .await;
+    page.click("btn-rec").await;
+    page.wait(
+        "the recording paused",
+        "document.getElementById('btn-rec').textContent === '恢复录音'",
+        Duration::from_secs(10),
+    )
+    .await;
+    page.click("btn-rec").await;
+    page.wait(
+        "the recording resumed",
+        "document.getElementById('btn-rec').textContent === '暂停录音'",
+        Duration::from_secs(10),
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(1200)).await; // the state timer shows a second
     let shot = page.screenshot("desktop-talking.png").await;
     println!("screenshot: {}", shot.display());
@@ -469,6 +515,38 @@ async fn agent_takes_and_hangs_up_a_call_on_the_browser_desktop() {
     let shot = page.screenshot("desktop-wrap-up.png").await;
     println!("screenshot: {}", shot.display());
 
+    // 受理 without the required fields: the API's refusal is shown. Then filled in: accepted.
+    page.click("btn-ticket-submit").await;
+    let refusal = page
+        .wait(
+            "the ticket refusal",
+            "!document.getElementById('notice').hidden && document.getElementById('notice').textContent.includes('工单受理失败') && document.getElementById('notice').textContent",
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(refusal.as_str().unwrap().contains("title"), "{refusal}");
+    page.eval(
+        "document.getElementById('tk-title').value = '商场拒绝七天无理由退货'; \
+         document.getElementById('tk-content').value = '市民反映在某商场购买的电器七天内要求退货被拒。'; \
+         document.getElementById('tk-name').value = '张女士'; \
+         const leaf = (id) => { const o = [...document.getElementById(id).options].filter(o => o.value); document.getElementById(id).value = o[o.length - 1].value; }; \
+         leaf('tk-category'); leaf('tk-region'); true",
+    )
+    .await;
+    page.click("btn-ticket-submit").await;
+    let accepted = page
+        .wait(
+            "the accepted ticket",
+            "document.getElementById('ticket-msg').textContent.includes('已受理') && document.getElementById('ticket-no').textContent",
+            Duration::from_secs(10),
+        )
+        .await;
+    let number = accepted
+        .as_str()
+        .unwrap()
+        .trim_start_matches("工单号 ")
+        .to_string();
+
     // The same agent connects from elsewhere: this page is kicked and says so; 重新连接 takes the
     // agent back with a fresh snapshot (the other session is kicked in turn).
     let resp = http_post(
@@ -492,6 +570,18 @@ async fn agent_takes_and_hangs_up_a_call_on_the_browser_desktop() {
         v["type"] == "snapshot"
     })
     .await;
+    // The ticket the page accepted, as the API has it: the form's fields and the caller.
+    let list = http_get_auth(
+        h.http,
+        &format!("/api/v1/tickets?number={number}"),
+        token["token"].as_str().unwrap(),
+    );
+    assert!(
+        list.contains("\"status\":\"accepted\"")
+            && list.contains("商场拒绝七天无理由退货")
+            && list.contains("13800138000"),
+        "{list}"
+    );
     page.wait(
         "the kicked notice",
         "!document.getElementById('kicked').hidden && document.body.dataset.kicked === '1'",
@@ -544,8 +634,16 @@ async fn agent_takes_and_hangs_up_a_call_on_the_browser_desktop() {
             .unwrap()
     ));
 
-    // Drain what arrived meanwhile, then: no script error, no CSP violation.
+    // Drain what arrived meanwhile, then: no script error, no CSP violation (the browser logs the
+    // refused 受理 above as a failed request: that one was asked for).
     page.eval("true").await;
+    let refused = page
+        .problems
+        .iter()
+        .filter(|p| p.contains("status of 422"))
+        .count();
+    assert_eq!(refused, 1, "{:?}", page.problems);
+    page.problems.retain(|p| !p.contains("status of 422"));
     assert!(
         page.problems.is_empty(),
         "the page raised errors: {:?}",
@@ -659,6 +757,108 @@ async fn supervisor_watches_the_board_live_and_forces_an_agent_not_ready() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let shot = page.screenshot("wallboard.png").await;
     println!("screenshot: {}", shot.display());
+    page.eval("true").await;
+    assert!(
+        page.problems.is_empty(),
+        "the page raised errors: {:?}",
+        page.problems
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_auto_answer_off_the_desktop_offers_answer_and_reject() {
+    let Some(bin) = chromium_or_skip() else {
+        return;
+    };
+    let carrier = Ua::new();
+    let h = Hotline::start(HotlineSetup {
+        profiles: common::carrier_and_agent_1001(carrier.addr, None),
+        acd: Some(ACD.replace("not_ready_cap = 0\n", "").replace(
+            "endpoints = [{ kind = \"sip\", extension = \"1001\" }]",
+            "endpoints = [{ kind = \"sip\", extension = \"1001\" }]\nauto_answer = false",
+        )),
+        ..HotlineSetup::default()
+    });
+    let password = add_user(&h, "1001", "agent");
+    let phone = Ua::new();
+    phone.register(h.sip, "1001", "s3cret");
+    let browser = Browser::start(&bin);
+    let mut page = Cdp::open(&browser).await;
+    open_and_log_in(&mut page, &h, "/desktop", "1001", &password).await;
+    page.wait(
+        "signed in",
+        "document.body.dataset.agentState === 'not_ready'",
+        Duration::from_secs(20),
+    )
+    .await;
+    assert!(page.text("who").await.contains("手动应答"));
+    page.click("btn-ready").await;
+    page.wait(
+        "ready",
+        "document.body.dataset.agentState === 'ready'",
+        Duration::from_secs(10),
+    )
+    .await;
+
+    // The phone rings without auto-answer; the page pops the call and offers 接听 / 拒接.
+    let caller_rtp = rtp_socket();
+    let _to_caller = carrier_call(&carrier, h.sip, "12315", "manual-1@carrier", &caller_rtp);
+    let (invite, _) = phone.expect("INVITE to the agent's phone", request("INVITE"));
+    phone.send_msg(
+        h.sip,
+        &SipMessage::response_to(&invite, 180, "Ringing", Some("ph")),
+    );
+    assert!(!invite
+        .header_str("Call-Info")
+        .unwrap_or_default()
+        .contains("answer-after"));
+    let caller = page
+        .wait(
+            "the ringing screen pop",
+            "document.body.dataset.agentState === 'ringing' && document.getElementById('pop-caller').textContent",
+            Duration::from_secs(10),
+        )
+        .await;
+    assert_eq!(caller, "13800138000");
+    assert!(page.enabled("btn-answer").await && page.enabled("btn-reject").await);
+    assert!(!page.enabled("btn-hangup").await && !page.enabled("btn-hold").await);
+    assert!(page
+        .eval("document.getElementById('pop').classList.contains('ringing')")
+        .await
+        .as_bool()
+        .unwrap());
+
+    // 拒接: the phone stops ringing, the agent is not ready (rejected), the call waits again.
+    let clicked = Instant::now();
+    page.click("btn-reject").await;
+    let (cancel, _) = phone.expect("CANCEL to the agent's phone", request("CANCEL"));
+    assert!(
+        clicked.elapsed() < Duration::from_secs(5),
+        "the phone stops ringing at once, not at the 10 s ring timeout ({:?})",
+        clicked.elapsed()
+    );
+    phone.send_msg(h.sip, &SipMessage::response_to(&cancel, 200, "OK", None));
+    phone.send_msg(
+        h.sip,
+        &SipMessage::response_to(&invite, 487, "Request Terminated", Some("ph")),
+    );
+    page.wait(
+        "not ready after the reject",
+        "document.body.dataset.agentState === 'not_ready' && document.getElementById('state-badge').textContent.includes('拒接')",
+        Duration::from_secs(10),
+    )
+    .await;
+
+    // Ready again: the waiting call is offered again and answered on the phone itself.
+    page.click("btn-ready").await;
+    let agent_rtp = rtp_socket();
+    let _ = pick_up(&phone, h.sip, "1001", &agent_rtp);
+    page.wait(
+        "talking after answering on the phone",
+        "document.body.dataset.agentState === 'talking' && !document.getElementById('btn-answer').disabled === false",
+        Duration::from_secs(10),
+    )
+    .await;
     page.eval("true").await;
     assert!(
         page.problems.is_empty(),
