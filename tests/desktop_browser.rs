@@ -866,3 +866,102 @@ async fn with_auto_answer_off_the_desktop_offers_answer_and_reject() {
         page.problems
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_consults_joins_three_way_and_transfers_from_the_picker() {
+    let Some(bin) = chromium_or_skip() else {
+        return;
+    };
+    // The trunk's peer is the department's phone; the citizen's call comes from another port.
+    let department = Ua::new();
+    let h = Hotline::start(HotlineSetup {
+        profiles: common::carrier_and_agent_1001(department.addr, None),
+        acd: Some(ACD.replace("not_ready_cap = 0\n", "")),
+        ..HotlineSetup::default()
+    });
+    let password = add_user(&h, "1001", "agent");
+    let phone = Ua::new();
+    phone.register(h.sip, "1001", "s3cret");
+    let browser = Browser::start(&bin);
+    let mut page = Cdp::open(&browser).await;
+    open_and_log_in(&mut page, &h, "/desktop", "1001", &password).await;
+    page.wait(
+        "signed in",
+        "document.body.dataset.agentState === 'not_ready'",
+        Duration::from_secs(20),
+    )
+    .await;
+    page.click("btn-ready").await;
+    page.wait(
+        "ready",
+        "document.body.dataset.agentState === 'ready'",
+        Duration::from_secs(10),
+    )
+    .await;
+    let carrier = Ua::new();
+    let caller_rtp = rtp_socket();
+    let _to_caller = carrier_call(&carrier, h.sip, "12315", "pick-1@carrier", &caller_rtp);
+    let agent_rtp = rtp_socket();
+    let (agent_inv, _) = pick_up(&phone, h.sip, "1001", &agent_rtp);
+    page.wait(
+        "talking",
+        "document.body.dataset.agentState === 'talking'",
+        Duration::from_secs(10),
+    )
+    .await;
+
+    // 咨询 a department's number from the picker: the caller waits, the department answers.
+    page.eval(
+        "const k = document.getElementById('t-kind'); k.value = 'department'; k.dispatchEvent(new Event('change')); \
+         document.getElementById('t-number').value = '07712345678'; true",
+    )
+    .await;
+    assert_eq!(
+        page.eval("document.getElementById('t-group').hidden && !document.getElementById('t-number').hidden")
+            .await,
+        true
+    );
+    page.click("btn-consult").await;
+    let dept_rtp = rtp_socket();
+    let (dept_inv, _) = pick_up(&department, h.sip, "dept", &dept_rtp);
+    assert!(dept_inv.request_uri_str().unwrap().contains("07712345678"));
+    page.wait(
+        "consulting with the department joined",
+        "document.body.dataset.agentState === 'consulting' && document.getElementById('parties').textContent.includes('07712345678 · 已接通')",
+        Duration::from_secs(10),
+    )
+    .await;
+    assert!(page.enabled("btn-three").await && page.enabled("btn-cancel-consult").await);
+    assert!(!page.enabled("btn-hold").await && !page.enabled("btn-consult").await);
+
+    // 三方通话: all three talk; the party can be dropped from the list.
+    page.click("btn-three").await;
+    page.wait(
+        "the three-way call",
+        "document.body.dataset.agentState === 'conference' && !document.getElementById('btn-drop').disabled",
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(page.text("state-badge").await, "三方通话");
+
+    // 转接 to the department: the agent's phone is let go, the number field is cleared (A L1367).
+    page.click("btn-transfer").await;
+    let (bye, _) = phone.expect("BYE to the agent's phone", request("BYE"));
+    assert_eq!(
+        bye.header_str("Call-ID").unwrap(),
+        agent_inv.header_str("Call-ID").unwrap()
+    );
+    phone.send_msg(h.sip, &SipMessage::response_to(&bye, 200, "OK", None));
+    page.wait(
+        "wrap-up after the transfer, the number cleared",
+        "document.body.dataset.agentState === 'wrap_up' && document.getElementById('t-number').value === '' && document.getElementById('log').textContent.includes('通话已转出')",
+        Duration::from_secs(10),
+    )
+    .await;
+    page.eval("true").await;
+    assert!(
+        page.problems.is_empty(),
+        "the page raised errors: {:?}",
+        page.problems
+    );
+}
