@@ -336,6 +336,8 @@ async fn open_and_log_in(page: &mut Cdp, h: &Hotline, path: &str, user: &str, pa
         Duration::from_secs(20),
     )
     .await;
+    page.screenshot(&format!("{}-login.png", path.trim_start_matches('/')))
+        .await;
     page.eval(&format!(
         "document.getElementById('login-user').value = {}; document.getElementById('login-pass').value = {}; document.querySelector('#login-form button[type=submit]').click(); true",
         json!(user),

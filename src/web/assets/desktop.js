@@ -449,7 +449,8 @@
     on("btn-wrap-end", () => run({ cmd: "end_wrap_up" }, "结束整理"));
     on("btn-reset", () => { if (confirm("复位将回到示忙，通话中会挂断。确定复位？")) run({ cmd: "reset" }, "复位"); });
     on("btn-logout", () => run({ cmd: "logout" }, "签出"));
-    on("btn-answer", () => run({ cmd: "answer" }, "接听"));
+    // A SIP desk phone or softphone is answered on the phone itself; the command tells the ACD.
+    on("btn-answer", () => run({ cmd: "answer" }, "接听（话机请摘机）"));
     on("btn-reject", () => run({ cmd: "reject" }, "拒接"));
     on("btn-hangup", () => run({ cmd: "hangup" }, "挂机"));
     on("btn-hold", () => run({ cmd: stateName() === "held" ? "retrieve" : "hold" }, stateName() === "held" ? "恢复" : "保持"));
