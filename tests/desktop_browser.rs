@@ -305,6 +305,10 @@ fn http_get_auth(addr: std::net::SocketAddr, path: &str, token: &str) -> String 
         .unwrap_or_default()
 }
 
+/// One browser (and its hotline) at a time: each is a heavy process, and a shared CI machine runs
+/// the other integration tests beside these.
+static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Chromium, or the reason the test is skipped.
 fn chromium_or_skip() -> Option<PathBuf> {
     let bin = chromium();
@@ -351,6 +355,7 @@ async fn agent_takes_and_hangs_up_a_call_on_the_browser_desktop() {
     let Some(bin) = chromium_or_skip() else {
         return;
     };
+    let _one = ONE_BROWSER.lock().await;
     let carrier = Ua::new();
     let h = Hotline::start(HotlineSetup {
         profiles: common::carrier_and_agent_1001(carrier.addr, None),
@@ -677,6 +682,7 @@ async fn supervisor_watches_the_board_live_and_forces_an_agent_not_ready() {
     let Some(bin) = chromium_or_skip() else {
         return;
     };
+    let _one = ONE_BROWSER.lock().await;
     let carrier = Ua::new();
     let h = Hotline::start(HotlineSetup {
         profiles: common::carrier_and_agent_1001(carrier.addr, None),
@@ -772,6 +778,7 @@ async fn with_auto_answer_off_the_desktop_offers_answer_and_reject() {
     let Some(bin) = chromium_or_skip() else {
         return;
     };
+    let _one = ONE_BROWSER.lock().await;
     let carrier = Ua::new();
     let h = Hotline::start(HotlineSetup {
         profiles: common::carrier_and_agent_1001(carrier.addr, None),
@@ -874,6 +881,7 @@ async fn agent_consults_joins_three_way_and_transfers_from_the_picker() {
     let Some(bin) = chromium_or_skip() else {
         return;
     };
+    let _one = ONE_BROWSER.lock().await;
     // The trunk's peer is the department's phone; the citizen's call comes from another port.
     let department = Ua::new();
     let h = Hotline::start(HotlineSetup {
