@@ -968,6 +968,42 @@ async fn agent_consults_joins_three_way_and_transfers_from_the_picker() {
         Duration::from_secs(10),
     )
     .await;
+
+    // 外呼 from 示忙: the agent's phone rings first, then the number is dialled through the trunk.
+    page.eval("document.getElementById('nr-reason').value = 'meeting'; true")
+        .await;
+    page.click("btn-not-ready").await;
+    page.wait(
+        "not ready (meeting)",
+        "document.body.dataset.agentState === 'not_ready' && document.getElementById('state-badge').textContent === '示忙（会议）'",
+        Duration::from_secs(10),
+    )
+    .await;
+    page.eval("document.getElementById('dial-number').value = '013912345678'; true")
+        .await;
+    page.click("btn-dial").await;
+    let out_rtp = rtp_socket();
+    let _ = pick_up(&phone, h.sip, "1001", &out_rtp);
+    let far_rtp = rtp_socket();
+    let (far_inv, _) = pick_up(&department, h.sip, "far", &far_rtp);
+    assert!(far_inv.request_uri_str().unwrap().contains("13912345678"));
+    page.wait(
+        "talking on the outbound call",
+        "document.body.dataset.agentState === 'talking' && document.getElementById('state-badge').textContent === '通话中（外呼）'",
+        Duration::from_secs(10),
+    )
+    .await;
+    assert!(!page.enabled("btn-dial").await && page.enabled("btn-hangup").await);
+    // The far end hangs up: the agent's phone is let go and the agent is not ready again.
+    common::phone::bye(&department, h.sip, &far_inv, "far");
+    let (out_bye, _) = phone.expect("BYE to the agent's phone", request("BYE"));
+    phone.send_msg(h.sip, &SipMessage::response_to(&out_bye, 200, "OK", None));
+    page.wait(
+        "not ready after the outbound call",
+        "document.body.dataset.agentState === 'not_ready'",
+        Duration::from_secs(10),
+    )
+    .await;
     page.eval("true").await;
     assert!(
         page.problems.is_empty(),
