@@ -868,6 +868,21 @@ async fn with_auto_answer_off_the_desktop_offers_answer_and_reject() {
         Duration::from_secs(10),
     )
     .await;
+
+    // A supervisor signs the agent out: the page says who did it and why.
+    let mut lead = desktop(&h, "lead", "supervisor").await;
+    command(
+        &mut lead,
+        1,
+        json!({"cmd":"force_logout","agent_no":"1001","reason":"meeting"}),
+    )
+    .await;
+    page.wait(
+        "the supervisor's sign-out",
+        "!document.getElementById('kicked').hidden && document.getElementById('kicked-text').textContent === '班长 lead 已将您强制签出（会议）。'",
+        Duration::from_secs(10),
+    )
+    .await;
     page.eval("true").await;
     assert!(
         page.problems.is_empty(),

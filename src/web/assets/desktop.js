@@ -404,9 +404,16 @@
 
   const KICK_ZH = {
     "this agent connected again elsewhere": "您的工号已在其他地方登录，本页面已下线。",
+    "logged in elsewhere": "您的工号已在其他地方签入，本页面已下线。",
+    "too slow: reconnect for a snapshot": "网络过慢，连接已断开，请重新连接。",
   };
+  function kickText(reason) {
+    const sup = /^signed out by supervisor (.*?): (.*)$/.exec(reason || "");
+    if (sup) return `班长 ${sup[1]} 已将您强制签出（${H.reasonZh(sup[2])}）。`;
+    return KICK_ZH[reason] || `已被下线：${reason}`;
+  }
   function onKicked(reason) {
-    $("kicked-text").textContent = KICK_ZH[reason] || `已被下线：${reason}`;
+    $("kicked-text").textContent = kickText(reason);
     $("kicked").hidden = false;
     $("conn").textContent = "已下线";
     $("conn").className = "conn down";
