@@ -408,10 +408,11 @@ async fn agent_takes_and_hangs_up_a_call_on_the_browser_desktop() {
         )
         .await;
     assert!(
-        refusal
-            .as_str()
-            .unwrap()
-            .contains("allows at most 0 agents not ready"),
+        refusal.as_str().unwrap().contains("技能组示忙人数已达上限")
+            && refusal
+                .as_str()
+                .unwrap()
+                .contains("allows at most 0 agents not ready"),
         "{refusal}"
     );
     assert_eq!(page.eval("document.body.dataset.agentState").await, "ready");

@@ -19,6 +19,22 @@ const Hotline = (() => {
     monitor: "监听", whisper: "密语", barge: "强插", intercept: "拦截", stop: "结束监听",
     force_not_ready: "强制示忙", force_logout: "强制签出",
   };
+  // The refusal codes of docs/cti-protocol.md, said in Chinese; the server's own text follows.
+  const ERROR_ZH = {
+    not_ready_cap_reached: "技能组示忙人数已达上限", logout_during_call: "通话中不能签出",
+    outbound_only_from_not_ready: "只有示忙状态才能外呼", wrong_state: "当前状态不允许此操作",
+    not_in_call: "不在通话中", target_not_ready: "目标坐席不空闲", no_agent_ready: "该技能组没有空闲坐席",
+    unknown_reason: "示忙原因未配置", bad_break_length: "小休时长须在 1 秒至 8 小时之间",
+    forbidden: "没有权限", not_logged_in: "尚未签入", unknown_agent: "工号不存在",
+    unknown_group: "技能组不存在", unknown_call: "通话不存在", bad_message: "指令格式错误",
+    disconnected: "未连接到服务器",
+  };
+  /** The text of a refused command's error: Chinese first, then the server's message. */
+  function errorText(e) {
+    if (!e) return "未知错误";
+    const zh = ERROR_ZH[e.code];
+    return zh && e.message && zh !== e.message ? `${zh}（${e.message}）` : zh || e.message || e.code;
+  }
   const ROLE_ZH = { consult: "咨询", supervisor: "班长", transfer: "转接", callee: "被叫" };
   const PARTY_ZH = { ringing: "振铃", joined: "已接通", failed: "失败", left: "已离开" };
 
@@ -277,6 +293,6 @@ const Hotline = (() => {
 
   return {
     STATE_ZH, REASON_ZH, ACTION_ZH, ROLE_ZH, PARTY_ZH,
-    el, $, dur, stateZh, reasonZh, stateLabel, session, api, login, loginPage, Cti,
+    el, $, dur, stateZh, reasonZh, stateLabel, errorText, session, api, login, loginPage, Cti,
   };
 })();

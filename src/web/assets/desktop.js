@@ -49,7 +49,7 @@
     if (r.ok) {
       if (what) log(`${what}：成功`);
     } else {
-      const msg = (r.error && r.error.message) || "未知错误";
+      const msg = H.errorText(r.error);
       notice(`${what || cmd.cmd} 被拒绝：${msg}`);
       log(`${what || cmd.cmd} 被拒绝：${msg}（${r.error && r.error.code}）`);
     }

@@ -35,7 +35,7 @@
     const r = await S.cti.command(cmd);
     if (r.ok) { log(`${what}：成功`); notice(`${what}：成功`, true); }
     else {
-      const msg = (r.error && r.error.message) || "未知错误";
+      const msg = H.errorText(r.error);
       notice(`${what} 被拒绝：${msg}`);
       log(`${what} 被拒绝：${msg}（${r.error && r.error.code}）`);
     }
