@@ -76,8 +76,8 @@ pub async fn command(ws: &mut Ws, id: u64, cmd: Value) {
     assert_eq!(r["ok"], true, "{r}");
 }
 
-/// Creates desktop user `user` with `roles`, logs it in over REST and opens /ws/cti (welcomed).
-pub async fn desktop(h: &Hotline, user: &str, roles: &str) -> Ws {
+/// Creates desktop user `user` with `roles` (`hotline user add`); returns its password.
+pub fn add_user(h: &Hotline, user: &str, roles: &str) -> String {
     let password = format!("Desk-{user}-pw");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_hotline"))
         .arg("--config")
@@ -99,6 +99,12 @@ pub async fn desktop(h: &Hotline, user: &str, roles: &str) -> Ws {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    password
+}
+
+/// Creates desktop user `user` with `roles`, logs it in over REST and opens /ws/cti (welcomed).
+pub async fn desktop(h: &Hotline, user: &str, roles: &str) -> Ws {
+    let password = add_user(h, user, roles);
     let resp = http_post(
         h.http,
         "/api/v1/auth/login",

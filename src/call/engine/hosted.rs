@@ -1007,6 +1007,23 @@ impl<M: MediaControl> Engine<M> {
         self.feed_ivr(call, ivr::Input::LookupResult { id, outcome }, now);
     }
 
+    /// Stops ringing `agent_no`'s devices for call `id` (the offer was withdrawn or refused).
+    fn withdraw_offer(&mut self, id: u64, agent_no: &str, now: Instant) {
+        let legs = self
+            .calls
+            .get_mut(&id)
+            .and_then(|c| c.hosted.as_mut())
+            .and_then(|h| h.offers.remove(agent_no));
+        if let Some(legs) = legs {
+            debug!(%agent_no, "offer withdrawn");
+            if let Some(c) = self.calls.get_mut(&id) {
+                c.core.handle(Input::DropLegs(legs), now);
+            }
+            self.run_call(id, now);
+            self.origin_unoffered(id, now);
+        }
+    }
+
     /// What the ACD decided for a call.
     /// The caller's history, looked up by the shell since the call came in: kept for the ACD's
     /// screen pop, or passed on at once if the call already reached the ACD.
@@ -1048,19 +1065,7 @@ impl<M: MediaControl> Engine<M> {
                 let Some(id) = self.acd_call(&call) else {
                     return;
                 };
-                let legs = self
-                    .calls
-                    .get_mut(&id)
-                    .and_then(|c| c.hosted.as_mut())
-                    .and_then(|h| h.offers.remove(&agent_no));
-                if let Some(legs) = legs {
-                    debug!(%agent_no, "offer withdrawn");
-                    if let Some(c) = self.calls.get_mut(&id) {
-                        c.core.handle(Input::DropLegs(legs), now);
-                    }
-                    self.run_call(id, now);
-                    self.origin_unoffered(id, now);
-                }
+                self.withdraw_offer(id, &agent_no, now);
             }
             acd::Action::RejectCall { call, reason } => {
                 let Some(id) = self.acd_call(&call) else {
@@ -1295,6 +1300,9 @@ impl<M: MediaControl> Engine<M> {
                 self.run_call(id, now);
             }
             CallOp::DetachAgent => self.detach_agent(id, now),
+            // The desktop refused a ringing offer (拒接, or 挂机 while ringing): stop the phone
+            // ringing; the ACD has already put the call back in its place.
+            CallOp::Reject if !talking => self.withdraw_offer(id, agent_no, now),
             CallOp::Hold if talking => {
                 if let Some(b) = bridge {
                     self.media.play(

@@ -391,6 +391,26 @@ fn queue_route_offer_failure_resumes_music_and_caller_hangup_tells_the_acd() {
         b.acd
     );
 
+    // Refused on the desktop (拒接): the phone stops ringing at once, not at the ring timeout.
+    offer(&mut b);
+    let inv4 = b.expect_request(Method::Invite, PHONE_1001);
+    b.recv(answer(&inv4, 180, "Ringing", Some("ag4"), ""), PHONE_1001);
+    b.e.handle_acd_action(
+        AcdAction::CallControl {
+            call: "hosted-2".into(),
+            agent_no: "A1".into(),
+            op: CallOp::Reject,
+        },
+        b.now,
+    );
+    b.drain();
+    let c4 = b.expect_request(Method::Cancel, PHONE_1001);
+    b.recv(answer(&c4, 200, "OK", None, ""), PHONE_1001);
+    b.recv(
+        answer(&inv4, 487, "Request Terminated", Some("ag4"), ""),
+        PHONE_1001,
+    );
+
     b.recv_text(&a_in_dialog("BYE", "hosted-2", &tag, 2, "abye"), CARRIER);
     b.expect_response(200, Method::Bye, CARRIER);
     assert_eq!(
