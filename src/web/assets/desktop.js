@@ -350,6 +350,12 @@
         log(`来电 ${ev.caller} → ${ev.did}，技能组 ${ev.group_name}，已等待 ${H.dur(ev.waited_ms)}`);
         loadTargets();
         break;
+      case "caller_history":
+        // The history came after the ringing event: the screen pop completes itself.
+        if (!mine || !S.call || S.call.call !== ev.call) return;
+        S.call.history = ev.history;
+        if (ev.history.flagged) log(`重点关注来电：累计来电 ${ev.history.calls} 次`);
+        break;
       case "call_answered":
         if (!mine) return;
         if (!S.call || S.call.call !== ev.call) {
