@@ -37,6 +37,9 @@ pub struct BLeg {
     pub ack: Option<bytes::Bytes>,
     pub answered: bool,
     pub sdp_answer: Option<SessionDescription>,
+    /// The side of the call's bridge this leg's media uses: B, except a transfer target that
+    /// replaces the A-leg's party (it takes the A side, facing the transferee on B).
+    pub media: MediaLeg,
 }
 
 impl<M: MediaControl> Engine<M> {
@@ -251,6 +254,7 @@ impl<M: MediaControl> Engine<M> {
                 reinvites_in: Default::default(),
                 hosted: None,
                 recording: None,
+                transfer: None,
                 done: false,
                 agent,
                 span: span.clone(),
@@ -401,6 +405,7 @@ impl<M: MediaControl> Engine<M> {
                 a_2xx: None,
                 reinvites_in: Default::default(),
                 recording: None,
+                transfer: None,
                 hosted: Some(Box::new(super::hosted::Hosted {
                     service: Some(service),
                     party_offer: Some(party_offer),
@@ -619,6 +624,17 @@ impl<M: MediaControl> Engine<M> {
                 let body = sdp.and_then(|b| self.reoffer_for(id, leg, &b));
                 self.send_in_dialog(id, leg, Method::Invite, body, now);
             }
+            Action::Reoffer { leg, sdp } => self.send_in_dialog(id, leg, Method::Invite, sdp, now),
+            Action::TransferProgress { leg, code, sdp } => {
+                self.transfer_progress(id, leg, code, sdp, now)
+            }
+            Action::Transferred { from, to, sdp } => self.transferred(id, from, to, sdp, now),
+            Action::TransferFailed {
+                from,
+                code,
+                reason,
+                from_up,
+            } => self.transfer_failed(id, from, code, &reason, from_up, now),
             Action::ReinviteResponse { leg, code, sdp } => {
                 let Some(c) = self.calls.get_mut(&id) else {
                     return;
@@ -705,7 +721,16 @@ impl<M: MediaControl> Engine<M> {
         }
     }
 
-    fn b_leg(&self, id: u64, leg: LegId) -> Option<&BLeg> {
+    /// The side of the call's bridge that faces `leg`.
+    pub(super) fn media_side(&self, id: u64, leg: LegId) -> MediaLeg {
+        if leg == LegId::A {
+            MediaLeg::A
+        } else {
+            self.b_leg(id, leg).map_or(MediaLeg::B, |b| b.media)
+        }
+    }
+
+    pub(super) fn b_leg(&self, id: u64, leg: LegId) -> Option<&BLeg> {
         self.calls.get(&id)?.b.iter().find(|b| b.leg == leg)
     }
 
@@ -776,7 +801,13 @@ impl<M: MediaControl> Engine<M> {
         };
         let host_port = self.host_port();
         let Some(c) = self.calls.get(&id) else { return };
-        let caller = c.caller.clone();
+        let transfer = c.transfer.as_ref().filter(|_| c.core.is_transfer_leg(leg));
+        let media = transfer.map_or(MediaLeg::B, |t| t.side);
+        // A transfer through a trunk presents the dial plan's caller id, as an agent's call does.
+        let caller = transfer
+            .and_then(|t| t.caller_id.clone())
+            .filter(|_| trunk.is_some())
+            .unwrap_or_else(|| c.caller.clone());
         let a_max_forwards = c.a_invite.max_forwards().ok().flatten().unwrap_or(70);
         let to = format!("<{}>", strip_uri_params(&target.uri));
         let from_uri = format!(
@@ -897,6 +928,7 @@ impl<M: MediaControl> Engine<M> {
                 ack: None,
                 answered: false,
                 sdp_answer: None,
+                media,
             });
             if key.is_none() {
                 c.core.handle(
@@ -1471,10 +1503,9 @@ impl<M: MediaControl> Engine<M> {
         let bridge: BridgeInfo = self.calls.get(&id)?.bridge?;
         let mut s = SessionDescription::parse(body).ok()?;
         let audio = first_audio(&s)?;
-        let (from_leg, port) = if toward == LegId::A {
-            (MediaLeg::B, bridge.port_a)
-        } else {
-            (MediaLeg::A, bridge.port_b)
+        let (from_leg, port) = match self.media_side(id, toward) {
+            MediaLeg::A => (MediaLeg::B, bridge.port_a),
+            MediaLeg::B => (MediaLeg::A, bridge.port_b),
         };
         let dir = s.direction(audio);
         self.media
@@ -1584,7 +1615,7 @@ fn reach(contact: &str, received: Option<SocketAddr>) -> Option<SocketAddr> {
     }
 }
 
-fn parse_offer(req: &SipMessage) -> Option<SessionDescription> {
+pub(super) fn parse_offer(req: &SipMessage) -> Option<SessionDescription> {
     if req.body().is_empty() {
         return None;
     }
@@ -1597,7 +1628,7 @@ fn media_addr_any(s: &SessionDescription) -> Option<SocketAddr> {
     first_audio(s).and_then(|i| media_addr(s, i))
 }
 
-fn first_audio(s: &SessionDescription) -> Option<usize> {
+pub(super) fn first_audio(s: &SessionDescription) -> Option<usize> {
     s.media
         .iter()
         .position(|m| m.media == "audio" && m.port != 0)
@@ -1617,7 +1648,12 @@ pub(super) fn media_addr(s: &SessionDescription, i: usize) -> Option<SocketAddr>
 }
 
 /// Anchors stream `audio` on our `port` and disables every other stream (one bridge per call).
-fn anchor_one(s: &mut SessionDescription, audio: usize, addr: std::net::IpAddr, port: u16) {
+pub(super) fn anchor_one(
+    s: &mut SessionDescription,
+    audio: usize,
+    addr: std::net::IpAddr,
+    port: u16,
+) {
     sdp::anchor(s, addr, |i| Some(if i == audio { port } else { 0 }));
 }
 
@@ -1651,7 +1687,7 @@ fn strip_uri_params(uri: &str) -> &str {
 }
 
 /// The reason phrase to send: the standard one, with our explanation in parentheses.
-fn reason_phrase(code: u16, why: &str) -> String {
+pub(super) fn reason_phrase(code: u16, why: &str) -> String {
     let std = match code {
         200 => "OK",
         403 => "Forbidden",
@@ -1709,6 +1745,7 @@ fn build_cdr(c: &CallCtx, s: &Summary, now: Instant) -> Cdr {
         _ => String::new(),
     };
     let end_ms = ms_at(s.end_at.max(now - Duration::from_millis(0)));
+    let transferred = |yes: bool| if yes { "transferred" } else { "" }.to_string();
     let call_id = c.a.call_id.clone();
     let mut legs = vec![LegRecord {
         call_id: call_id.clone(),
@@ -1722,10 +1759,12 @@ fn build_cdr(c: &CallCtx, s: &Summary, now: Instant) -> Cdr {
             .unwrap_or_default(),
         start_ms: c.start_ms,
         answer_ms: s.answer_at.map(ms_at),
-        end_ms,
+        // A caller's side that transferred the call away left before the call ended.
+        end_ms: s.a_transferred_at.map_or(end_ms, ms_at),
         sip_code: s.sip_code,
         codec: String::new(),
         quality: None,
+        hangup_cause: transferred(s.a_transferred_at.is_some()),
     }];
     for l in &s.legs {
         let b = c.b.iter().find(|b| b.leg == l.leg);
@@ -1744,6 +1783,7 @@ fn build_cdr(c: &CallCtx, s: &Summary, now: Instant) -> Cdr {
                 .and_then(codec_name)
                 .unwrap_or_default(),
             quality: None,
+            hangup_cause: transferred(l.transferred),
         });
     }
     Cdr {
