@@ -310,7 +310,7 @@ impl<M: MediaControl> Engine<M> {
             }
         };
         let side = self.media_side(id, leg);
-        let Some(offer) = self.transfer_offer(id, transferee, side) else {
+        let Some((offer, format)) = self.transfer_offer(id, transferee, side) else {
             return self.reply(
                 &key,
                 &req,
@@ -338,7 +338,15 @@ impl<M: MediaControl> Engine<M> {
         r.push_header("Contact", self.contact());
         self.respond(&key, r, now);
         self.notify_refer(id, leg, "SIP/2.0 100 Trying", false, now);
-        // The transferee hears ringback instead of the transferor until the target answers.
+        // The transferee hears ringback instead of the transferor until the target answers,
+        // in its own codec (a plain relay has not needed to know it so far).
+        if let (Some((pt, dtmf)), Some(bridge)) =
+            (format, self.calls.get(&id).and_then(|c| c.bridge))
+        {
+            if (pt, dtmf) != (0, Some(101)) {
+                self.media.set_format(bridge.id, other(side), pt, dtmf);
+            }
+        }
         self.play_ringback_to(id, other(side));
         let ring_timeout = self.cfg.call.ring_timeout;
         if let Some(c) = self.calls.get_mut(&id) {
@@ -357,13 +365,15 @@ impl<M: MediaControl> Engine<M> {
     }
 
     /// The offer for a transfer target: the caller's offer as a template, limited to the codec
-    /// the transferee talks in (the relay does not transcode), on the transferor's port.
+    /// the transferee talks in (the relay does not transcode), on the transferor's port; and
+    /// that codec's payload type and telephone-event type, when known.
+    #[allow(clippy::type_complexity)]
     fn transfer_offer(
         &self,
         id: u64,
         transferee: LegId,
         side: MediaLeg,
-    ) -> Option<SessionDescription> {
+    ) -> Option<(SessionDescription, Option<(u8, Option<u8>)>)> {
         let c = self.calls.get(&id)?;
         let bridge = c.bridge?;
         let talks_in = if transferee == LegId::A {
@@ -375,7 +385,8 @@ impl<M: MediaControl> Engine<M> {
                 .and_then(|b| b.sdp_answer.clone())
         };
         let mut offer = parse_offer(&c.a_invite)?;
-        if let Some((pt, dtmf)) = talks_in.as_ref().and_then(chosen_format) {
+        let format = talks_in.as_ref().and_then(chosen_format);
+        if let Some((pt, dtmf)) = format {
             let keep: Vec<sdp::Codec> = self
                 .cfg
                 .codecs
@@ -399,7 +410,7 @@ impl<M: MediaControl> Engine<M> {
         };
         offer.media[audio].set_direction(Direction::SendRecv);
         anchor_one(&mut offer, audio, self.cfg.advertise, port);
-        Some(offer)
+        Some((offer, format))
     }
 
     /// Where `leg`'s media comes from, by its SDP.
