@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use tracing::{debug, info, info_span, warn};
 
 use crate::call::cdr::{CallRecord, Cdr, HangupSide, LegRecord};
-use crate::call::core::{Action, Call, CallPolicy, Hangup, Input, LegId, Summary, Target};
+use crate::call::core::{
+    Action, Call, CallPolicy, Hangup, Input, LegId, LegSummary, Summary, Target,
+};
 use crate::call::routing::{self, Decision};
 use crate::sip::auth::{Credentials, DigestClient};
 use crate::sip::message::{Method, SipMessage};
@@ -1529,6 +1531,19 @@ impl<M: MediaControl> Engine<M> {
         }
         c.done = true;
         let mut cdr = build_cdr(c, &summary, now);
+        // After a transfer by the caller's side, a transfer target's leg holds the bridge's A side.
+        let a_side = summary
+            .a_transferred_at
+            .and_then(|_| {
+                let answered = |l: &LegSummary| l.answer_at;
+                summary
+                    .legs
+                    .iter()
+                    .filter(|l| c.b.iter().any(|b| b.leg == l.leg && b.media == MediaLeg::A))
+                    .max_by_key(|l| answered(l))
+                    .map(|l| format!("b{}", l.leg.0))
+            })
+            .unwrap_or_else(|| "a".to_string());
         // The call lingers 64·T1 only to answer late messages (a 200 from a cancelled fork, a
         // retransmitted BYE or 2xx): its dialogs and our INVITEs stay; its IVR and queue state,
         // sessions and parsed answers go now.
@@ -1545,7 +1560,7 @@ impl<M: MediaControl> Engine<M> {
         info!(code = summary.sip_code, hangup = ?summary.hangup, cause = %summary.cause, "call ended");
         if let Some(b) = bridge {
             if let Some(q) = self.media.quality(b.id) {
-                attach_quality(&mut cdr, q);
+                attach_quality(&mut cdr, q, &a_side);
             }
             self.media.destroy(b.id);
         }
@@ -1713,16 +1728,16 @@ pub(super) fn reason_phrase(code: u16, why: &str) -> String {
     }
 }
 
-/// The bridge's caller side is the A-leg; its callee side the B-leg that answered last (the
-/// one bridged when the call ended).
-fn attach_quality(cdr: &mut Cdr, q: [crate::media::quality::LegQualityReport; 2]) {
-    if let Some(a) = cdr.legs.iter_mut().find(|l| l.leg == "a") {
+/// The bridge's caller side is the A-leg (or `a_side`, the transfer target that took its place);
+/// its callee side the other leg that answered last (the one bridged when the call ended).
+fn attach_quality(cdr: &mut Cdr, q: [crate::media::quality::LegQualityReport; 2], a_side: &str) {
+    if let Some(a) = cdr.legs.iter_mut().find(|l| l.leg == a_side) {
         a.quality = Some(q[0]);
     }
     if let Some(b) = cdr
         .legs
         .iter_mut()
-        .filter(|l| l.leg != "a" && l.answer_ms.is_some())
+        .filter(|l| l.leg != "a" && l.leg != a_side && l.answer_ms.is_some())
         .max_by_key(|l| l.answer_ms)
     {
         b.quality = Some(q[1]);

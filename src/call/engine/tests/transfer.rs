@@ -543,6 +543,12 @@ fn an_agents_dial_out_is_transferred_to_another_number_with_trunk_failover() {
 
     // The number first called hangs up: the transfer target gets BYE.
     b.advance(std::time::Duration::from_secs(5));
+    let quality = |mos: f64| crate::media::quality::LegQualityReport {
+        rtp_packets: 250,
+        mos,
+        ..Default::default()
+    };
+    *b.media.quality.borrow_mut() = Some([quality(4.1), quality(4.3)]);
     let bye_c = request(
         "BYE",
         "sip:hotline@10.0.0.1:5060",
@@ -589,6 +595,9 @@ fn an_agents_dial_out_is_transferred_to_another_number_with_trunk_failover() {
         "the agent left when the target answered"
     );
     assert_eq!(cdr.call.end_ms - cdr.legs[0].end_ms, 5000);
+    // The bridge's A side was the target's at the end, its B side the number first called.
+    let mos: Vec<Option<f64>> = cdr.legs.iter().map(|l| l.quality.map(|q| q.mos)).collect();
+    assert_eq!(mos, vec![None, Some(4.3), None, Some(4.1)]);
 }
 
 #[test]
