@@ -1251,7 +1251,7 @@ impl<M: MediaControl> Engine<M> {
             .store(i64::from(self.trunks.in_use(trunk)), Ordering::Relaxed);
     }
 
-    fn release_leg_trunk(&mut self, id: u64, leg: LegId) {
+    pub(super) fn release_leg_trunk(&mut self, id: u64, leg: LegId) {
         let Some(b) = self.b_leg_mut(id, leg) else {
             return;
         };

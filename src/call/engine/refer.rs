@@ -484,6 +484,8 @@ impl<M: MediaControl> Engine<M> {
                 .set_direction(bridge.id, other(t.side), true, true);
         }
         self.notify_refer(id, from, "SIP/2.0 200 OK", true, now);
+        // A transferor reached through a trunk gives its channel back now, not at the call's end.
+        self.release_leg_trunk(id, from);
         // A transferee the transferor had put on hold is taken off hold with hotline's own
         // re-offer (its last session, sendrecv): the only re-INVITE a transfer costs it.
         let held = self.calls.get(&id).and_then(|c| {

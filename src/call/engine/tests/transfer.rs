@@ -773,3 +773,58 @@ fn the_transferee_hanging_up_during_the_transfer_ends_everything() {
     assert_eq!(b.e.active_calls(), 0);
     assert_eq!(b.cdrs[0].call.hangup_side, HangupSide::Caller);
 }
+
+#[test]
+fn a_far_end_reached_through_a_trunk_may_transfer_too_and_frees_its_channel() {
+    let mut b = bench();
+    let first = agent_dial(&mut b, "x-far", "9010555");
+    b.recv(
+        answer(&first, 200, "OK", Some("c1"), &sdp("192.0.2.10", 30000, "")),
+        CARRIER,
+    );
+    b.expect_request(Method::Ack, CARRIER);
+    b.expect_response(200, Method::Invite, PHONE_1001);
+    let channels = |b: &Bench| {
+        b.metrics
+            .trunk("carrier")
+            .channels_in_use
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    assert_eq!(channels(&b), 1);
+    // The number called (say a department's switchboard) transfers the agent to extension 1002.
+    let refer = request(
+        "REFER",
+        "sip:hotline@10.0.0.1:5060",
+        CARRIER,
+        "far-refer",
+        &format!("{};tag=c1", first.hdr("To")),
+        &first.hdr("From"),
+        &first.call_id(),
+        1,
+        &refer_to("1002"),
+        "",
+    );
+    b.recv_text(&refer, CARRIER);
+    b.expect_response(202, Method::Refer, CARRIER);
+    notify(&mut b, CARRIER);
+    let inv = b.expect_request(Method::Invite, PHONE_1002);
+    assert_eq!(
+        inv.sdp_port(),
+        Some(40002),
+        "the far end's side of the bridge"
+    );
+    assert!(ringback_to(&b, MediaLeg::A), "the agent hears ringback");
+    b.recv(
+        answer(&inv, 200, "OK", Some("t2"), &sdp("192.0.2.51", 22000, "")),
+        PHONE_1002,
+    );
+    notify(&mut b, CARRIER);
+    let bye = answer_bye(&mut b, CARRIER);
+    assert_eq!(bye.call_id(), first.call_id());
+    assert_eq!(
+        channels(&b),
+        0,
+        "the trunk channel is free once its party left"
+    );
+    assert_eq!(b.e.active_calls(), 1);
+}
