@@ -241,7 +241,7 @@ impl<M: MediaControl> Engine<M> {
                     &key,
                     &req,
                     501,
-                    "Not Implemented (attended transfer by REFER with Replaces)",
+                    "Not Implemented (attended transfer by REFER with Replaces: transfer blind, or consult and transfer on the desktop)",
                     now,
                 )
             }
