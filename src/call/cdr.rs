@@ -66,6 +66,9 @@ pub struct LegRecord {
     /// The leg's media quality (loss, jitter, RTCP reports, R, MOS); None when the leg carried
     /// no relayed media (not answered, or the call ended before the relay's first figures).
     pub quality: Option<LegQualityReport>,
+    /// Why this leg ended apart from the call: `transferred` when its party transferred the
+    /// call away; empty when it ended with the call (or never answered).
+    pub hangup_cause: String,
 }
 
 /// A finished call with its legs: written in one transaction.
@@ -234,9 +237,9 @@ async fn write_batch(db: &Db, batch: &[Cdr]) -> Result<(), StoreError> {
             sqlx::query(
                 "INSERT INTO cdr_legs (call_id, leg, sip_call_id, peer, remote_uri, start_ms, answer_ms, end_ms,
                      sip_code, codec, rtp_packets, rtp_lost, loss_pct, jitter_ms, rtcp_reports,
-                     remote_loss_pct, remote_jitter_ms, rtt_ms, r_factor, mos)
+                     remote_loss_pct, remote_jitter_ms, rtt_ms, r_factor, mos, hangup_cause)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-                     $19, $20) ON CONFLICT (call_id, leg) DO NOTHING",
+                     $19, $20, $21) ON CONFLICT (call_id, leg) DO NOTHING",
             )
             .bind(&l.call_id)
             .bind(&l.leg)
@@ -258,6 +261,7 @@ async fn write_batch(db: &Db, batch: &[Cdr]) -> Result<(), StoreError> {
             .bind(q.and_then(|q| q.rtt_ms))
             .bind(q.map(|q| q.r_factor))
             .bind(q.map(|q| q.mos))
+            .bind(&l.hangup_cause)
             .execute(&mut *tx)
             .await?;
         }
@@ -312,6 +316,7 @@ mod tests {
                 end_ms: 9_000,
                 sip_code: 200,
                 codec: "PCMU".into(),
+                hangup_cause: String::new(),
                 quality: (i % 3 == 0).then(|| LegQualityReport {
                     rtp_packets: 1000 + i as u64,
                     rtp_lost: 20,

@@ -96,6 +96,23 @@ pub enum Input {
     },
     /// Lets a party leg go (cancelled while ringing, BYE once answered).
     DropParty(LegId),
+    /// Blind transfer on a plain (not hosted) connected call (RFC 3515 REFER): leg `from` (one
+    /// of the two talking) asks that the other one, the transferee, talk to `targets` instead.
+    /// The transferee stays on its leg and port; the targets ring on new legs offered `sdp`
+    /// (all at once, or one after the other like outbound failover) for at most `ring_timeout`.
+    /// The first to answer replaces `from` ([`Action::Transferred`], then `from` gets BYE);
+    /// when none does, `from` is talked to again, or the call ends if `from` has left
+    /// ([`Action::TransferFailed`]).
+    Transfer {
+        from: LegId,
+        targets: Vec<Target>,
+        hunt: Hunt,
+        sdp: Option<Vec<u8>>,
+        ring_timeout: Duration,
+    },
+    /// Hotline itself offers `sdp` to `leg` by re-INVITE (a transferee left on hold by the
+    /// transferor is taken off hold); its answer goes nowhere else.
+    Reoffer { leg: LegId, sdp: Option<Vec<u8>> },
 }
 
 /// Something the SIP shell must do.
@@ -124,6 +141,8 @@ pub enum Action {
     AckAndBye { leg: LegId },
     /// Relay a re-INVITE onto `leg`.
     Reinvite { leg: LegId, sdp: Option<Vec<u8>> },
+    /// Send hotline's own re-offer ([`Input::Reoffer`]) on `leg`, as it is.
+    Reoffer { leg: LegId, sdp: Option<Vec<u8>> },
     /// Answer a re-INVITE that arrived on `leg`.
     ReinviteResponse {
         leg: LegId,
@@ -156,6 +175,27 @@ pub enum Action {
     PartyLeft { leg: LegId },
     /// The caller hung up; the agent and the parties talk on (the caller's leg is over).
     CallerLeft,
+    /// A transfer target rings (180) or sends early media (183 with SDP).
+    TransferProgress {
+        leg: LegId,
+        code: u16,
+        sdp: Option<Vec<u8>>,
+    },
+    /// A transfer target answered (its SDP answer): the transferee now talks with leg `to`;
+    /// leg `from` (the transferor) gets its BYE next unless it has already left.
+    Transferred {
+        from: LegId,
+        to: LegId,
+        sdp: Option<Vec<u8>>,
+    },
+    /// No transfer target answered (`code`, `reason`); `from_up`: the transferor is still on
+    /// the line and talks with the transferee again (otherwise the call ends).
+    TransferFailed {
+        from: LegId,
+        code: u16,
+        reason: String,
+        from_up: bool,
+    },
     /// The call is over: write this summary and forget the call.
     Finished(Summary),
 }
@@ -171,6 +211,8 @@ pub struct Summary {
     pub hangup: Hangup,
     pub cause: String,
     pub legs: Vec<LegSummary>,
+    /// The A-leg was transferred away (its party referred the other one elsewhere) at this time.
+    pub a_transferred_at: Option<Instant>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -188,6 +230,8 @@ pub struct LegSummary {
     pub answer_at: Option<Instant>,
     pub end_at: Option<Instant>,
     pub code: u16,
+    /// The leg's party transferred the call away (blind transfer by REFER) and left.
+    pub transferred: bool,
 }
 
 /// How B-legs are tried.
@@ -241,6 +285,24 @@ struct BLeg {
     party: bool,
     /// A ringing party gives up at this time.
     party_deadline: Option<Instant>,
+    /// A target of a blind transfer ([`Input::Transfer`]).
+    transfer: bool,
+    /// This leg's party transferred the call away and left.
+    transferred: bool,
+}
+
+/// A blind transfer under way on a plain call.
+#[derive(Debug)]
+struct Transfer {
+    /// The transferor's leg.
+    from: LegId,
+    /// The transferor has left (hung up after the 202, as a blind transfer allows).
+    from_gone: bool,
+    sdp: Option<Vec<u8>>,
+    hunt: Hunt,
+    waiting: VecDeque<Target>,
+    deadline: Instant,
+    best_failure: Option<(u16, String)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -262,6 +324,8 @@ enum Phase {
 struct PendingReinvite {
     from: LegId,
     to: LegId,
+    /// Hotline's own offer ([`Input::Reoffer`]): the answer is not relayed.
+    own: bool,
 }
 
 /// One call.
@@ -293,6 +357,14 @@ pub struct Call {
     /// the agent is its B-side and the number dialled its first party. The call counts as
     /// answered when that party answers, and its final code is that party's.
     originated: bool,
+    /// The leg on the caller's side of the pair talking: the A-leg, until its party transfers
+    /// the call away and a transfer target takes its place.
+    front: LegId,
+    /// The A-leg left by a transfer (its party transferred the call) at this time.
+    a_left: Option<Instant>,
+    a_transferred: bool,
+    /// A blind transfer under way ([`Input::Transfer`]).
+    transfer: Option<Transfer>,
     actions: VecDeque<Action>,
 }
 
@@ -324,6 +396,10 @@ impl Call {
             hosted: false,
             caller_gone: false,
             originated: false,
+            front: LegId::A,
+            a_left: None,
+            a_transferred: false,
+            transfer: None,
             actions: VecDeque::new(),
         };
         if targets.is_empty() {
@@ -422,6 +498,8 @@ impl Call {
             code: 0,
             party: party_deadline.is_some(),
             party_deadline,
+            transfer: false,
+            transferred: false,
         });
     }
 
@@ -500,10 +578,8 @@ impl Call {
             .filter(|l| matches!(l.state, LegState::Trying | LegState::Early))
             .filter_map(|l| l.party_deadline)
             .min();
-        match (ring, party) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let transfer = self.transfer.as_ref().map(|t| t.deadline);
+        [ring, party, transfer].into_iter().flatten().min()
     }
 
     pub fn is_done(&self) -> bool {
@@ -519,6 +595,9 @@ impl Call {
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.transfer.as_ref().is_some_and(|t| now >= t.deadline) {
+            self.transfer_failed(480, "no answer".into(), now);
+        }
         let rang_out: Vec<LegId> = self
             .legs
             .iter()
@@ -713,6 +792,9 @@ impl Call {
             Input::ReinviteAnswered { leg, code, sdp } => {
                 if let Some(p) = self.reinvite.filter(|p| p.to == leg) {
                     self.reinvite = None;
+                    if p.own {
+                        return;
+                    }
                     self.actions.push_back(Action::ReinviteResponse {
                         leg: p.from,
                         code,
@@ -724,15 +806,7 @@ impl Call {
                 self.hang_up_hosted(Hangup::System, system_cause(&input).into(), now)
             }
             Input::MediaTimeout | Input::AckTimeout | Input::SessionExpired => {
-                if let Phase::Connected(b) = self.phase {
-                    self.hangup = Hangup::System;
-                    self.cause = system_cause(&input).into();
-                    self.actions.push_back(Action::Bye { leg: LegId::A });
-                    self.actions.push_back(Action::Bye { leg: b });
-                    self.end_leg(b, now);
-                    self.phase = Phase::Ending;
-                    self.maybe_finish(now);
-                }
+                self.end_pair(Hangup::System, system_cause(&input).into(), now)
             }
             Input::Connect {
                 targets,
@@ -753,17 +827,26 @@ impl Call {
             }
             Input::Terminate => match self.phase {
                 Phase::Ringing => self.fail_caller(503, "service shutting down", now),
-                Phase::Connected(b) => {
-                    self.hangup = Hangup::System;
-                    self.cause = "shutdown".into();
-                    self.actions.push_back(Action::Bye { leg: LegId::A });
-                    self.actions.push_back(Action::Bye { leg: b });
-                    self.end_leg(b, now);
-                    self.phase = Phase::Ending;
-                    self.maybe_finish(now);
-                }
+                Phase::Connected(_) => self.end_pair(Hangup::System, "shutdown".into(), now),
                 _ => {}
             },
+            Input::Transfer {
+                from,
+                targets,
+                hunt,
+                sdp,
+                ring_timeout,
+            } => self.on_transfer(from, targets, hunt, sdp, ring_timeout, now),
+            Input::Reoffer { leg, sdp } => {
+                if self.reinvite.is_none() && self.leg_up(leg) {
+                    self.reinvite = Some(PendingReinvite {
+                        from: leg,
+                        to: leg,
+                        own: true,
+                    });
+                    self.actions.push_back(Action::Reoffer { leg, sdp });
+                }
+            }
         }
     }
 
@@ -772,6 +855,9 @@ impl Call {
     }
 
     fn on_progress(&mut self, leg: LegId, code: u16, sdp: Option<Vec<u8>>) {
+        if self.is_transfer_leg(leg) {
+            return self.on_transfer_progress(leg, code, sdp);
+        }
         if self.is_party(leg) {
             let ringing = self
                 .leg_mut(leg)
@@ -822,6 +908,9 @@ impl Call {
             Some(l) => l.state,
             None => return,
         };
+        if self.is_transfer_leg(leg) {
+            return self.on_transfer_answered(leg, sdp, now);
+        }
         if self.is_party(leg) {
             let up = !matches!(self.phase, Phase::Ending | Phase::Done);
             if let Some(l) = self.leg_mut(leg) {
@@ -902,6 +991,12 @@ impl Call {
             l.code = code;
         }
         if was_answered {
+            return;
+        }
+        if self.is_transfer_leg(leg) {
+            if !was_cancelled {
+                self.on_transfer_failed(code, reason, now);
+            }
             return;
         }
         if party {
@@ -997,20 +1092,300 @@ impl Call {
         let Phase::Connected(b) = self.phase else {
             return;
         };
-        if leg == LegId::A {
-            self.hangup = Hangup::Caller;
-            self.cause = "caller hung up".into();
-            self.actions.push_back(Action::Bye { leg: b });
+        if let Some(t) = self.transfer.as_mut() {
+            if leg == t.from {
+                if !t.from_gone {
+                    // The transferor leaves after the 202, as a blind transfer allows: the
+                    // transferee keeps waiting for the target.
+                    t.from_gone = true;
+                    self.left_by_transfer(leg, now);
+                }
+                return;
+            }
+        }
+        let (side, cause) = if leg == self.front {
+            (Hangup::Caller, "caller hung up")
         } else if leg == b {
-            self.hangup = Hangup::Callee;
-            self.cause = "callee hung up".into();
-            self.actions.push_back(Action::Bye { leg: LegId::A });
+            (Hangup::Callee, "callee hung up")
         } else {
             return;
+        };
+        self.end_leg(leg, now);
+        if leg == LegId::A {
+            self.a_left = Some(now);
         }
-        self.end_leg(b, now);
+        self.end_pair(side, cause.into(), now);
+    }
+
+    /// Whether `leg` is up: the A-leg until it left, a B-leg while answered.
+    fn leg_up(&self, leg: LegId) -> bool {
+        if leg == LegId::A {
+            self.a_left.is_none() && !matches!(self.phase, Phase::Ending | Phase::Done)
+        } else {
+            self.legs
+                .iter()
+                .any(|l| l.id == leg && l.state == LegState::Answered)
+        }
+    }
+
+    /// A transferor's leg is over because it transferred the call.
+    fn left_by_transfer(&mut self, leg: LegId, now: Instant) {
+        if leg == LegId::A {
+            self.a_left = Some(now);
+            self.a_transferred = true;
+        }
+        if let Some(l) = self.leg_mut(leg) {
+            l.state = LegState::Ended;
+            l.end_at = Some(now);
+            l.transferred = true;
+        }
+    }
+
+    /// Ends a plain connected call: a transfer under way is given up, every leg still up gets
+    /// BYE, and the summary follows.
+    fn end_pair(&mut self, hangup: Hangup, cause: String, now: Instant) {
+        let Phase::Connected(b) = self.phase else {
+            return;
+        };
+        if let Some(t) = self.transfer.take() {
+            self.cancel_transfer_legs(now);
+            self.actions.push_back(Action::TransferFailed {
+                from: t.from,
+                code: 487,
+                reason: "Request Terminated".into(),
+                from_up: false,
+            });
+        }
+        for leg in [self.front, b] {
+            if self.leg_up(leg) {
+                self.actions.push_back(Action::Bye { leg });
+                self.end_leg(leg, now);
+            }
+        }
+        self.hangup = hangup;
+        self.cause = cause;
         self.phase = Phase::Ending;
         self.maybe_finish(now);
+    }
+
+    /// Cancels transfer targets still ringing.
+    fn cancel_transfer_legs(&mut self, now: Instant) {
+        for l in &mut self.legs {
+            if l.transfer && matches!(l.state, LegState::Trying | LegState::Early) {
+                l.state = LegState::Cancelling;
+                l.code = 487;
+                l.end_at = Some(now);
+                self.actions.push_back(Action::Cancel {
+                    leg: l.id,
+                    completed_elsewhere: false,
+                });
+            }
+        }
+    }
+
+    /// Whether leg `from` may transfer the call now: the transferee's leg when it may, else
+    /// the SIP code and reason to refuse the REFER with.
+    pub fn transferee_of(&self, from: LegId) -> Result<LegId, (u16, &'static str)> {
+        if self.hosted {
+            return Err((403, "hotline answered this call itself"));
+        }
+        let Phase::Connected(b) = self.phase else {
+            return Err((403, "the call is not connected"));
+        };
+        if self.transfer.is_some() {
+            return Err((491, "a transfer is already under way"));
+        }
+        if from == self.front && self.leg_up(from) {
+            Ok(b)
+        } else if from == b && self.leg_up(from) {
+            Ok(self.front)
+        } else {
+            Err((481, "this leg is not talking in the call"))
+        }
+    }
+
+    /// Whether `leg` was created for a transfer target.
+    pub fn is_transfer_leg(&self, leg: LegId) -> bool {
+        self.legs.iter().any(|l| l.id == leg && l.transfer)
+    }
+
+    /// The leg on the caller's side of the pair talking (the A-leg unless it transferred).
+    pub fn front(&self) -> LegId {
+        self.front
+    }
+
+    fn on_transfer(
+        &mut self,
+        from: LegId,
+        targets: Vec<Target>,
+        hunt: Hunt,
+        sdp: Option<Vec<u8>>,
+        ring_timeout: Duration,
+        now: Instant,
+    ) {
+        if let Err((code, why)) = self.transferee_of(from) {
+            self.actions.push_back(Action::TransferFailed {
+                from,
+                code,
+                reason: why.into(),
+                from_up: self.leg_up(from),
+            });
+            return;
+        }
+        let mut waiting: VecDeque<Target> = targets.into();
+        let Some(first) = waiting.pop_front() else {
+            self.actions.push_back(Action::TransferFailed {
+                from,
+                code: 480,
+                reason: "no device to ring".into(),
+                from_up: true,
+            });
+            return;
+        };
+        self.transfer = Some(Transfer {
+            from,
+            from_gone: false,
+            sdp,
+            hunt,
+            waiting: VecDeque::new(),
+            deadline: now + ring_timeout,
+            best_failure: None,
+        });
+        self.push_transfer_leg(first, now);
+        match hunt {
+            Hunt::Parallel => {
+                for t in waiting {
+                    self.push_transfer_leg(t, now);
+                }
+            }
+            Hunt::Failover => {
+                if let Some(t) = self.transfer.as_mut() {
+                    t.waiting = waiting;
+                }
+            }
+        }
+    }
+
+    fn push_transfer_leg(&mut self, target: Target, now: Instant) {
+        let sdp = self.transfer.as_ref().and_then(|t| t.sdp.clone());
+        self.push_leg(target, sdp, None, now);
+        if let Some(l) = self.legs.last_mut() {
+            l.transfer = true;
+        }
+    }
+
+    fn on_transfer_progress(&mut self, leg: LegId, code: u16, sdp: Option<Vec<u8>>) {
+        if self.transfer.is_none() {
+            return;
+        }
+        let Some(l) = self
+            .leg_mut(leg)
+            .filter(|l| matches!(l.state, LegState::Trying | LegState::Early))
+        else {
+            return;
+        };
+        l.state = LegState::Early;
+        self.actions
+            .push_back(Action::TransferProgress { leg, code, sdp });
+    }
+
+    fn on_transfer_answered(&mut self, leg: LegId, sdp: Option<Vec<u8>>, now: Instant) {
+        let ringing = self
+            .legs
+            .iter()
+            .any(|l| l.id == leg && matches!(l.state, LegState::Trying | LegState::Early));
+        let connected = matches!(self.phase, Phase::Connected(_));
+        let (true, true, Some(t)) = (connected, ringing, self.transfer.take()) else {
+            // Too late (the call ended, another target answered first, or it was cancelled).
+            if let Some(l) = self.leg_mut(leg) {
+                l.state = LegState::Ended;
+                l.answer_at = Some(now);
+                l.end_at = Some(now);
+                l.code = 200;
+            }
+            self.actions.push_back(Action::AckAndBye { leg });
+            return;
+        };
+        if let Some(l) = self.leg_mut(leg) {
+            l.state = LegState::Answered;
+            l.answer_at = Some(now);
+            l.code = 200;
+        }
+        // Other targets of a ring-all stop ringing.
+        for other in self.legs.iter_mut().filter(|l| l.transfer && l.id != leg) {
+            if matches!(other.state, LegState::Trying | LegState::Early) {
+                other.state = LegState::Cancelling;
+                other.code = 487;
+                other.end_at = Some(now);
+                self.actions.push_back(Action::Cancel {
+                    leg: other.id,
+                    completed_elsewhere: true,
+                });
+            }
+        }
+        if t.from == self.front {
+            self.front = leg;
+        } else {
+            self.phase = Phase::Connected(leg);
+        }
+        self.actions.push_back(Action::Transferred {
+            from: t.from,
+            to: leg,
+            sdp,
+        });
+        if !t.from_gone {
+            self.actions.push_back(Action::Bye { leg: t.from });
+            self.left_by_transfer(t.from, now);
+        }
+    }
+
+    fn on_transfer_failed(&mut self, code: u16, reason: String, now: Instant) {
+        let Some(t) = self.transfer.as_mut() else {
+            return;
+        };
+        if better_failure(code, t.best_failure.as_ref().map(|b| b.0)) {
+            t.best_failure = Some((code, reason));
+        }
+        if t.hunt == Hunt::Failover && fails_over(code) && !(600..700).contains(&code) {
+            if let Some(next) = t.waiting.pop_front() {
+                self.push_transfer_leg(next, now);
+                return;
+            }
+        }
+        let ringing = self
+            .legs
+            .iter()
+            .any(|l| l.transfer && matches!(l.state, LegState::Trying | LegState::Early));
+        if ringing && !(600..700).contains(&code) {
+            return;
+        }
+        let (code, reason) = t
+            .best_failure
+            .clone()
+            .unwrap_or((480, "unavailable".into()));
+        self.transfer_failed(code, reason, now);
+    }
+
+    /// No transfer target answered: back to the transferor, or the end of the call.
+    fn transfer_failed(&mut self, code: u16, reason: String, now: Instant) {
+        let Some(t) = self.transfer.take() else {
+            return;
+        };
+        self.cancel_transfer_legs(now);
+        self.actions.push_back(Action::TransferFailed {
+            from: t.from,
+            code,
+            reason: reason.clone(),
+            from_up: !t.from_gone,
+        });
+        if t.from_gone {
+            // The transferee is alone: hotline ends the call.
+            self.end_pair(
+                Hangup::System,
+                format!("transfer failed: {code} {reason}"),
+                now,
+            );
+        }
     }
 
     fn on_reinvite(&mut self, leg: LegId, sdp: Option<Vec<u8>>) {
@@ -1041,7 +1416,7 @@ impl Call {
             });
             return;
         };
-        let to = if leg == LegId::A {
+        let to = if leg == self.front {
             b
         } else if leg == b && self.caller_gone {
             // No caller to relay to (they left a three-way call, or hotline placed the call):
@@ -1053,7 +1428,7 @@ impl Call {
             });
             return;
         } else if leg == b {
-            LegId::A
+            self.front
         } else {
             self.actions.push_back(Action::ReinviteResponse {
                 leg,
@@ -1062,6 +1437,15 @@ impl Call {
             });
             return;
         };
+        if !self.leg_up(to) {
+            // The transferor left while the transferee waits for the target: nobody to ask.
+            self.actions.push_back(Action::ReinviteResponse {
+                leg,
+                code: 491,
+                sdp: None,
+            });
+            return;
+        }
         if self.reinvite.is_some() {
             // One offer/answer at a time on each side (RFC 3261 §14.1).
             self.actions.push_back(Action::ReinviteResponse {
@@ -1071,7 +1455,11 @@ impl Call {
             });
             return;
         }
-        self.reinvite = Some(PendingReinvite { from: leg, to });
+        self.reinvite = Some(PendingReinvite {
+            from: leg,
+            to,
+            own: false,
+        });
         self.actions.push_back(Action::Reinvite { leg: to, sdp });
     }
 
@@ -1131,6 +1519,7 @@ impl Call {
                 answer_at: l.answer_at,
                 end_at: l.end_at.or(Some(now)),
                 code: l.code,
+                transferred: l.transferred,
             })
             .collect();
         let answered_by = if self.hosted {
@@ -1157,6 +1546,7 @@ impl Call {
             hangup: self.hangup,
             cause: std::mem::take(&mut self.cause),
             legs,
+            a_transferred_at: self.a_left.filter(|_| self.a_transferred),
         }));
     }
 

@@ -1114,3 +1114,239 @@ fn an_expired_session_ends_a_hosted_call_with_its_connected_agent() {
         (Hangup::System, "session expired")
     );
 }
+
+/// A call from A answered by 1001 on leg 1, drained.
+fn talking(t0: Instant) -> Call {
+    let mut c = Call::new(vec![t("1001")], offer(), CallPolicy::default(), t0);
+    c.handle(
+        Input::Answered {
+            leg: LegId(1),
+            sdp: Some(b"answer".to_vec()),
+        },
+        t0,
+    );
+    drain(&mut c);
+    c
+}
+
+fn transfer(c: &mut Call, from: LegId, targets: Vec<Target>, hunt: Hunt, now: Instant) {
+    c.handle(
+        Input::Transfer {
+            from,
+            targets,
+            hunt,
+            sdp: Some(b"target offer".to_vec()),
+            ring_timeout: Duration::from_secs(30),
+        },
+        now,
+    );
+}
+
+#[test]
+fn a_blind_transfer_by_the_callee_replaces_its_leg_when_the_target_answers() {
+    let t0 = Instant::now();
+    let mut c = talking(t0);
+    assert_eq!(c.transferee_of(LegId(1)), Ok(LegId::A));
+    assert_eq!(c.transferee_of(LegId(7)).unwrap_err().0, 481);
+    transfer(&mut c, LegId(1), vec![t("1002")], Hunt::Parallel, t0);
+    assert_eq!(
+        drain(&mut c),
+        vec![Action::Invite {
+            leg: LegId(2),
+            target: t("1002"),
+            sdp: Some(b"target offer".to_vec())
+        }]
+    );
+    assert_eq!(c.transferee_of(LegId(1)).unwrap_err().0, 491);
+    let t1 = t0 + Duration::from_secs(4);
+    c.handle(
+        Input::Answered {
+            leg: LegId(2),
+            sdp: Some(b"target".to_vec()),
+        },
+        t1,
+    );
+    assert_eq!(
+        drain(&mut c),
+        vec![
+            Action::Transferred {
+                from: LegId(1),
+                to: LegId(2),
+                sdp: Some(b"target".to_vec())
+            },
+            Action::Bye { leg: LegId(1) },
+        ]
+    );
+    assert_eq!(c.connected_leg(), Some(LegId(2)));
+    // The old leg's late BYE changes nothing; the caller's BYE ends the call with the target.
+    c.handle(Input::Bye { leg: LegId(1) }, t1);
+    assert!(drain(&mut c).is_empty());
+    let t2 = t1 + Duration::from_secs(10);
+    c.handle(Input::Bye { leg: LegId::A }, t2);
+    let a = drain(&mut c);
+    assert_eq!(a[0], Action::Bye { leg: LegId(2) });
+    let s = summary(&a);
+    assert_eq!(s.hangup, Hangup::Caller);
+    assert_eq!(s.answered_by, Some(LegId(1)));
+    assert_eq!(s.a_transferred_at, None);
+    let legs: Vec<(LegId, bool, Option<Instant>)> = s
+        .legs
+        .iter()
+        .map(|l| (l.leg, l.transferred, l.end_at))
+        .collect();
+    assert_eq!(
+        legs,
+        vec![(LegId(1), true, Some(t1)), (LegId(2), false, Some(t2))]
+    );
+}
+
+#[test]
+fn a_transfer_by_the_caller_makes_the_target_the_callers_side() {
+    let t0 = Instant::now();
+    let mut c = talking(t0);
+    transfer(&mut c, LegId::A, vec![t("trunk-a")], Hunt::Failover, t0);
+    drain(&mut c);
+    c.handle(
+        Input::Answered {
+            leg: LegId(2),
+            sdp: None,
+        },
+        t0,
+    );
+    assert_eq!(
+        drain(&mut c),
+        vec![
+            Action::Transferred {
+                from: LegId::A,
+                to: LegId(2),
+                sdp: None
+            },
+            Action::Bye { leg: LegId::A },
+        ]
+    );
+    assert_eq!(c.front(), LegId(2));
+    // Re-INVITEs now go between the callee and the target.
+    c.handle(
+        Input::Reinvite {
+            leg: LegId(1),
+            sdp: offer(),
+        },
+        t0,
+    );
+    assert_eq!(
+        drain(&mut c),
+        vec![Action::Reinvite {
+            leg: LegId(2),
+            sdp: offer()
+        }]
+    );
+    let t1 = t0 + Duration::from_secs(5);
+    c.handle(Input::Bye { leg: LegId(2) }, t1);
+    let a = drain(&mut c);
+    assert_eq!(a[0], Action::Bye { leg: LegId(1) });
+    assert!(
+        !a.contains(&Action::Bye { leg: LegId::A }),
+        "the A-leg is already gone: {a:?}"
+    );
+    let s = summary(&a);
+    assert_eq!(s.a_transferred_at, Some(t0));
+    assert_eq!(s.hangup, Hangup::Caller);
+}
+
+#[test]
+fn a_transfer_fails_over_across_trunks_but_not_on_busy() {
+    let t0 = Instant::now();
+    let mut c = talking(t0);
+    transfer(
+        &mut c,
+        LegId(1),
+        vec![t("trunk-a"), t("trunk-b"), t("trunk-c")],
+        Hunt::Failover,
+        t0,
+    );
+    drain(&mut c);
+    c.handle(
+        Input::Failed {
+            leg: LegId(2),
+            code: 503,
+            reason: "down".into(),
+        },
+        t0,
+    );
+    assert_eq!(
+        drain(&mut c),
+        vec![Action::Invite {
+            leg: LegId(3),
+            target: t("trunk-b"),
+            sdp: Some(b"target offer".to_vec())
+        }]
+    );
+    c.handle(
+        Input::Failed {
+            leg: LegId(3),
+            code: 486,
+            reason: "Busy Here".into(),
+        },
+        t0,
+    );
+    assert_eq!(
+        drain(&mut c),
+        vec![Action::TransferFailed {
+            from: LegId(1),
+            code: 486,
+            reason: "Busy Here".into(),
+            from_up: true
+        }]
+    );
+    assert_eq!(c.connected_leg(), Some(LegId(1)), "back to the transferor");
+    assert_eq!(c.transferee_of(LegId(1)), Ok(LegId::A), "may try again");
+}
+
+#[test]
+fn a_transfer_failing_after_the_transferor_left_ends_the_call() {
+    let t0 = Instant::now();
+    let mut c = talking(t0);
+    transfer(&mut c, LegId(1), vec![t("1002")], Hunt::Parallel, t0);
+    drain(&mut c);
+    c.handle(Input::Bye { leg: LegId(1) }, t0);
+    assert!(drain(&mut c).is_empty(), "the caller keeps waiting");
+    assert_eq!(c.poll_timeout(), Some(t0 + Duration::from_secs(30)));
+    c.handle_timeout(t0 + Duration::from_secs(30));
+    let a = drain(&mut c);
+    assert_eq!(
+        a[..2],
+        [
+            Action::Cancel {
+                leg: LegId(2),
+                completed_elsewhere: false
+            },
+            Action::TransferFailed {
+                from: LegId(1),
+                code: 480,
+                reason: "no answer".into(),
+                from_up: false
+            },
+        ]
+    );
+    assert!(a.contains(&Action::Bye { leg: LegId::A }), "{a:?}");
+    assert!(!a.contains(&Action::Bye { leg: LegId(1) }), "{a:?}");
+    let s = summary(&a);
+    assert_eq!(s.hangup, Hangup::System);
+    assert!(s.cause.starts_with("transfer failed: 480"), "{}", s.cause);
+    assert!(c.is_done());
+}
+
+#[test]
+fn a_transfer_is_refused_on_calls_that_are_not_connected_plain_calls() {
+    let t0 = Instant::now();
+    let mut ringing = Call::new(vec![t("1001")], offer(), CallPolicy::default(), t0);
+    drain(&mut ringing);
+    assert_eq!(ringing.transferee_of(LegId::A).unwrap_err().0, 403);
+    transfer(&mut ringing, LegId::A, vec![t("1002")], Hunt::Parallel, t0);
+    assert!(matches!(
+        drain(&mut ringing).as_slice(),
+        [Action::TransferFailed { code: 403, .. }]
+    ));
+    let hosted = Call::hosted(offer(), CallPolicy::default(), t0);
+    assert_eq!(hosted.transferee_of(LegId::A).unwrap_err().0, 403);
+}

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use tracing::{debug, info, info_span, warn};
 
 use crate::call::cdr::{CallRecord, Cdr, HangupSide, LegRecord};
-use crate::call::core::{Action, Call, CallPolicy, Hangup, Input, LegId, Summary, Target};
+use crate::call::core::{
+    Action, Call, CallPolicy, Hangup, Input, LegId, LegSummary, Summary, Target,
+};
 use crate::call::routing::{self, Decision};
 use crate::sip::auth::{Credentials, DigestClient};
 use crate::sip::message::{Method, SipMessage};
@@ -37,6 +39,9 @@ pub struct BLeg {
     pub ack: Option<bytes::Bytes>,
     pub answered: bool,
     pub sdp_answer: Option<SessionDescription>,
+    /// The side of the call's bridge this leg's media uses: B, except a transfer target that
+    /// replaces the A-leg's party (it takes the A side, facing the transferee on B).
+    pub media: MediaLeg,
 }
 
 impl<M: MediaControl> Engine<M> {
@@ -251,6 +256,7 @@ impl<M: MediaControl> Engine<M> {
                 reinvites_in: Default::default(),
                 hosted: None,
                 recording: None,
+                transfer: None,
                 done: false,
                 agent,
                 span: span.clone(),
@@ -401,6 +407,7 @@ impl<M: MediaControl> Engine<M> {
                 a_2xx: None,
                 reinvites_in: Default::default(),
                 recording: None,
+                transfer: None,
                 hosted: Some(Box::new(super::hosted::Hosted {
                     service: Some(service),
                     party_offer: Some(party_offer),
@@ -626,6 +633,17 @@ impl<M: MediaControl> Engine<M> {
                 let body = sdp.and_then(|b| self.reoffer_for(id, leg, &b));
                 self.send_in_dialog(id, leg, Method::Invite, body, now);
             }
+            Action::Reoffer { leg, sdp } => self.send_in_dialog(id, leg, Method::Invite, sdp, now),
+            Action::TransferProgress { leg, code, sdp } => {
+                self.transfer_progress(id, leg, code, sdp, now)
+            }
+            Action::Transferred { from, to, sdp } => self.transferred(id, from, to, sdp, now),
+            Action::TransferFailed {
+                from,
+                code,
+                reason,
+                from_up,
+            } => self.transfer_failed(id, from, code, &reason, from_up, now),
             Action::ReinviteResponse { leg, code, sdp } => {
                 let Some(c) = self.calls.get_mut(&id) else {
                     return;
@@ -712,7 +730,16 @@ impl<M: MediaControl> Engine<M> {
         }
     }
 
-    fn b_leg(&self, id: u64, leg: LegId) -> Option<&BLeg> {
+    /// The side of the call's bridge that faces `leg`.
+    pub(super) fn media_side(&self, id: u64, leg: LegId) -> MediaLeg {
+        if leg == LegId::A {
+            MediaLeg::A
+        } else {
+            self.b_leg(id, leg).map_or(MediaLeg::B, |b| b.media)
+        }
+    }
+
+    pub(super) fn b_leg(&self, id: u64, leg: LegId) -> Option<&BLeg> {
         self.calls.get(&id)?.b.iter().find(|b| b.leg == leg)
     }
 
@@ -783,7 +810,13 @@ impl<M: MediaControl> Engine<M> {
         };
         let host_port = self.host_port();
         let Some(c) = self.calls.get(&id) else { return };
-        let caller = c.caller.clone();
+        let transfer = c.transfer.as_ref().filter(|_| c.core.is_transfer_leg(leg));
+        let media = transfer.map_or(MediaLeg::B, |t| t.side);
+        // A transfer through a trunk presents the dial plan's caller id, as an agent's call does.
+        let caller = transfer
+            .and_then(|t| t.caller_id.clone())
+            .filter(|_| trunk.is_some())
+            .unwrap_or_else(|| c.caller.clone());
         let a_max_forwards = c.a_invite.max_forwards().ok().flatten().unwrap_or(70);
         let to = format!("<{}>", strip_uri_params(&target.uri));
         let from_uri = format!(
@@ -904,6 +937,7 @@ impl<M: MediaControl> Engine<M> {
                 ack: None,
                 answered: false,
                 sdp_answer: None,
+                media,
             });
             if key.is_none() {
                 c.core.handle(
@@ -1224,7 +1258,7 @@ impl<M: MediaControl> Engine<M> {
             .store(i64::from(self.trunks.in_use(trunk)), Ordering::Relaxed);
     }
 
-    fn release_leg_trunk(&mut self, id: u64, leg: LegId) {
+    pub(super) fn release_leg_trunk(&mut self, id: u64, leg: LegId) {
         let Some(b) = self.b_leg_mut(id, leg) else {
             return;
         };
@@ -1478,10 +1512,9 @@ impl<M: MediaControl> Engine<M> {
         let bridge: BridgeInfo = self.calls.get(&id)?.bridge?;
         let mut s = SessionDescription::parse(body).ok()?;
         let audio = first_audio(&s)?;
-        let (from_leg, port) = if toward == LegId::A {
-            (MediaLeg::B, bridge.port_a)
-        } else {
-            (MediaLeg::A, bridge.port_b)
+        let (from_leg, port) = match self.media_side(id, toward) {
+            MediaLeg::A => (MediaLeg::B, bridge.port_a),
+            MediaLeg::B => (MediaLeg::A, bridge.port_b),
         };
         let dir = s.direction(audio);
         self.media
@@ -1505,6 +1538,19 @@ impl<M: MediaControl> Engine<M> {
         }
         c.done = true;
         let mut cdr = build_cdr(c, &summary, now);
+        // After a transfer by the caller's side, a transfer target's leg holds the bridge's A side.
+        let a_side = summary
+            .a_transferred_at
+            .and_then(|_| {
+                let answered = |l: &LegSummary| l.answer_at;
+                summary
+                    .legs
+                    .iter()
+                    .filter(|l| c.b.iter().any(|b| b.leg == l.leg && b.media == MediaLeg::A))
+                    .max_by_key(|l| answered(l))
+                    .map(|l| format!("b{}", l.leg.0))
+            })
+            .unwrap_or_else(|| "a".to_string());
         // The call lingers 64·T1 only to answer late messages (a 200 from a cancelled fork, a
         // retransmitted BYE or 2xx): its dialogs and our INVITEs stay; its IVR and queue state,
         // sessions and parsed answers go now.
@@ -1521,7 +1567,7 @@ impl<M: MediaControl> Engine<M> {
         info!(code = summary.sip_code, hangup = ?summary.hangup, cause = %summary.cause, "call ended");
         if let Some(b) = bridge {
             if let Some(q) = self.media.quality(b.id) {
-                attach_quality(&mut cdr, q);
+                attach_quality(&mut cdr, q, &a_side);
             }
             self.media.destroy(b.id);
         }
@@ -1591,7 +1637,7 @@ fn reach(contact: &str, received: Option<SocketAddr>) -> Option<SocketAddr> {
     }
 }
 
-fn parse_offer(req: &SipMessage) -> Option<SessionDescription> {
+pub(super) fn parse_offer(req: &SipMessage) -> Option<SessionDescription> {
     if req.body().is_empty() {
         return None;
     }
@@ -1604,7 +1650,7 @@ fn media_addr_any(s: &SessionDescription) -> Option<SocketAddr> {
     first_audio(s).and_then(|i| media_addr(s, i))
 }
 
-fn first_audio(s: &SessionDescription) -> Option<usize> {
+pub(super) fn first_audio(s: &SessionDescription) -> Option<usize> {
     s.media
         .iter()
         .position(|m| m.media == "audio" && m.port != 0)
@@ -1624,7 +1670,12 @@ pub(super) fn media_addr(s: &SessionDescription, i: usize) -> Option<SocketAddr>
 }
 
 /// Anchors stream `audio` on our `port` and disables every other stream (one bridge per call).
-fn anchor_one(s: &mut SessionDescription, audio: usize, addr: std::net::IpAddr, port: u16) {
+pub(super) fn anchor_one(
+    s: &mut SessionDescription,
+    audio: usize,
+    addr: std::net::IpAddr,
+    port: u16,
+) {
     sdp::anchor(s, addr, |i| Some(if i == audio { port } else { 0 }));
 }
 
@@ -1658,7 +1709,7 @@ fn strip_uri_params(uri: &str) -> &str {
 }
 
 /// The reason phrase to send: the standard one, with our explanation in parentheses.
-fn reason_phrase(code: u16, why: &str) -> String {
+pub(super) fn reason_phrase(code: u16, why: &str) -> String {
     let std = match code {
         200 => "OK",
         403 => "Forbidden",
@@ -1684,16 +1735,16 @@ fn reason_phrase(code: u16, why: &str) -> String {
     }
 }
 
-/// The bridge's caller side is the A-leg; its callee side the B-leg that answered last (the
-/// one bridged when the call ended).
-fn attach_quality(cdr: &mut Cdr, q: [crate::media::quality::LegQualityReport; 2]) {
-    if let Some(a) = cdr.legs.iter_mut().find(|l| l.leg == "a") {
+/// The bridge's caller side is the A-leg (or `a_side`, the transfer target that took its place);
+/// its callee side the other leg that answered last (the one bridged when the call ended).
+fn attach_quality(cdr: &mut Cdr, q: [crate::media::quality::LegQualityReport; 2], a_side: &str) {
+    if let Some(a) = cdr.legs.iter_mut().find(|l| l.leg == a_side) {
         a.quality = Some(q[0]);
     }
     if let Some(b) = cdr
         .legs
         .iter_mut()
-        .filter(|l| l.leg != "a" && l.answer_ms.is_some())
+        .filter(|l| l.leg != "a" && l.leg != a_side && l.answer_ms.is_some())
         .max_by_key(|l| l.answer_ms)
     {
         b.quality = Some(q[1]);
@@ -1716,6 +1767,7 @@ fn build_cdr(c: &CallCtx, s: &Summary, now: Instant) -> Cdr {
         _ => String::new(),
     };
     let end_ms = ms_at(s.end_at.max(now - Duration::from_millis(0)));
+    let transferred = |yes: bool| if yes { "transferred" } else { "" }.to_string();
     let call_id = c.a.call_id.clone();
     let mut legs = vec![LegRecord {
         call_id: call_id.clone(),
@@ -1729,10 +1781,12 @@ fn build_cdr(c: &CallCtx, s: &Summary, now: Instant) -> Cdr {
             .unwrap_or_default(),
         start_ms: c.start_ms,
         answer_ms: s.answer_at.map(ms_at),
-        end_ms,
+        // A caller's side that transferred the call away left before the call ended.
+        end_ms: s.a_transferred_at.map_or(end_ms, ms_at),
         sip_code: s.sip_code,
         codec: String::new(),
         quality: None,
+        hangup_cause: transferred(s.a_transferred_at.is_some()),
     }];
     for l in &s.legs {
         let b = c.b.iter().find(|b| b.leg == l.leg);
@@ -1751,6 +1805,7 @@ fn build_cdr(c: &CallCtx, s: &Summary, now: Instant) -> Cdr {
                 .and_then(codec_name)
                 .unwrap_or_default(),
             quality: None,
+            hangup_cause: transferred(l.transferred),
         });
     }
     Cdr {

@@ -184,6 +184,8 @@ struct CallCtx {
     hosted: Option<Box<hosted::Hosted>>,
     /// The recording of the current conversation, if one runs.
     recording: Option<String>,
+    /// A blind transfer (REFER) under way on a plain call.
+    transfer: Option<refer::PlainTransfer>,
     done: bool,
     span: tracing::Span,
 }
@@ -533,6 +535,14 @@ impl<M: MediaControl> Engine<M> {
             Method::Bye | Method::Info | Method::Update | Method::Prack => {
                 self.reply(&key, &req, 481, "Call/Transaction Does Not Exist", now)
             }
+            // RFC 3515 allows a REFER outside a dialog; hotline transfers only calls it carries.
+            Method::Refer => self.reply(
+                &key,
+                &req,
+                403,
+                "Forbidden (REFER is honoured only inside a call)",
+                now,
+            ),
             Method::Other(_) => self.reply(&key, &req, 501, "Not Implemented", now),
             _ => {
                 let mut r = SipMessage::response_to(

@@ -235,6 +235,7 @@ impl<M: MediaControl> Engine<M> {
                 reinvites_in: Default::default(),
                 hosted: Some(Box::new(hosted)),
                 recording: None,
+                transfer: None,
                 done: false,
                 span,
             },
@@ -322,6 +323,11 @@ impl<M: MediaControl> Engine<M> {
     }
 
     fn play_ringback(&mut self, id: u64) {
+        self.play_ringback_to(id, MediaLeg::B);
+    }
+
+    /// Hotline's own ringback, looped to `leg` of the call's bridge until stopped ([`RINGBACK`]).
+    pub(super) fn play_ringback_to(&mut self, id: u64, leg: MediaLeg) {
         let Some(bridge) = self.calls.get(&id).and_then(|c| c.bridge) else {
             return;
         };
@@ -337,7 +343,7 @@ impl<M: MediaControl> Engine<M> {
             }
         }
         self.media
-            .play_samples(bridge.id, MediaLeg::B, RINGBACK, samples, true);
+            .play_samples(bridge.id, leg, RINGBACK, samples, true);
     }
 
     /// Dials the number through the next trunk route.
@@ -580,7 +586,7 @@ fn failover_worthy(code: u16) -> bool {
 }
 
 /// The voice codec and telephone-event payload types an answer settled on.
-fn chosen_format(answer: &SessionDescription) -> Option<(u8, Option<u8>)> {
+pub(super) fn chosen_format(answer: &SessionDescription) -> Option<(u8, Option<u8>)> {
     let m = answer
         .media
         .iter()

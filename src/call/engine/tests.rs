@@ -14,3 +14,4 @@ mod originate;
 mod parties;
 mod register;
 mod session_timers;
+mod transfer;
