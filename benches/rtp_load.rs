@@ -2,7 +2,8 @@
 //! G.711 frames, 172-byte datagrams), for a few seconds; reports the relay worker threads' CPU time read from
 //! /proc/self/task/*/schedstat, per call and per packet.
 //!
-//! Run: `cargo bench --bench rtp_load -- [--secs 5] [--workers 1] [--coalesce-us 0] [--record DIR] [--three-way] [--rtcp] 500 1000 2000`
+//! Run: `cargo bench --bench rtp_load -- [--secs 5] [--workers 1] [--coalesce-us 0] [--io auto|uring|epoll] [--record DIR] [--three-way] [--rtcp] 500 1000 2000`
+//! (`--io`: the relay workers' backend, io_uring or epoll with recvmmsg/sendmmsg; default auto);
 //! (`--record DIR`: every call is also recorded to stereo WAVs under DIR, emptied before each run;
 //! `--three-way`: every call has a third party and all three talk through the relay's mixer, so each
 //! call decodes three streams, mixes three mix-minus frames and encodes three every 20 ms;
@@ -27,7 +28,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hotline::media::relay::{BridgeConfig, Leg, MediaRelay, MixMode, RelayConfig};
+use hotline::media::relay::{BridgeConfig, IoMode, Leg, MediaRelay, MixMode, RelayConfig};
 use hotline::media::rtcp::{ReceiverReport, ReportBlock};
 use hotline::media::rtp::RtpHeader;
 
@@ -198,6 +199,7 @@ fn receiver(sock: UdpSocket, stop: Arc<AtomicBool>, count: Arc<AtomicU64>) {
 
 struct Outcome {
     n: usize,
+    io: IoMode,
     secs: f64,
     sent_pps: f64,
     recv_pps: f64,
@@ -205,11 +207,21 @@ struct Outcome {
     process_core: f64,
 }
 
+/// How the relay under load runs.
+struct RelayOpts {
+    workers: usize,
+    coalesce: Duration,
+    io: IoMode,
+}
+
 fn run(
     n: usize,
     secs: u64,
-    workers: usize,
-    coalesce: Duration,
+    RelayOpts {
+        workers,
+        coalesce,
+        io,
+    }: RelayOpts,
     record: Option<&std::path::Path>,
     three_way: bool,
     rtcp: bool,
@@ -233,7 +245,9 @@ fn run(
             ..Default::default()
         },
         coalesce,
+        io,
     })?;
+    let io = relay.io();
     let ga = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
     let gb = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
     let gc = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
@@ -376,6 +390,7 @@ fn run(
     let wall = (t1 - t0).as_secs_f64();
     Ok(Outcome {
         n,
+        io,
         secs: wall,
         sent_pps: (s1 - s0) as f64 / wall,
         recv_pps: (g1 - g0) as f64 / wall,
@@ -391,6 +406,7 @@ fn main() {
     let mut record: Option<std::path::PathBuf> = None;
     let mut three_way = false;
     let mut rtcp = false;
+    let mut io = IoMode::Auto;
     let mut ns = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -407,6 +423,12 @@ fn main() {
             "--record" => record = args.next().map(Into::into),
             "--three-way" => three_way = true,
             "--rtcp" => rtcp = true,
+            "--io" => {
+                io = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or_else(|| panic!("--io takes auto, uring or epoll"))
+            }
             "--bench" => {}
             other => {
                 if let Ok(n) = other.parse::<usize>() {
@@ -420,7 +442,7 @@ fn main() {
     }
     let parties = if three_way { 3 } else { 2 };
     println!(
-        "media relay load: {secs} s per run, {workers} worker(s), coalesce {coalesce_us} us, {parties} parties per call{}, 50 pkt/s from and to each{}",
+        "media relay load: {secs} s per run, {workers} worker(s), io {io}, coalesce {coalesce_us} us, {parties} parties per call{}, 50 pkt/s from and to each{}",
         if three_way { " (mixed)" } else { "" },
         if rtcp { ", an RTCP report per leg every 5 s" } else { "" }
     );
@@ -432,8 +454,11 @@ fn main() {
         match run(
             n,
             secs,
-            workers,
-            Duration::from_micros(coalesce_us),
+            RelayOpts {
+                workers,
+                coalesce: Duration::from_micros(coalesce_us),
+                io,
+            },
             record.as_deref(),
             three_way,
             rtcp,
@@ -442,9 +467,10 @@ fn main() {
                 let per_call_us = o.relay_core * 1e6 / o.n as f64; // µs of CPU per second per call
                 let per_pkt_ns = o.relay_core * 1e9 / o.recv_pps.max(1.0);
                 println!(
-                    "N={:5} calls | offered {:7.0} pkt/s, relayed {:7.0} pkt/s ({:.2}% lost) | relay CPU {:5.1}% of a core \
+                    "N={:5} calls ({}) | offered {:7.0} pkt/s, relayed {:7.0} pkt/s ({:.2}% lost) | relay CPU {:5.1}% of a core \
                      ({:.1} us/s per call, {:.0} ns per packet) | whole process {:5.1}% | projected calls per core ~{:.0} | {:.1} s",
                     o.n,
+                    o.io,
                     o.sent_pps,
                     o.recv_pps,
                     100.0 * (1.0 - o.recv_pps / o.sent_pps.max(1.0)),

@@ -125,6 +125,21 @@ pub struct Rtp {
     /// (fewer wake-ups under load, at most this much added delay); 0 turns it off.
     #[serde(default)]
     pub coalesce_us: u64,
+    /// How the relay workers wait for and move packets: "uring" (io_uring: one system call per round of
+    /// packets; Linux 6.0+), "epoll" (epoll with recvmmsg/sendmmsg: about two per packet), or "auto"
+    /// (io_uring where the kernel and any seccomp filter allow it, else epoll with a logged warning).
+    #[serde(default)]
+    pub io: RtpIo,
+}
+
+/// `[rtp] io`: see [`Rtp::io`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RtpIo {
+    #[default]
+    Auto,
+    Uring,
+    Epoll,
 }
 
 fn default_rtp_workers() -> usize {
@@ -271,6 +286,7 @@ impl Default for Rtp {
             timeout_secs: default_rtp_timeout(),
             workers: default_rtp_workers(),
             coalesce_us: 0,
+            io: RtpIo::default(),
         }
     }
 }
