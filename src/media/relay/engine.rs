@@ -102,7 +102,8 @@ pub struct RelayConfig {
     /// RTP port range (inclusive); RTP on even ports, RTCP on the odd port above.
     pub port_min: u16,
     pub port_max: u16,
-    /// Worker threads; each owns a share of the bridges. 1 is enough for thousands of calls.
+    /// Worker threads; each owns a share of the bridges. 1 is enough for thousands of calls (about 3,000
+    /// per core on io_uring, measured in benches/RESULTS.md).
     pub workers: usize,
     pub bridge: BridgeConfig,
     /// After each epoll round, sleep this long so more sockets are ready per round (fewer syscalls per
