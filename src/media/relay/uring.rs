@@ -243,7 +243,21 @@ impl Uring {
         u.watch(std::os::fd::AsRawFd::as_raw_fd(&probe_sock), IGNORE_UD - 1)?;
         u.ring.submit()?;
         u.unwatch(std::os::fd::AsRawFd::as_raw_fd(&probe_sock));
-        u.ring.submit_and_wait(1)?;
+        // Bounded: a kernel that neither completes nor cancels the probe must not hang the start.
+        let ts = Timespec::from(Duration::from_secs(1));
+        match u
+            .ring
+            .submitter()
+            .submit_with_args(1, &SubmitArgs::new().timespec(&ts))
+        {
+            Err(e) if e.raw_os_error() == Some(libc::ETIME) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    "io_uring multishot recvmsg probe did not complete",
+                ))
+            }
+            r => r.map(drop)?,
+        }
         let mut err = None;
         for c in u.ring.completion() {
             if c.user_data() == IGNORE_UD - 1 && c.result() < 0 && c.result() != -libc::ECANCELED {
