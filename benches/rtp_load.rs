@@ -2,7 +2,9 @@
 //! G.711 frames, 172-byte datagrams), for a few seconds; reports the relay worker threads' CPU time read from
 //! /proc/self/task/*/schedstat, per call and per packet.
 //!
-//! Run: `cargo bench --bench rtp_load -- [--secs 5] [--workers 1] [--coalesce-us 0] [--record DIR] [--three-way] [--rtcp] 500 1000 2000`
+//! Run: `cargo bench --bench rtp_load -- [--secs 5] [--workers 1] [--coalesce-us 0] [--io auto|uring|epoll] [--gen-threads 1] [--port-min 10000] [--port-max 19999] [--record DIR] [--three-way] [--rtcp] 500 1000 2000`
+//! (`--io`: the relay workers' backend, io_uring or epoll with recvmmsg/sendmmsg; default auto;
+//! `--gen-threads T`: T generator threads share the calls, for when one cannot offer the full rate);
 //! (`--record DIR`: every call is also recorded to stereo WAVs under DIR, emptied before each run;
 //! `--three-way`: every call has a third party and all three talk through the relay's mixer, so each
 //! call decodes three streams, mixes three mix-minus frames and encodes three every 20 ms;
@@ -18,6 +20,10 @@
 //! N=500: 6.9 us/packet, N=1000: 6.3 us/packet, N=2000: 7.9 us/packet => ~1,300-1,600 calls per core
 //! (100 packets/s per call). The sans-IO part is ~70 ns (pass-through) to ~110 ns (rewriting) per packet
 //! (`cargo bench --bench rtp_relay`); the rest is recvmmsg/sendmmsg and loopback delivery.
+//!
+//! 2026-12-06, same VM at load 3–7: `--io uring` 3.1–3.9 µs per packet (2,000 calls at the full
+//! 200,000 pkt/s on 63 % of a core, ~3,000 calls per core) against 4.4–7.6 µs on epoll; the generator
+//! tops out near 200,000 pkt/s here. benches/RESULTS.md, "Media relay", has the runs.
 
 use std::fs;
 use std::mem;
@@ -27,7 +33,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hotline::media::relay::{BridgeConfig, Leg, MediaRelay, MixMode, RelayConfig};
+use hotline::media::relay::{BridgeConfig, IoMode, Leg, MediaRelay, MixMode, RelayConfig};
 use hotline::media::rtcp::{ReceiverReport, ReportBlock};
 use hotline::media::rtp::RtpHeader;
 
@@ -38,6 +44,11 @@ const SLICES: usize = 20; // the 20 ms frame is spread over 1 ms ticks
 
 /// CPU nanoseconds used so far by the relay's worker threads.
 fn relay_cpu_ns() -> u64 {
+    threads_cpu_ns("media-relay")
+}
+
+/// CPU nanoseconds used so far by this process's threads whose name starts with `prefix`.
+fn threads_cpu_ns(prefix: &str) -> u64 {
     let mut total = 0;
     let Ok(dir) = fs::read_dir("/proc/self/task") else {
         return 0;
@@ -45,7 +56,7 @@ fn relay_cpu_ns() -> u64 {
     for e in dir.flatten() {
         let p = e.path();
         let comm = fs::read_to_string(p.join("comm")).unwrap_or_default();
-        if comm.trim().starts_with("media-relay") {
+        if comm.trim().starts_with(prefix) {
             let s = fs::read_to_string(p.join("schedstat")).unwrap_or_default();
             total += s
                 .split_whitespace()
@@ -198,18 +209,37 @@ fn receiver(sock: UdpSocket, stop: Arc<AtomicBool>, count: Arc<AtomicU64>) {
 
 struct Outcome {
     n: usize,
+    io: IoMode,
     secs: f64,
     sent_pps: f64,
     recv_pps: f64,
     relay_core: f64,
     process_core: f64,
+    /// The busiest generator thread's share of a core (near 100 %: the generator is the limit).
+    gen_core: f64,
+}
+
+/// How the relay under load runs.
+struct RelayOpts {
+    workers: usize,
+    coalesce: Duration,
+    io: IoMode,
+    /// Generator threads (each sends for every T-th call from clones of the same sockets).
+    gen_threads: usize,
+    /// The relay's port range (each call takes four ports: RTP and RTCP of two legs).
+    ports: (u16, u16),
 }
 
 fn run(
     n: usize,
     secs: u64,
-    workers: usize,
-    coalesce: Duration,
+    RelayOpts {
+        workers,
+        coalesce,
+        io,
+        gen_threads,
+        ports: (port_min, port_max),
+    }: RelayOpts,
     record: Option<&std::path::Path>,
     three_way: bool,
     rtcp: bool,
@@ -225,15 +255,17 @@ fn run(
     };
     let relay = MediaRelay::start(RelayConfig {
         bind_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        port_min: 10000,
-        port_max: 19999,
+        port_min,
+        port_max,
         workers,
         bridge: BridgeConfig {
             rtp_timeout: Duration::from_secs(120),
             ..Default::default()
         },
         coalesce,
+        io,
     })?;
+    let io = relay.io();
     let ga = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
     let gb = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
     let gc = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
@@ -285,69 +317,85 @@ fn run(
         let (stop, got) = (stop.clone(), got.clone());
         std::thread::spawn(move || receiver(s, stop, got))
     });
-    let tx = {
+    let gen_threads = gen_threads.clamp(1, 8);
+    let mut tx = Vec::with_capacity(gen_threads);
+    for t in 0..gen_threads {
         let (stop, sent) = (stop.clone(), sent.clone());
-        std::thread::Builder::new()
-            .name("load-gen".into())
-            .spawn(move || {
-                let (fa, fb, fc) = (ga.as_raw_fd(), gb.as_raw_fd(), gc.as_raw_fd());
-                let mut ba = SendBatch::new();
-                let mut bb = SendBatch::new();
-                let mut bc = SendBatch::new();
-                let start = Instant::now();
-                let tick = FRAME / SLICES as u32;
-                let mut k: u64 = 0;
-                while !stop.load(Ordering::Relaxed) {
-                    let slice = (k % SLICES as u64) as usize;
-                    let frame = (k / SLICES as u64) as u32;
-                    let mut s = 0;
-                    for i in (slice..n).step_by(SLICES) {
-                        let (pa, pb, pc) = ports[i];
-                        let h = RtpHeader {
-                            marker: false,
-                            payload_type: 0,
-                            sequence: frame as u16,
-                            timestamp: frame.wrapping_mul(160),
-                            ssrc: i as u32,
-                        };
-                        s += ba.push(fa, pa, h);
-                        s += bb.push(
-                            fb,
-                            pb,
-                            RtpHeader {
-                                ssrc: 0x8000_0000 | i as u32,
-                                ..h
-                            },
-                        );
-                        if let Some(pc) = pc {
-                            s += bc.push(
-                                fc,
-                                pc,
+        let (ga, gb, gc) = (ga.try_clone()?, gb.try_clone()?, gc.try_clone()?);
+        let (rtcp_a, rtcp_b) = (rtcp_a.try_clone()?, rtcp_b.try_clone()?);
+        let ports = ports.clone();
+        tx.push(
+            std::thread::Builder::new()
+                .name(format!("load-gen-{t}"))
+                .spawn(move || {
+                    let (fa, fb, fc) = (ga.as_raw_fd(), gb.as_raw_fd(), gc.as_raw_fd());
+                    let mut ba = SendBatch::new();
+                    let mut bb = SendBatch::new();
+                    let mut bc = SendBatch::new();
+                    let start = Instant::now();
+                    let tick = FRAME / SLICES as u32;
+                    let mut k: u64 = 0;
+                    while !stop.load(Ordering::Relaxed) {
+                        let slice = (k % SLICES as u64) as usize;
+                        let frame = (k / SLICES as u64) as u32;
+                        let mut s = 0;
+                        for i in (slice..n)
+                            .step_by(SLICES)
+                            .filter(|i| (i / SLICES) % gen_threads == t)
+                        {
+                            let (pa, pb, pc) = ports[i];
+                            let h = RtpHeader {
+                                marker: false,
+                                payload_type: 0,
+                                sequence: frame as u16,
+                                timestamp: frame.wrapping_mul(160),
+                                ssrc: i as u32,
+                            };
+                            s += ba.push(fa, pa, h);
+                            s += bb.push(
+                                fb,
+                                pb,
                                 RtpHeader {
-                                    ssrc: 0x4000_0000 | i as u32,
+                                    ssrc: 0x8000_0000 | i as u32,
                                     ..h
                                 },
                             );
+                            if let Some(pc) = pc {
+                                s += bc.push(
+                                    fc,
+                                    pc,
+                                    RtpHeader {
+                                        ssrc: 0x4000_0000 | i as u32,
+                                        ..h
+                                    },
+                                );
+                            }
+                            // One report per leg every 250 frames (5 s), spread over the calls.
+                            if rtcp && frame % 250 == (i / SLICES) as u32 % 250 {
+                                let r = &report[..report_len];
+                                let _ = rtcp_a.send_to(r, (Ipv4Addr::LOCALHOST, pa + 1));
+                                let _ = rtcp_b.send_to(r, (Ipv4Addr::LOCALHOST, pb + 1));
+                            }
                         }
-                        // One report per leg every 250 frames (5 s), spread over the calls.
-                        if rtcp && frame % 250 == (i / SLICES) as u32 % 250 {
-                            let r = &report[..report_len];
-                            let _ = rtcp_a.send_to(r, (Ipv4Addr::LOCALHOST, pa + 1));
-                            let _ = rtcp_b.send_to(r, (Ipv4Addr::LOCALHOST, pb + 1));
+                        s += ba.flush(fa) + bb.flush(fb) + bc.flush(fc);
+                        sent.fetch_add(s, Ordering::Relaxed);
+                        k += 1;
+                        let next = start + tick * k as u32;
+                        let now = Instant::now();
+                        if next > now {
+                            std::thread::sleep(next - now);
                         }
                     }
-                    s += ba.flush(fa) + bb.flush(fb) + bc.flush(fc);
-                    sent.fetch_add(s, Ordering::Relaxed);
-                    k += 1;
-                    let next = start + tick * k as u32;
-                    let now = Instant::now();
-                    if next > now {
-                        std::thread::sleep(next - now);
-                    }
-                }
-            })?
-    };
+                })?,
+        );
+    }
     std::thread::sleep(Duration::from_secs(1)); // warm-up: latching, caches
+    let gen_cpu = || {
+        (0..gen_threads)
+            .map(|t| threads_cpu_ns(&format!("load-gen-{t}")))
+            .collect::<Vec<_>>()
+    };
+    let gen0 = gen_cpu();
     let (c0, p0, s0, g0, t0) = (
         relay_cpu_ns(),
         process_cpu_ns(),
@@ -363,8 +411,11 @@ fn run(
         got.load(Ordering::Relaxed),
         Instant::now(),
     );
+    let gen1 = gen_cpu();
     stop.store(true, Ordering::Relaxed);
-    let _ = tx.join();
+    for h in tx {
+        let _ = h.join();
+    }
     for h in rx {
         let _ = h.join();
     }
@@ -376,11 +427,17 @@ fn run(
     let wall = (t1 - t0).as_secs_f64();
     Ok(Outcome {
         n,
+        io,
         secs: wall,
         sent_pps: (s1 - s0) as f64 / wall,
         recv_pps: (g1 - g0) as f64 / wall,
         relay_core: (c1 - c0) as f64 / 1e9 / wall,
         process_core: (p1 - p0) as f64 / 1e9 / wall,
+        gen_core: gen1
+            .iter()
+            .zip(&gen0)
+            .map(|(b, a)| (b - a) as f64 / 1e9 / wall)
+            .fold(0.0, f64::max),
     })
 }
 
@@ -391,6 +448,9 @@ fn main() {
     let mut record: Option<std::path::PathBuf> = None;
     let mut three_way = false;
     let mut rtcp = false;
+    let mut io = IoMode::Auto;
+    let mut gen_threads = 1usize;
+    let (mut port_min, mut port_max) = (10000u16, 19999u16);
     let mut ns = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -407,10 +467,19 @@ fn main() {
             "--record" => record = args.next().map(Into::into),
             "--three-way" => three_way = true,
             "--rtcp" => rtcp = true,
+            "--port-min" => port_min = args.next().and_then(|v| v.parse().ok()).unwrap_or(port_min),
+            "--port-max" => port_max = args.next().and_then(|v| v.parse().ok()).unwrap_or(port_max),
+            "--gen-threads" => gen_threads = args.next().and_then(|v| v.parse().ok()).unwrap_or(1),
+            "--io" => {
+                io = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or_else(|| panic!("--io takes auto, uring or epoll"))
+            }
             "--bench" => {}
             other => {
                 if let Ok(n) = other.parse::<usize>() {
-                    ns.push(n.min(if three_way { 1200 } else { 2400 }));
+                    ns.push(n.min(if three_way { 1200 } else { 3000 }));
                 }
             }
         }
@@ -420,7 +489,7 @@ fn main() {
     }
     let parties = if three_way { 3 } else { 2 };
     println!(
-        "media relay load: {secs} s per run, {workers} worker(s), coalesce {coalesce_us} us, {parties} parties per call{}, 50 pkt/s from and to each{}",
+        "media relay load: {secs} s per run, {workers} worker(s), io {io}, coalesce {coalesce_us} us, {parties} parties per call{}, 50 pkt/s from and to each{}",
         if three_way { " (mixed)" } else { "" },
         if rtcp { ", an RTCP report per leg every 5 s" } else { "" }
     );
@@ -432,8 +501,13 @@ fn main() {
         match run(
             n,
             secs,
-            workers,
-            Duration::from_micros(coalesce_us),
+            RelayOpts {
+                workers,
+                coalesce: Duration::from_micros(coalesce_us),
+                io,
+                gen_threads,
+                ports: (port_min, port_max),
+            },
             record.as_deref(),
             three_way,
             rtcp,
@@ -442,9 +516,10 @@ fn main() {
                 let per_call_us = o.relay_core * 1e6 / o.n as f64; // µs of CPU per second per call
                 let per_pkt_ns = o.relay_core * 1e9 / o.recv_pps.max(1.0);
                 println!(
-                    "N={:5} calls | offered {:7.0} pkt/s, relayed {:7.0} pkt/s ({:.2}% lost) | relay CPU {:5.1}% of a core \
-                     ({:.1} us/s per call, {:.0} ns per packet) | whole process {:5.1}% | projected calls per core ~{:.0} | {:.1} s",
+                    "N={:5} calls ({}) | offered {:7.0} pkt/s, relayed {:7.0} pkt/s ({:.2}% lost) | relay CPU {:5.1}% of a core \
+                     ({:.1} us/s per call, {:.0} ns per packet) | whole process {:5.1}%, busiest generator thread {:5.1}% | projected calls per core ~{:.0} | {:.1} s",
                     o.n,
+                    o.io,
                     o.sent_pps,
                     o.recv_pps,
                     100.0 * (1.0 - o.recv_pps / o.sent_pps.max(1.0)),
@@ -452,6 +527,7 @@ fn main() {
                     per_call_us,
                     per_pkt_ns,
                     o.process_core * 100.0,
+                    o.gen_core * 100.0,
                     // A call sends 50 packets/s to each party: project from the measured cost per
                     // packet, which stays honest when the generator could not offer the full rate.
                     1e9 / (per_pkt_ns.max(1.0) * 50.0 * parties as f64),

@@ -8,7 +8,9 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::time::Duration;
 
 use common::audio::{heard, level, listen, tone_ssrc, Tone, HEARD, QUIET};
-use hotline::media::relay::{BridgeConfig, BridgeInfo, Leg, MediaRelay, MixMode, RelayConfig};
+use hotline::media::relay::{
+    BridgeConfig, BridgeInfo, IoMode, Leg, MediaRelay, MixMode, RelayConfig,
+};
 use hotline::media::rtp::RtpPacket;
 
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -16,8 +18,14 @@ const CALLER_HZ: f64 = 500.0;
 const AGENT_HZ: f64 = 1000.0;
 const SUPERVISOR_HZ: f64 = 1500.0;
 
-fn relay(base: u16, workers: usize) -> MediaRelay {
-    MediaRelay::start(RelayConfig {
+/// The io_uring run of a test uses the port range 400 above its epoll run.
+fn relay(io: IoMode, base: u16, workers: usize) -> MediaRelay {
+    let base = if io == IoMode::Uring {
+        base + 400
+    } else {
+        base
+    };
+    let r = MediaRelay::start(RelayConfig {
         bind_ip: LOCALHOST,
         port_min: base,
         port_max: base + 2 * 8 - 1,
@@ -28,8 +36,11 @@ fn relay(base: u16, workers: usize) -> MediaRelay {
             clock_rate: 8000,
         },
         coalesce: Duration::ZERO,
+        io,
     })
-    .expect("relay starts")
+    .expect("relay starts");
+    assert_eq!(r.io(), io, "the backend asked for");
+    r
 }
 
 /// A phone: a socket that sends a tone to the relay port it was given and listens.
@@ -92,10 +103,9 @@ fn hears(phone: &Phone) -> (bool, bool, bool) {
     (h[0], h[1], h[2])
 }
 
-#[test]
-fn monitor_whisper_and_barge_route_each_voice_to_the_right_ears() {
+fn monitor_whisper_and_barge_route_each_voice_to_the_right_ears(io: IoMode) {
     // Two workers: the supervisor's bridge must be created on the call's worker to share its mixer.
-    let r = relay(26200, 2);
+    let r = relay(io, 26200, 2);
     let (mut caller, mut agent, mut supervisor, call, sup) = three_phones(&r);
     caller.talk(call.port_a, CALLER_HZ);
     agent.talk(call.port_b, AGENT_HZ);
@@ -198,9 +208,8 @@ fn monitor_whisper_and_barge_route_each_voice_to_the_right_ears() {
     assert!(quiet.is_empty(), "the supervisor's leg is out of the call");
 }
 
-#[test]
-fn a_destroyed_bridge_leaves_its_conference() {
-    let r = relay(26240, 1);
+fn a_destroyed_bridge_leaves_its_conference(io: IoMode) {
+    let r = relay(io, 26240, 1);
     let (mut caller, mut agent, mut third, call, side) = three_phones(&r);
     caller.talk(call.port_a, CALLER_HZ);
     agent.talk(call.port_b, AGENT_HZ);
@@ -221,13 +230,12 @@ fn a_destroyed_bridge_leaves_its_conference() {
     assert_eq!(hears(&caller), (false, true, false));
 }
 
-#[tokio::test]
-async fn a_recorded_three_way_call_keeps_the_third_party_on_the_agent_channel() {
+async fn a_recorded_three_way_call_keeps_the_third_party_on_the_agent_channel(io: IoMode) {
     use hotline::media::recorder::{Recorder, RecorderConfig, RecorderEvent};
     let dir = tempfile::tempdir().unwrap();
     let (ev_tx, mut ev_rx) = tokio::sync::mpsc::unbounded_channel();
     let recorder = Recorder::spawn(RecorderConfig::new(dir.path()), ev_tx).unwrap();
-    let r = relay(26280, 1);
+    let r = relay(io, 26280, 1);
     let (mut caller, mut agent, mut third, call, side) = three_phones(&r);
     r.record(
         call.id,
@@ -267,13 +275,12 @@ async fn a_recorded_three_way_call_keeps_the_third_party_on_the_agent_channel() 
     );
 }
 
-#[tokio::test]
-async fn a_paused_recording_holds_silence_for_the_paused_stretch() {
+async fn a_paused_recording_holds_silence_for_the_paused_stretch(io: IoMode) {
     use hotline::media::recorder::{Recorder, RecorderConfig, RecorderEvent};
     let dir = tempfile::tempdir().unwrap();
     let (ev_tx, mut ev_rx) = tokio::sync::mpsc::unbounded_channel();
     let recorder = Recorder::spawn(RecorderConfig::new(dir.path()), ev_tx).unwrap();
-    let r = relay(26320, 1);
+    let r = relay(io, 26320, 1);
     let (mut caller, mut agent) = (Phone::new(), Phone::new());
     let call = r
         .create_bridge(Some(caller.addr()), Some(agent.addr()), None)
@@ -322,4 +329,48 @@ async fn a_paused_recording_holds_silence_for_the_paused_stretch() {
         "silence while paused"
     );
     assert!(loud(&window(total_ms - 400)), "recorded after the resume");
+}
+
+// Every test above runs on both backends: `epoll::name` and `uring::name`.
+mod epoll {
+    #[test]
+    fn monitor_whisper_and_barge_route_each_voice_to_the_right_ears() {
+        super::monitor_whisper_and_barge_route_each_voice_to_the_right_ears(super::IoMode::Epoll)
+    }
+    #[test]
+    fn a_destroyed_bridge_leaves_its_conference() {
+        super::a_destroyed_bridge_leaves_its_conference(super::IoMode::Epoll)
+    }
+    #[tokio::test]
+    async fn a_recorded_three_way_call_keeps_the_third_party_on_the_agent_channel() {
+        super::a_recorded_three_way_call_keeps_the_third_party_on_the_agent_channel(
+            super::IoMode::Epoll,
+        )
+        .await
+    }
+    #[tokio::test]
+    async fn a_paused_recording_holds_silence_for_the_paused_stretch() {
+        super::a_paused_recording_holds_silence_for_the_paused_stretch(super::IoMode::Epoll).await
+    }
+}
+mod uring {
+    #[test]
+    fn monitor_whisper_and_barge_route_each_voice_to_the_right_ears() {
+        super::monitor_whisper_and_barge_route_each_voice_to_the_right_ears(super::IoMode::Uring)
+    }
+    #[test]
+    fn a_destroyed_bridge_leaves_its_conference() {
+        super::a_destroyed_bridge_leaves_its_conference(super::IoMode::Uring)
+    }
+    #[tokio::test]
+    async fn a_recorded_three_way_call_keeps_the_third_party_on_the_agent_channel() {
+        super::a_recorded_three_way_call_keeps_the_third_party_on_the_agent_channel(
+            super::IoMode::Uring,
+        )
+        .await
+    }
+    #[tokio::test]
+    async fn a_paused_recording_holds_silence_for_the_paused_stretch() {
+        super::a_paused_recording_holds_silence_for_the_paused_stretch(super::IoMode::Uring).await
+    }
 }

@@ -4,19 +4,28 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use hotline::media::relay::{
-    BridgeConfig, BridgeEvent, Leg, MediaDirection, MediaRelay, RelayConfig, RelayError, RelayEvent,
+    BridgeConfig, BridgeEvent, IoMode, Leg, MediaDirection, MediaRelay, RelayConfig, RelayError,
+    RelayEvent,
 };
 use hotline::media::rtp::{RtpHeader, RtpPacket};
 use tokio::sync::mpsc;
 
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
-/// Each test gets its own port range so tests can run in parallel.
-fn relay(base: u16, pairs: u16, timeout: Duration) -> MediaRelay {
-    MediaRelay::start(RelayConfig {
+/// Each test gets its own port range so tests can run in parallel; the io_uring run of a test uses
+/// the range 1,500 ports above its epoll run.
+fn ports(io: IoMode, base: u16) -> u16 {
+    match io {
+        IoMode::Uring => base + 1500,
+        _ => base,
+    }
+}
+
+fn relay(io: IoMode, base: u16, pairs: u16, timeout: Duration) -> MediaRelay {
+    let r = MediaRelay::start(RelayConfig {
         bind_ip: LOCALHOST,
-        port_min: base,
-        port_max: base + 2 * pairs - 1,
+        port_min: ports(io, base),
+        port_max: ports(io, base) + 2 * pairs - 1,
         workers: 1,
         bridge: BridgeConfig {
             rtp_timeout: timeout,
@@ -24,8 +33,11 @@ fn relay(base: u16, pairs: u16, timeout: Duration) -> MediaRelay {
             clock_rate: 8000,
         },
         coalesce: Duration::ZERO,
+        io,
     })
-    .expect("relay starts")
+    .expect("relay starts");
+    assert_eq!(r.io(), io, "the backend asked for");
+    r
 }
 
 fn endpoint() -> UdpSocket {
@@ -73,9 +85,8 @@ async fn next_event(
         .map(|e| e.event)
 }
 
-#[tokio::test]
-async fn relays_both_ways_with_payload_and_counts() {
-    let r = relay(24000, 8, Duration::from_secs(30));
+async fn relays_both_ways_with_payload_and_counts(io: IoMode) {
+    let r = relay(io, 24000, 8, Duration::from_secs(30));
     let (ea, eb) = (endpoint(), endpoint());
     let info = r
         .create_bridge(
@@ -139,9 +150,8 @@ async fn relays_both_ways_with_payload_and_counts() {
     );
 }
 
-#[tokio::test]
-async fn latches_to_the_real_source_port_behind_nat() {
-    let r = relay(24100, 8, Duration::from_secs(30));
+async fn latches_to_the_real_source_port_behind_nat(io: IoMode) {
+    let r = relay(io, 24100, 8, Duration::from_secs(30));
     let (ea, eb) = (endpoint(), endpoint());
     // The SDP says B is at a port nobody reads (a NATed private address in real life).
     let decoy = endpoint();
@@ -188,9 +198,8 @@ async fn latches_to_the_real_source_port_behind_nat() {
     r.destroy(info.id).await.unwrap();
 }
 
-#[tokio::test]
-async fn hijack_from_another_port_is_refused() {
-    let r = relay(24200, 8, Duration::from_secs(30));
+async fn hijack_from_another_port_is_refused(io: IoMode) {
+    let r = relay(io, 24200, 8, Duration::from_secs(30));
     let (ea, eb, attacker) = (endpoint(), endpoint(), endpoint());
     let info = r
         .create_bridge(
@@ -222,9 +231,8 @@ async fn hijack_from_another_port_is_refused() {
     r.destroy(info.id).await.unwrap();
 }
 
-#[tokio::test]
-async fn reinvite_moves_a_leg_and_the_far_side_sees_one_stream() {
-    let r = relay(24300, 8, Duration::from_secs(30));
+async fn reinvite_moves_a_leg_and_the_far_side_sees_one_stream(io: IoMode) {
+    let r = relay(io, 24300, 8, Duration::from_secs(30));
     let (ea, eb, ea2) = (endpoint(), endpoint(), endpoint());
     let info = r
         .create_bridge(
@@ -293,9 +301,8 @@ async fn reinvite_moves_a_leg_and_the_far_side_sees_one_stream() {
     assert_eq!(s.a.dropped_hijack, 1);
 }
 
-#[tokio::test]
-async fn hold_stops_one_direction() {
-    let r = relay(24400, 8, Duration::from_secs(30));
+async fn hold_stops_one_direction(io: IoMode) {
+    let r = relay(io, 24400, 8, Duration::from_secs(30));
     let (ea, eb) = (endpoint(), endpoint());
     let info = r
         .create_bridge(
@@ -325,9 +332,8 @@ async fn hold_stops_one_direction() {
     assert_eq!(s.a.dropped_held, 1);
 }
 
-#[tokio::test]
-async fn rtp_timeout_event_fires_for_silent_legs() {
-    let r = relay(24500, 8, Duration::from_millis(300));
+async fn rtp_timeout_event_fires_for_silent_legs(io: IoMode) {
+    let r = relay(io, 24500, 8, Duration::from_millis(300));
     let (ea, eb) = (endpoint(), endpoint());
     let (tx, mut events) = mpsc::unbounded_channel();
     let info = r
@@ -371,9 +377,8 @@ async fn rtp_timeout_event_fires_for_silent_legs() {
     r.destroy(info.id).await.unwrap();
 }
 
-#[tokio::test]
-async fn ports_are_exhausted_then_released_on_destroy() {
-    let r = relay(24600, 4, Duration::from_secs(30));
+async fn ports_are_exhausted_then_released_on_destroy(io: IoMode) {
+    let r = relay(io, 24600, 4, Duration::from_secs(30));
     assert_eq!(r.ports_available(), 4);
     let b1 = r.create_bridge(None, None, None).unwrap();
     let b2 = r.create_bridge(None, None, None).unwrap();
@@ -401,22 +406,20 @@ async fn ports_are_exhausted_then_released_on_destroy() {
     assert_eq!(r.ports_available(), 4);
 }
 
-#[tokio::test]
-async fn busy_port_is_skipped() {
+async fn busy_port_is_skipped(io: IoMode) {
     let base = 24700;
     // Another program holds the first RTP port of the range.
-    let squatter = UdpSocket::bind((LOCALHOST, base)).unwrap();
-    let r = relay(base, 4, Duration::from_secs(30));
+    let squatter = UdpSocket::bind((LOCALHOST, ports(io, base))).unwrap();
+    let r = relay(io, base, 4, Duration::from_secs(30));
     let b = r.create_bridge(None, None, None).unwrap();
-    assert_ne!(b.port_a, base);
-    assert_ne!(b.port_b, base);
+    assert_ne!(b.port_a, ports(io, base));
+    assert_ne!(b.port_b, ports(io, base));
     drop(squatter);
     r.destroy(b.id).await.unwrap();
 }
 
-#[tokio::test]
-async fn rtcp_mux_is_relayed_and_garbage_dropped() {
-    let r = relay(24800, 8, Duration::from_secs(30));
+async fn rtcp_mux_is_relayed_and_garbage_dropped(io: IoMode) {
+    let r = relay(io, 24800, 8, Duration::from_secs(30));
     let (ea, eb) = (endpoint(), endpoint());
     let info = r
         .create_bridge(
@@ -443,11 +446,10 @@ async fn rtcp_mux_is_relayed_and_garbage_dropped() {
     assert_eq!((s.a.rtcp_packets, s.a.dropped_malformed), (1, 1));
 }
 
-#[tokio::test]
-async fn plays_clips_paced_and_detects_rfc4733_digits() {
+async fn plays_clips_paced_and_detects_rfc4733_digits(io: IoMode) {
     use hotline::media::dtmf::rfc4733::TelephoneEvent;
     use hotline::media::relay::local::LegFormat;
-    let r = relay(25000, 4, Duration::from_secs(30));
+    let r = relay(io, 25000, 4, Duration::from_secs(30));
     let (ea, eb) = (endpoint(), endpoint());
     let (tx, mut rx) = mpsc::unbounded_channel();
     let info = r
@@ -561,14 +563,13 @@ async fn plays_clips_paced_and_detects_rfc4733_digits() {
     );
 }
 
-#[tokio::test]
-async fn records_both_sides_of_a_bridged_call_into_a_stereo_wav() {
+async fn records_both_sides_of_a_bridged_call_into_a_stereo_wav(io: IoMode) {
     use hotline::media::codec::g711::{ulaw_decode, ulaw_encode};
     use hotline::media::recorder::{Recorder, RecorderConfig, RecorderEvent};
     let dir = tempfile::tempdir().unwrap();
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
     let recorder = Recorder::spawn(RecorderConfig::new(dir.path()), ev_tx).unwrap();
-    let r = relay(25100, 4, Duration::from_secs(30));
+    let r = relay(io, 25100, 4, Duration::from_secs(30));
     let (ea, eb) = (endpoint(), endpoint());
     let info = r
         .create_bridge(
@@ -631,12 +632,11 @@ async fn records_both_sides_of_a_bridged_call_into_a_stereo_wav() {
     );
 }
 
-#[tokio::test]
-async fn hears_in_band_tones_from_a_leg_without_telephone_events() {
+async fn hears_in_band_tones_from_a_leg_without_telephone_events(io: IoMode) {
     use hotline::media::codec::g711::ulaw_encode;
     use hotline::media::dtmf::inband::generate;
     use hotline::media::relay::local::LegFormat;
-    let r = relay(25200, 4, Duration::from_secs(30));
+    let r = relay(io, 25200, 4, Duration::from_secs(30));
     let ea = endpoint();
     let (tx, mut rx) = mpsc::unbounded_channel();
     let info = r
@@ -679,3 +679,36 @@ async fn hears_in_band_tones_from_a_leg_without_telephone_events() {
     }
     assert_eq!(digits, vec!['7', '3']);
 }
+
+/// Every test above runs on both backends: `epoll::name` and `uring::name`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod epoll {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(super::IoMode::Epoll).await
+            })*
+        }
+        mod uring {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(super::IoMode::Uring).await
+            })*
+        }
+    };
+}
+
+on_both_backends!(
+    relays_both_ways_with_payload_and_counts,
+    latches_to_the_real_source_port_behind_nat,
+    hijack_from_another_port_is_refused,
+    reinvite_moves_a_leg_and_the_far_side_sees_one_stream,
+    hold_stops_one_direction,
+    rtp_timeout_event_fires_for_silent_legs,
+    ports_are_exhausted_then_released_on_destroy,
+    busy_port_is_skipped,
+    rtcp_mux_is_relayed_and_garbage_dropped,
+    plays_clips_paced_and_detects_rfc4733_digits,
+    records_both_sides_of_a_bridged_call_into_a_stereo_wav,
+    hears_in_band_tones_from_a_leg_without_telephone_events,
+);

@@ -5,14 +5,20 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use hotline::media::relay::{BridgeConfig, MediaRelay, RelayConfig};
+use hotline::media::relay::{BridgeConfig, IoMode, MediaRelay, RelayConfig};
 use hotline::media::rtcp::{ReceiverReport, ReportBlock, SenderReport};
 use hotline::media::rtp::RtpHeader;
 
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
-fn relay(base: u16, pairs: u16) -> MediaRelay {
-    MediaRelay::start(RelayConfig {
+/// The io_uring run of a test uses the port range 1000 above its epoll run.
+fn relay(io: IoMode, base: u16, pairs: u16) -> MediaRelay {
+    let base = if io == IoMode::Uring {
+        base + 1000
+    } else {
+        base
+    };
+    let r = MediaRelay::start(RelayConfig {
         bind_ip: LOCALHOST,
         port_min: base,
         port_max: base + 2 * pairs - 1,
@@ -23,8 +29,11 @@ fn relay(base: u16, pairs: u16) -> MediaRelay {
             clock_rate: 8000,
         },
         coalesce: Duration::ZERO,
+        io,
     })
-    .expect("relay starts")
+    .expect("relay starts");
+    assert_eq!(r.io(), io, "the backend asked for");
+    r
 }
 
 fn at(port: u16) -> SocketAddr {
@@ -106,9 +115,8 @@ fn rr(ssrc: u32, about: u32, fraction: u8, jitter: u32, lsr: u32, dlsr: u32) -> 
     buf[..n].to_vec()
 }
 
-#[tokio::test]
-async fn rtcp_crosses_on_the_odd_ports_and_quality_reflects_loss_jitter_and_reports() {
-    let r = relay(26000, 8);
+async fn rtcp_crosses_on_the_odd_ports_and_quality_reflects_loss_jitter_and_reports(io: IoMode) {
+    let r = relay(io, 26000, 8);
     let (a_rtp, a_rtcp) = endpoint_pair();
     let (b_rtp, b_rtcp) = endpoint_pair();
     let info = r
@@ -198,9 +206,8 @@ async fn rtcp_crosses_on_the_odd_ports_and_quality_reflects_loss_jitter_and_repo
     drop(UdpSocket::bind(b_side).expect("RTCP port free after destroy"));
 }
 
-#[tokio::test]
-async fn rtcp_latches_to_a_nat_port_and_follows_a_reinvite() {
-    let r = relay(26100, 8);
+async fn rtcp_latches_to_a_nat_port_and_follows_a_reinvite(io: IoMode) {
+    let r = relay(io, 26100, 8);
     let (a_rtp, _a_rtcp) = endpoint_pair();
     let (b_rtp, b_rtcp) = endpoint_pair();
     let info = r
@@ -238,9 +245,8 @@ async fn rtcp_latches_to_a_nat_port_and_follows_a_reinvite() {
     r.destroy(info.id).await.unwrap();
 }
 
-#[tokio::test]
-async fn multiplexed_rtcp_reports_count_too() {
-    let r = relay(26200, 8);
+async fn multiplexed_rtcp_reports_count_too(io: IoMode) {
+    let r = relay(io, 26200, 8);
     let (a_rtp, _) = endpoint_pair();
     let (b_rtp, _) = endpoint_pair();
     let info = r
@@ -265,4 +271,40 @@ async fn multiplexed_rtcp_reports_count_too() {
     assert_eq!(qb.rtcp_reports, 1);
     assert!((qb.remote_loss_pct.unwrap() - 50.0).abs() < 1e-9, "{qb:?}");
     assert!((qb.remote_jitter_ms.unwrap() - 5.0).abs() < 1e-9, "{qb:?}");
+}
+
+// Every test above runs on both backends: `epoll::name` and `uring::name`.
+mod epoll {
+    #[tokio::test]
+    async fn rtcp_crosses_on_the_odd_ports_and_quality_reflects_loss_jitter_and_reports() {
+        super::rtcp_crosses_on_the_odd_ports_and_quality_reflects_loss_jitter_and_reports(
+            super::IoMode::Epoll,
+        )
+        .await
+    }
+    #[tokio::test]
+    async fn rtcp_latches_to_a_nat_port_and_follows_a_reinvite() {
+        super::rtcp_latches_to_a_nat_port_and_follows_a_reinvite(super::IoMode::Epoll).await
+    }
+    #[tokio::test]
+    async fn multiplexed_rtcp_reports_count_too() {
+        super::multiplexed_rtcp_reports_count_too(super::IoMode::Epoll).await
+    }
+}
+mod uring {
+    #[tokio::test]
+    async fn rtcp_crosses_on_the_odd_ports_and_quality_reflects_loss_jitter_and_reports() {
+        super::rtcp_crosses_on_the_odd_ports_and_quality_reflects_loss_jitter_and_reports(
+            super::IoMode::Uring,
+        )
+        .await
+    }
+    #[tokio::test]
+    async fn rtcp_latches_to_a_nat_port_and_follows_a_reinvite() {
+        super::rtcp_latches_to_a_nat_port_and_follows_a_reinvite(super::IoMode::Uring).await
+    }
+    #[tokio::test]
+    async fn multiplexed_rtcp_reports_count_too() {
+        super::multiplexed_rtcp_reports_count_too(super::IoMode::Uring).await
+    }
 }

@@ -27,12 +27,23 @@ fn wavs_under(dir: &Path) -> Vec<PathBuf> {
 }
 
 #[test]
-fn a_sipp_call_is_recorded_with_each_side_on_its_own_channel() {
+fn a_sipp_call_is_recorded_with_each_side_on_its_own_channel_epoll() {
+    a_sipp_call_is_recorded_with_each_side_on_its_own_channel("epoll");
+}
+
+#[test]
+fn a_sipp_call_is_recorded_with_each_side_on_its_own_channel_uring() {
+    a_sipp_call_is_recorded_with_each_side_on_its_own_channel("uring");
+}
+
+/// The relay on `io` ("epoll" or "uring").
+fn a_sipp_call_is_recorded_with_each_side_on_its_own_channel(io: &'static str) {
     if !sipp_available("a_sipp_call_is_recorded_with_each_side_on_its_own_channel") {
         return;
     }
     let agent_port = free_port();
     let h = Hotline::start(HotlineSetup {
+        rtp_io: Some(io),
         profiles: vec![(
             "test.toml".into(),
             format!(

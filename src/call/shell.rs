@@ -12,7 +12,7 @@ use tracing::{info, warn};
 use crate::call::cdr::CdrWriter;
 use crate::call::core::CallPolicy;
 use crate::config::{Config, HotlineConfig};
-use crate::media::relay::{BridgeConfig, MediaRelay, RelayConfig};
+use crate::media::relay::{BridgeConfig, IoMode, MediaRelay, RelayConfig};
 use crate::sip::registrar::{self, persist};
 use crate::sip::sdp::DEFAULT_CODECS;
 use crate::sip::transaction::{Peer, TimerConfig, TryingPolicy};
@@ -90,6 +90,11 @@ pub async fn start(
             ..BridgeConfig::default()
         },
         coalesce: Duration::from_micros(h.rtp.coalesce_us.min(5_000)),
+        io: match h.rtp.io {
+            crate::config::RtpIo::Auto => IoMode::Auto,
+            crate::config::RtpIo::Uring => IoMode::Uring,
+            crate::config::RtpIo::Epoll => IoMode::Epoll,
+        },
     })
     .context("starting the media relay")?;
     let (media_tx, mut media_rx) = mpsc::unbounded_channel();

@@ -10,7 +10,7 @@ mod profiles;
 
 pub use error::{ConfigError, Location};
 pub use hotline::{
-    Database, HotlineConfig, Http, Paths, Rtp, Shutdown, SipListen, SipTimers, TlsFiles,
+    Database, HotlineConfig, Http, Paths, Rtp, RtpIo, Shutdown, SipListen, SipTimers, TlsFiles,
 };
 pub use profiles::{
     AgentDomain, DialRule, DidRoute, Extension, Keepalive, Profiles, RouteTarget, Trunk,

@@ -244,3 +244,21 @@ fn rtp_workers_and_coalescing_are_settable_and_default_to_one_and_off() {
     let err = HotlineConfig::parse("[rtp]\nworkers = \"two\"\n", "h.toml").unwrap_err();
     assert!(err.to_string().contains("h.toml:2:"), "{err}");
 }
+
+#[test]
+fn rtp_io_defaults_to_auto_and_names_a_bad_value() {
+    use super::RtpIo;
+    let cfg = HotlineConfig::parse(DEFAULT_HOTLINE_TOML, "default").expect("default parses");
+    assert_eq!(cfg.rtp.io, RtpIo::Auto);
+    for (v, io) in [
+        ("auto", RtpIo::Auto),
+        ("uring", RtpIo::Uring),
+        ("epoll", RtpIo::Epoll),
+    ] {
+        let cfg =
+            HotlineConfig::parse(&format!("[rtp]\nio = \"{v}\"\n"), "h.toml").expect("parses");
+        assert_eq!(cfg.rtp.io, io);
+    }
+    let err = HotlineConfig::parse("[rtp]\nio = \"poll\"\n", "h.toml").unwrap_err();
+    assert!(err.to_string().contains("h.toml:2:"), "{err}");
+}

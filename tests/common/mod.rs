@@ -81,6 +81,8 @@ pub struct HotlineSetup {
     pub rtp_ports: Option<(u16, u16)>,
     /// The IVR flow folder; the shipped `ivr-flows/` when `None`.
     pub ivr_flows: Option<PathBuf>,
+    /// `[rtp] io` ("auto", "uring", "epoll"); the default ("auto") when `None`.
+    pub rtp_io: Option<&'static str>,
 }
 
 impl Hotline {
@@ -94,9 +96,10 @@ impl Hotline {
             .unwrap_or_else(|| format!("sqlite:{}", dir.path().join("hotline.db").display()));
         let toml = format!(
             "[sip]\nudp = [\"127.0.0.1:{sip_port}\"]\ntcp = [\"127.0.0.1:{sip_port}\"]\n\n[sip.timers]\nt1_ms = 100\nt2_ms = 400\nt4_ms = 500\n\n\
-             [rtp]\naddress = \"127.0.0.1\"\nport_min = {rtp_min}\nport_max = {rtp_max}\n\n[http]\nlisten = \"127.0.0.1:{http_port}\"\n\n\
+             [rtp]\naddress = \"127.0.0.1\"\nport_min = {rtp_min}\nport_max = {rtp_max}\nio = \"{rtp_io}\"\n\n[http]\nlisten = \"127.0.0.1:{http_port}\"\n\n\
              [database]\nurl = \"{db}\"\n\n[paths]\nsip_profiles = \"sip-profiles\"\nrecordings = \"recordings\"\nivr_flows = \"{flows}\"\n\n[shutdown]\ndrain_secs = 2\n{}\n",
             setup.extra_toml,
+            rtp_io = setup.rtp_io.unwrap_or("auto"),
             flows = setup.ivr_flows.as_deref().map_or_else(
                 || concat!(env!("CARGO_MANIFEST_DIR"), "/ivr-flows").to_string(),
                 |p| p.display().to_string()

@@ -1,5 +1,7 @@
 //! The relay engine: a fixed number of worker threads, each owning many bridges and their sockets, driven by
-//! epoll with recvmmsg/sendmmsg, and the [`MediaRelay`] control handle the call layer uses.
+//! io_uring (multishot receives into provided buffers, sends queued and submitted once per round) or by
+//! epoll with recvmmsg/sendmmsg ([`IoMode`]), and the [`MediaRelay`] control handle the call layer uses.
+//! Everything but the wait-and-read loop is shared by the two: commands, bridges, playback, mixing, ticks.
 //!
 //! Why threads and not tokio tasks: a tokio task per socket costs a wakeup and a syscall per packet plus
 //! scheduler overhead; a worker that owns its sockets outright needs no locks on the packet path, reads every
@@ -26,6 +28,7 @@ use super::bridge::{
 use super::local::{LegFormat, Playback, PTIME};
 use super::rtcp_leg::RtcpPortStats;
 use super::sys::{Batch, Epoll, EventFd, BATCH};
+use super::uring::{Completion, Uring};
 use crate::media::mixer::{Mixer, Mode, PartyId};
 use crate::media::port_pool::{PortPair, PortPool, PortPoolError};
 use crate::media::quality::LegQualityReport;
@@ -50,6 +53,47 @@ pub enum MixMode {
     Barge,
 }
 
+/// Which kernel interface the relay workers wait and move packets with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IoMode {
+    /// io_uring where the kernel offers it (Linux 6.0 and up, not blocked by a seccomp filter), else
+    /// epoll with a logged warning.
+    #[default]
+    Auto,
+    /// io_uring or fail to start.
+    Uring,
+    /// epoll with recvmmsg/sendmmsg (two system calls per relayed packet at telephony rates).
+    Epoll,
+}
+
+impl IoMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IoMode::Auto => "auto",
+            IoMode::Uring => "uring",
+            IoMode::Epoll => "epoll",
+        }
+    }
+}
+
+impl fmt::Display for IoMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for IoMode {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "auto" => Ok(IoMode::Auto),
+            "uring" => Ok(IoMode::Uring),
+            "epoll" => Ok(IoMode::Epoll),
+            _ => Err(()),
+        }
+    }
+}
+
 /// How the relay runs.
 #[derive(Debug, Clone)]
 pub struct RelayConfig {
@@ -58,12 +102,15 @@ pub struct RelayConfig {
     /// RTP port range (inclusive); RTP on even ports, RTCP on the odd port above.
     pub port_min: u16,
     pub port_max: u16,
-    /// Worker threads; each owns a share of the bridges. 1 is enough for thousands of calls.
+    /// Worker threads; each owns a share of the bridges. 1 is enough for thousands of calls (about 3,000
+    /// per core on io_uring, measured in benches/RESULTS.md).
     pub workers: usize,
     pub bridge: BridgeConfig,
     /// After each epoll round, sleep this long so more sockets are ready per round (fewer syscalls per
     /// packet, at most this much added latency). Zero disables.
     pub coalesce: Duration,
+    /// io_uring or epoll.
+    pub io: IoMode,
 }
 
 impl Default for RelayConfig {
@@ -75,6 +122,7 @@ impl Default for RelayConfig {
             workers: 1,
             bridge: BridgeConfig::default(),
             coalesce: Duration::ZERO,
+            io: IoMode::default(),
         }
     }
 }
@@ -231,6 +279,8 @@ struct Inner {
     threads: Mutex<Vec<JoinHandle<()>>>,
     next_id: AtomicU64,
     quality: QualityBoard,
+    /// What the workers run on (never `Auto`).
+    io: IoMode,
 }
 
 impl Drop for Inner {
@@ -263,37 +313,75 @@ impl MediaRelay {
         let mut workers = Vec::with_capacity(cfg.workers);
         let mut threads = Vec::with_capacity(cfg.workers);
         let quality = QualityBoard::default();
+        let mut io_used = IoMode::Epoll;
         for i in 0..cfg.workers {
             let (tx, rx) = mpsc::channel();
             let wake = Arc::new(EventFd::new()?);
-            let epoll = Epoll::new()?;
-            epoll.add(wake.fd(), WAKE_TOKEN)?;
-            let worker = Worker {
-                epoll,
-                wake: wake.clone(),
-                rx,
-                pool: pool.clone(),
-                slots: Vec::new(),
-                free: Vec::new(),
-                by_id: HashMap::new(),
-                playing: Vec::new(),
-                confs: HashMap::new(),
-                out_buf: Vec::with_capacity(256),
-                cfg: cfg.bridge,
-                coalesce: cfg.coalesce,
-                quality: quality.clone(),
-                ticks: 0,
-            };
-            let t = std::thread::Builder::new()
+            let (ready_tx, ready_rx) = mpsc::sync_channel(1);
+            let (wake2, pool2, quality2, mode) =
+                (wake.clone(), pool.clone(), quality.clone(), cfg.io);
+            let (bridge_cfg, coalesce) = (cfg.bridge, cfg.coalesce);
+            let spawned = std::thread::Builder::new()
                 .name(format!("media-relay-{i}"))
-                .spawn(move || worker.run())?;
-            workers.push(WorkerLink { tx, wake });
-            threads.push(t);
+                .spawn(move || {
+                    // The ring is single-issuer: made on the thread that uses it.
+                    let io = match Io::open(mode, &wake2) {
+                        Ok(io) => {
+                            let _ = ready_tx.send(Ok(io.mode()));
+                            io
+                        }
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                            return;
+                        }
+                    };
+                    Worker {
+                        io,
+                        wake: wake2,
+                        rx,
+                        pool: pool2,
+                        slots: Vec::new(),
+                        free: Vec::new(),
+                        by_id: HashMap::new(),
+                        playing: Vec::new(),
+                        confs: HashMap::new(),
+                        out_buf: Vec::with_capacity(256),
+                        cfg: bridge_cfg,
+                        coalesce,
+                        quality: quality2,
+                        ticks: 0,
+                        next_gen: 0,
+                    }
+                    .run()
+                });
+            let ready = spawned
+                .map_err(RelayError::Io)
+                .and_then(|t| match ready_rx.recv() {
+                    Ok(Ok(m)) => Ok((t, m)),
+                    Ok(Err(e)) => Err(RelayError::Io(e)),
+                    Err(_) => Err(RelayError::Stopped),
+                });
+            match ready {
+                Ok((t, m)) => {
+                    io_used = m;
+                    workers.push(WorkerLink { tx, wake });
+                    threads.push(t);
+                }
+                Err(e) => {
+                    for (w, t) in workers.iter().zip(threads) {
+                        let _ = w.tx.send(Command::Stop);
+                        w.wake.notify();
+                        let _ = t.join();
+                    }
+                    return Err(e);
+                }
+            }
         }
         tracing::info!(
             workers = cfg.workers,
             port_min = cfg.port_min,
             port_max = cfg.port_max,
+            io = %io_used,
             "media relay started"
         );
         Ok(MediaRelay {
@@ -304,6 +392,7 @@ impl MediaRelay {
                 threads: Mutex::new(threads),
                 next_id: AtomicU64::new(1),
                 quality,
+                io: io_used,
             }),
         })
     }
@@ -568,15 +657,26 @@ impl MediaRelay {
         board.get(&id).copied().flatten()
     }
 
+    /// What the workers run on: [`IoMode::Uring`] or [`IoMode::Epoll`] (what `Auto` chose).
+    pub fn io(&self) -> IoMode {
+        self.inner.io
+    }
+
     /// Free port pairs (each bridge takes two).
     pub fn ports_available(&self) -> usize {
         self.lock_pool().available()
     }
 }
 
+// A socket's token (epoll data, io_uring user_data): leg in bit 0, slot in bits 1-31, the slot's
+// generation in bits 32-61 (so a completion of a destroyed bridge never reaches the next one in its
+// slot), RTCP in bit 62; bit 63 stays clear (the io_uring backend's own completions).
 const WAKE_TOKEN: u64 = u64::MAX;
-/// Marks an epoll token as a leg's RTCP socket (slot and leg in the low bits, as for RTP).
+/// Marks a token as a leg's RTCP socket (slot and leg in the low bits, as for RTP).
 const RTCP_TOKEN: u64 = 1 << 62;
+const SLOT_MASK: u64 = (1 << 31) - 1;
+const GEN_SHIFT: u32 = 32;
+const GEN_MASK: u32 = (1 << 30) - 1;
 /// Quality is published to the board every this many ticks (1 s).
 const QUALITY_EVERY: u32 = 10;
 /// How often RTP timeouts are checked.
@@ -588,6 +688,8 @@ const MAX_ROUNDS: usize = 4;
 
 struct Slot {
     id: BridgeId,
+    /// Told apart from earlier bridges in the same slot (see the token layout).
+    gen: u32,
     core: BridgeCore,
     socks: [UdpSocket; 2],
     ports: [PortPair; 2],
@@ -637,8 +739,63 @@ impl Slot {
     }
 }
 
+/// The wait-and-read part of a worker, the only part that differs between the backends.
+enum Io {
+    Epoll(Epoll),
+    Uring(Box<Uring>),
+}
+
+impl Io {
+    fn open(mode: IoMode, wake: &EventFd) -> io::Result<Io> {
+        let epoll = || -> io::Result<Io> {
+            let epoll = Epoll::new()?;
+            epoll.add(wake.fd(), WAKE_TOKEN)?;
+            Ok(Io::Epoll(epoll))
+        };
+        match mode {
+            IoMode::Epoll => epoll(),
+            IoMode::Uring => Ok(Io::Uring(Box::new(Uring::new(wake.fd())?))),
+            IoMode::Auto => match Uring::new(wake.fd()) {
+                Ok(u) => Ok(Io::Uring(Box::new(u))),
+                Err(e) => {
+                    tracing::warn!(
+                        error = %e,
+                        "io_uring unavailable (old kernel or blocked by seccomp): the media relay uses epoll"
+                    );
+                    epoll()
+                }
+            },
+        }
+    }
+
+    fn mode(&self) -> IoMode {
+        match self {
+            Io::Epoll(_) => IoMode::Epoll,
+            Io::Uring(_) => IoMode::Uring,
+        }
+    }
+
+    /// Starts reading `fd`; its packets carry `tok`.
+    fn watch(&mut self, fd: std::os::fd::RawFd, tok: u64) -> io::Result<()> {
+        match self {
+            Io::Epoll(e) => e.add(fd, tok),
+            Io::Uring(u) => u.watch(fd, tok),
+        }
+    }
+
+    /// Stops reading `fd` (before it is closed).
+    fn unwatch(&mut self, fd: std::os::fd::RawFd) {
+        match self {
+            Io::Epoll(e) => {
+                let _ = e.delete(fd);
+            }
+            Io::Uring(u) => u.unwatch(fd),
+        }
+    }
+}
+
 struct Worker {
-    epoll: Epoll,
+    io: Io,
     wake: Arc<EventFd>,
     rx: mpsc::Receiver<Command>,
     pool: Arc<Mutex<PortPool>>,
@@ -654,6 +811,7 @@ struct Worker {
     coalesce: Duration,
     quality: QualityBoard,
     ticks: u32,
+    next_gen: u32,
 }
 
 /// A leg in a conference.
@@ -692,26 +850,70 @@ impl Conf {
     }
 }
 
-fn token(slot: usize, leg: Leg) -> u64 {
-    ((slot as u64) << 1) | leg.index() as u64
+fn token(slot: usize, leg: Leg, gen: u32) -> u64 {
+    ((gen & GEN_MASK) as u64) << GEN_SHIFT | ((slot as u64) & SLOT_MASK) << 1 | leg.index() as u64
+}
+
+/// The live slot a token names, and its leg (None for a freed slot or one reused since).
+fn slot_of(slots: &mut [Option<Slot>], tok: u64) -> Option<(&mut Slot, Leg)> {
+    let leg = if tok & 1 == 0 { Leg::A } else { Leg::B };
+    let gen = (tok >> GEN_SHIFT) as u32 & GEN_MASK;
+    let slot = slots.get_mut(((tok >> 1) & SLOT_MASK) as usize)?.as_mut()?;
+    (slot.gen == gen).then_some((slot, leg))
 }
 
 impl Worker {
-    fn run(mut self) {
+    fn run(self) {
+        match self.io {
+            Io::Epoll(_) => self.run_epoll(),
+            Io::Uring(_) => self.run_uring(),
+        }
+    }
+
+    /// How long the next wait may last: until the next tick, played or mixed frame (at most 1 s).
+    fn wait_for(&self, next_tick: Instant) -> Duration {
+        let wake_at = self
+            .next_frame_due()
+            .map_or(next_tick, |t| t.min(next_tick));
+        wake_at
+            .saturating_duration_since(Instant::now())
+            .min(Duration::from_secs(1))
+    }
+
+    /// The wake-up eventfd fired: applies the queued commands; false on Stop (after shutting down).
+    fn on_wake(&mut self, now: Instant) -> bool {
+        self.wake.drain();
+        if !self.drain_commands(now) {
+            self.shutdown();
+            return false;
+        }
+        true
+    }
+
+    /// What every round ends with, whatever the backend: played and mixed frames, the tick, coalescing.
+    fn end_round(&mut self, now: Instant, next_tick: &mut Instant) {
+        self.send_playback(now);
+        self.send_mixes(now);
+        if now >= *next_tick {
+            self.tick(now);
+            *next_tick = now + TICK;
+        }
+        if !self.coalesce.is_zero() {
+            std::thread::sleep(self.coalesce);
+        }
+    }
+
+    fn run_epoll(mut self) {
         let mut batch = Batch::new();
         let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 1024];
         let mut next_tick = Instant::now() + TICK;
         loop {
-            let wake_at = self
-                .next_frame_due()
-                .map_or(next_tick, |t| t.min(next_tick));
             // Rounded up: waking early for a frame due in 0.4 ms would spin.
-            let wait_ms = wake_at
-                .saturating_duration_since(Instant::now())
-                .as_micros()
-                .div_ceil(1000)
-                .min(1000) as i32;
-            let n = match self.epoll.wait(&mut events, wait_ms) {
+            let wait_ms = self.wait_for(next_tick).as_micros().div_ceil(1000) as i32;
+            let Io::Epoll(epoll) = &self.io else {
+                return;
+            };
+            let n = match epoll.wait(&mut events, wait_ms) {
                 Ok(n) => n,
                 Err(e) => {
                     tracing::error!(error = %e, "media relay epoll failed; worker stopping");
@@ -720,40 +922,131 @@ impl Worker {
             };
             let now = Instant::now();
             // Commands first, so a re-INVITE or hold queued before these packets applies to them. A readiness
-            // entry for a slot freed (or reused) by a command is harmless: a freed slot is skipped, and a
-            // reused one is read without blocking and holds only its own bridge's packets.
-            if events.iter().take(n).any(|ev| ev.u64 == WAKE_TOKEN) {
-                self.wake.drain();
-                if !self.drain_commands(now) {
-                    self.shutdown();
-                    return;
-                }
+            // entry for a slot freed (or reused) by a command is skipped: its token's generation is stale.
+            if events.iter().take(n).any(|ev| ev.u64 == WAKE_TOKEN) && !self.on_wake(now) {
+                return;
             }
             for ev in events.iter().take(n) {
                 if ev.u64 == WAKE_TOKEN {
                     continue;
                 }
                 if ev.u64 & RTCP_TOKEN != 0 {
-                    self.on_rtcp_readable(&mut batch, ev.u64 & !RTCP_TOKEN, now);
+                    self.on_rtcp_readable(&mut batch, ev.u64, now);
                 } else {
                     self.on_readable(&mut batch, ev.u64, now);
                 }
             }
-            self.send_playback(now);
-            self.send_mixes(now);
-            if now >= next_tick {
-                self.tick(now);
-                next_tick = now + TICK;
+            self.end_round(now, &mut next_tick);
+        }
+    }
+
+    fn run_uring(mut self) {
+        let mut next_tick = Instant::now() + TICK;
+        loop {
+            let wait = self.wait_for(next_tick);
+            let Io::Uring(u) = &mut self.io else {
+                return;
+            };
+            // One system call: the sends and re-arms queued last round go in, completions come out.
+            let n = match u.submit_and_wait(wait) {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::error!(error = %e, "media relay io_uring failed; worker stopping");
+                    return;
+                }
+            };
+            let woken = u.woken();
+            let now = Instant::now();
+            // Commands first, as on the epoll path; completions of a bridge they destroyed are skipped.
+            if woken && !self.on_wake(now) {
+                return;
             }
-            if !self.coalesce.is_zero() {
-                std::thread::sleep(self.coalesce);
+            for i in 0..n {
+                self.on_completion(i, now);
+            }
+            self.end_round(now, &mut next_tick);
+        }
+    }
+
+    /// Completion `i` of this io_uring round: a datagram to relay, a send done, a receive to re-arm.
+    fn on_completion(&mut self, i: usize, now: Instant) {
+        let Worker {
+            io, slots, wake, ..
+        } = self;
+        let Io::Uring(u) = io else {
+            return;
+        };
+        let (c, offset) = u.completion(i, wake.fd());
+        let (tok, rearm) = match c {
+            Completion::Wake | Completion::None => return,
+            Completion::Sent { token, ok } => {
+                if !ok {
+                    if let Some((slot, _)) = slot_of(slots, token) {
+                        slot.send_errors += 1;
+                    }
+                }
+                return;
+            }
+            Completion::Stopped { token, cancelled } => (token, !cancelled),
+            Completion::Packet {
+                token,
+                buf,
+                data,
+                rearm,
+            } => {
+                let fwd = match (data, slot_of(slots, token)) {
+                    (Some((bytes, src)), Some((slot, leg))) => {
+                        let rtcp = token & RTCP_TOKEN != 0;
+                        let verdict = if rtcp {
+                            slot.core.on_rtcp_packet(leg, src, bytes, now)
+                        } else {
+                            slot.core.on_packet(leg, src, bytes, now)
+                        };
+                        let len = bytes.len();
+                        slot.deliver_events();
+                        match verdict {
+                            Verdict::Forward { to } => {
+                                let other = leg.other().index();
+                                // The other leg without an RTCP socket: read, not relayed.
+                                let fd = if rtcp {
+                                    slot.rtcp[other].as_ref().map(|s| s.as_raw_fd())
+                                } else {
+                                    Some(slot.socks[other].as_raw_fd())
+                                };
+                                fd.map(|fd| (fd, to, len))
+                            }
+                            Verdict::Drop(_) => None,
+                        }
+                    }
+                    _ => None,
+                };
+                match fwd {
+                    Some((fd, to, len)) => u.send(fd, buf, offset, len, to, token),
+                    None => u.recycle(buf),
+                }
+                (token, rearm)
+            }
+        };
+        // A multishot receive that stopped (buffers ran out, an error) is armed again while its
+        // bridge lives; a cancelled one belonged to a destroyed bridge.
+        if rearm {
+            if let Some((slot, leg)) = slot_of(slots, tok) {
+                let fd = if tok & RTCP_TOKEN != 0 {
+                    slot.rtcp[leg.index()].as_ref().map(|s| s.as_raw_fd())
+                } else {
+                    Some(slot.socks[leg.index()].as_raw_fd())
+                };
+                if let Some(fd) = fd {
+                    if let Err(e) = u.watch(fd, tok) {
+                        tracing::warn!(bridge = slot.id, ?leg, error = %e, "cannot re-arm a receive");
+                    }
+                }
             }
         }
     }
 
     fn on_readable(&mut self, batch: &mut Batch, tok: u64, now: Instant) {
-        let leg = if tok & 1 == 0 { Leg::A } else { Leg::B };
-        let Some(Some(slot)) = self.slots.get_mut((tok >> 1) as usize) else {
+        let Some((slot, leg)) = slot_of(&mut self.slots, tok) else {
             return;
         };
         let rx_fd = slot.socks[leg.index()].as_raw_fd();
@@ -781,8 +1074,7 @@ impl Worker {
 
     /// RTCP on a leg's odd port: relayed from the other leg's RTCP socket, its reports read.
     fn on_rtcp_readable(&mut self, batch: &mut Batch, tok: u64, now: Instant) {
-        let leg = if tok & 1 == 0 { Leg::A } else { Leg::B };
-        let Some(Some(slot)) = self.slots.get_mut((tok >> 1) as usize) else {
+        let Some((slot, leg)) = slot_of(&mut self.slots, tok) else {
             return;
         };
         let Some(rx_fd) = slot.rtcp[leg.index()].as_ref().map(|s| s.as_raw_fd()) else {
@@ -1127,13 +1419,16 @@ impl Worker {
             self.slots.push(None);
             self.slots.len() - 1
         });
+        self.next_gen = self.next_gen.wrapping_add(1) & GEN_MASK;
+        let gen = self.next_gen;
         let reg = self
-            .epoll
-            .add(socks[0].as_raw_fd(), token(idx, Leg::A))
-            .and_then(|_| self.epoll.add(socks[1].as_raw_fd(), token(idx, Leg::B)));
+            .io
+            .watch(socks[0].as_raw_fd(), token(idx, Leg::A, gen))
+            .and_then(|_| self.io.watch(socks[1].as_raw_fd(), token(idx, Leg::B, gen)));
         if let Err(e) = reg {
             tracing::error!(bridge = id, error = %e, "cannot register RTP sockets");
-            let _ = self.epoll.delete(socks[0].as_raw_fd());
+            self.io.unwatch(socks[0].as_raw_fd());
+            self.io.unwatch(socks[1].as_raw_fd());
             drop(socks);
             self.release_ports(ports);
             self.free.push(idx);
@@ -1141,6 +1436,7 @@ impl Worker {
         }
         self.slots[idx] = Some(Slot {
             id,
+            gen,
             core: BridgeCore::new(hints[0], hints[1], self.cfg, now),
             socks,
             ports,
@@ -1159,10 +1455,13 @@ impl Worker {
         let Some(&idx) = self.by_id.get(&id) else {
             return; // creation failed; the sockets close here
         };
+        let Some(gen) = self.slots.get(idx).and_then(|s| s.as_ref()).map(|s| s.gen) else {
+            return;
+        };
         for (leg, sock) in [Leg::A, Leg::B].into_iter().zip(rtcp) {
             let Some(sock) = sock else { continue };
-            let tok = RTCP_TOKEN | token(idx, leg);
-            if let Err(e) = self.epoll.add(sock.as_raw_fd(), tok) {
+            let tok = RTCP_TOKEN | token(idx, leg, gen);
+            if let Err(e) = self.io.watch(sock.as_raw_fd(), tok) {
                 tracing::warn!(bridge = id, ?leg, error = %e, "cannot register RTCP socket");
                 continue;
             }
@@ -1191,10 +1490,10 @@ impl Worker {
         let mut slot = self.slots.get_mut(idx)?.take()?;
         slot.stop_recording();
         for s in &slot.socks {
-            let _ = self.epoll.delete(s.as_raw_fd());
+            self.io.unwatch(s.as_raw_fd());
         }
         for s in slot.rtcp.iter().flatten() {
-            let _ = self.epoll.delete(s.as_raw_fd());
+            self.io.unwatch(s.as_raw_fd());
         }
         self.quality
             .lock()

@@ -8,11 +8,12 @@ pub mod rtcp_leg;
 pub mod seq;
 pub mod stream;
 mod sys;
+mod uring;
 
 pub use bridge::{
     BridgeConfig, BridgeCore, BridgeEvent, DropReason, Leg, LegStats, MediaDirection, Verdict,
 };
 pub use engine::{
-    BridgeId, BridgeInfo, BridgeStats, ConfId, MediaRelay, MixMode, RelayConfig, RelayError,
-    RelayEvent,
+    BridgeId, BridgeInfo, BridgeStats, ConfId, IoMode, MediaRelay, MixMode, RelayConfig,
+    RelayError, RelayEvent,
 };
