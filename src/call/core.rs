@@ -850,6 +850,17 @@ impl Call {
         }
     }
 
+    /// A leg answered when its answer is no longer wanted: it is taken (ACK) and hung up (BYE).
+    fn ack_and_bye(&mut self, leg: LegId, now: Instant) {
+        if let Some(l) = self.leg_mut(leg) {
+            l.state = LegState::Ended;
+            l.answer_at = Some(now);
+            l.end_at = Some(now);
+            l.code = 200;
+        }
+        self.actions.push_back(Action::AckAndBye { leg });
+    }
+
     fn leg_mut(&mut self, id: LegId) -> Option<&mut BLeg> {
         self.legs.iter_mut().find(|l| l.id == id)
     }
@@ -935,13 +946,7 @@ impl Call {
         }
         if self.phase != Phase::Ringing || state == LegState::Ended {
             // A 200 crossing our CANCEL, or a second fork answering: take the call and drop it.
-            if let Some(l) = self.leg_mut(leg) {
-                l.state = LegState::Ended;
-                l.answer_at = Some(now);
-                l.end_at = Some(now);
-                l.code = 200;
-            }
-            self.actions.push_back(Action::AckAndBye { leg });
+            self.ack_and_bye(leg, now);
             self.maybe_finish(now);
             return;
         }
@@ -1297,13 +1302,7 @@ impl Call {
         let connected = matches!(self.phase, Phase::Connected(_));
         let (true, true, Some(t)) = (connected, ringing, self.transfer.take()) else {
             // Too late (the call ended, another target answered first, or it was cancelled).
-            if let Some(l) = self.leg_mut(leg) {
-                l.state = LegState::Ended;
-                l.answer_at = Some(now);
-                l.end_at = Some(now);
-                l.code = 200;
-            }
-            self.actions.push_back(Action::AckAndBye { leg });
+            self.ack_and_bye(leg, now);
             return;
         };
         if let Some(l) = self.leg_mut(leg) {

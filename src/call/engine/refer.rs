@@ -124,6 +124,29 @@ pub(super) fn parse_refer_to(v: &str) -> Result<ReferTo, &'static str> {
 }
 
 impl<M: MediaControl> Engine<M> {
+    /// The number a REFER's Refer-To names; otherwise the REFER is answered (501 with
+    /// `replaces` for an attended transfer, 400 with the reason for anything else) and `None`.
+    fn refer_number(
+        &mut self,
+        key: &TxKey,
+        req: &SipMessage,
+        refer_to: &str,
+        replaces: &str,
+        now: Instant,
+    ) -> Option<String> {
+        match parse_refer_to(refer_to) {
+            Ok(ReferTo::Number(n)) => Some(n),
+            Ok(ReferTo::Replaces) => {
+                self.reply(key, req, 501, replaces, now);
+                None
+            }
+            Err(why) => {
+                self.reply(key, req, 400, &format!("Bad Request ({why})"), now);
+                None
+            }
+        }
+    }
+
     pub(super) fn on_refer(
         &mut self,
         key: TxKey,
@@ -167,18 +190,10 @@ impl<M: MediaControl> Engine<M> {
                 now,
             );
         };
-        let number = match parse_refer_to(&refer_to) {
-            Ok(ReferTo::Number(n)) => n,
-            Ok(ReferTo::Replaces) => {
-                return self.reply(
-                    &key,
-                    &req,
-                    501,
-                    "Not Implemented (attended transfer: use consult and transfer on the desktop)",
-                    now,
-                )
-            }
-            Err(why) => return self.reply(&key, &req, 400, &format!("Bad Request ({why})"), now),
+        let replaces =
+            "Not Implemented (attended transfer: use consult and transfer on the desktop)";
+        let Some(number) = self.refer_number(&key, &req, &refer_to, replaces, now) else {
+            return;
         };
         // A registered extension is a colleague (an agent whose number is the extension);
         // anything else goes out through the dial plan.
@@ -234,18 +249,9 @@ impl<M: MediaControl> Engine<M> {
         leg: LegId,
         now: Instant,
     ) {
-        let number = match parse_refer_to(&refer_to) {
-            Ok(ReferTo::Number(n)) => n,
-            Ok(ReferTo::Replaces) => {
-                return self.reply(
-                    &key,
-                    &req,
-                    501,
-                    "Not Implemented (attended transfer by REFER with Replaces: transfer blind, or consult and transfer on the desktop)",
-                    now,
-                )
-            }
-            Err(why) => return self.reply(&key, &req, 400, &format!("Bad Request ({why})"), now),
+        let replaces = "Not Implemented (attended transfer by REFER with Replaces: transfer blind, or consult and transfer on the desktop)";
+        let Some(number) = self.refer_number(&key, &req, &refer_to, replaces, now) else {
+            return;
         };
         let Some(c) = self.calls.get(&id) else {
             return;

@@ -291,8 +291,28 @@ const Hotline = (() => {
     }
   }
 
+  // ---------- the page's notice bar and event log (both pages have them) ----------
+  let noticeTimer = null;
+  /** Shows `text` in the notice bar: a success for 4 s, a problem for 10 s. */
+  function notice(text, ok) {
+    const n = $("notice");
+    n.textContent = text;
+    n.className = `notice ${ok ? "ok" : "err"}`;
+    n.hidden = false;
+    clearTimeout(noticeTimer);
+    noticeTimer = setTimeout(() => { n.hidden = true; }, ok ? 4000 : 10000);
+  }
+  /** Adds a timed line at the top of the page's log, keeping the newest `keep`. */
+  function log(text, keep) {
+    const t = new Date().toLocaleTimeString("zh-CN", { hour12: false });
+    const list = $("log");
+    list.prepend(el("li", {}, `${t}  ${text}`));
+    while (list.children.length > keep) list.lastChild.remove();
+  }
+
   return {
     STATE_ZH, REASON_ZH, ACTION_ZH, ROLE_ZH, PARTY_ZH,
     el, $, dur, stateZh, reasonZh, stateLabel, errorText, session, api, login, loginPage, Cti,
+    notice, log,
   };
 })();

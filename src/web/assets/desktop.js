@@ -27,21 +27,8 @@
   };
 
   // ---------- messages ----------
-  let noticeTimer = null;
-  function notice(text, ok) {
-    const n = $("notice");
-    n.textContent = text;
-    n.className = `notice ${ok ? "ok" : "err"}`;
-    n.hidden = false;
-    clearTimeout(noticeTimer);
-    noticeTimer = setTimeout(() => { n.hidden = true; }, ok ? 4000 : 10000);
-  }
-  function log(text) {
-    const t = new Date().toLocaleTimeString("zh-CN", { hour12: false });
-    const list = $("log");
-    list.prepend(el("li", {}, `${t}  ${text}`));
-    while (list.children.length > 60) list.lastChild.remove();
-  }
+  const notice = H.notice;
+  const log = (text) => H.log(text, 60);
 
   /** Sends a command; a refusal shows the server's own message. Resolves to the result. */
   async function run(cmd, what) {
