@@ -5,6 +5,8 @@
 #   benches/sip/run.sh caps "500 1000 1500 2000" 12      # call-rate sweep, 1 s calls
 #   benches/sip/run.sh concurrent 1000 35                 # N calls held with RTP both ways
 #   benches/sip/run.sh kamailio "1500 2000 2500 3000 3500" 12
+#   RTP_IO=epoll benches/sip/run.sh caps "1000 2000" 12   # the relay's I/O backend (default auto)
+#   RECORD=false benches/sip/run.sh caps "1000 2000" 12   # the DID unrecorded (every call is by default)
 #
 # Needs: sip-tester and sox (and kamailio for the reference run), a release build of hotline, and
 # the sipbench harness from the shared tools folder (SIPBENCH, default ../shared/tools/sipbench).
@@ -31,6 +33,7 @@ address = "127.0.0.1"
 port_min = 40000
 port_max = 49999
 timeout_secs = 60
+io = "${RTP_IO:-auto}"
 [http]
 listen = "127.0.0.1:18080"
 [database]
@@ -50,6 +53,7 @@ interval_secs = 0
 [[trunk.did]]
 number = "12345"
 route = "extension:9000"
+record = ${RECORD:-true}
 
 [agents]
 realm = "hotline.local"
@@ -73,6 +77,8 @@ stop_hotline() {
   for _ in $(seq 1 100); do kill -0 "$HPID" 2>/dev/null || break; sleep 0.1; done
   kill -KILL "$HPID" 2>/dev/null || true
   curl -s http://127.0.0.1:18080/metrics > "$WORK/metrics.txt" 2>/dev/null || true
+  # Every bench call is recorded: thousands of WAVs a run would fill the disk in a few runs.
+  rm -rf "$WORK/data/recordings"
 }
 
 case "$mode" in

@@ -783,13 +783,13 @@ impl Io {
         }
     }
 
-    /// Stops reading `fd` (before it is closed).
-    fn unwatch(&mut self, fd: std::os::fd::RawFd) {
+    /// Stops reading `fd`, watched with `tok` (before it is closed).
+    fn unwatch(&mut self, fd: std::os::fd::RawFd, tok: u64) {
         match self {
             Io::Epoll(e) => {
                 let _ = e.delete(fd);
             }
-            Io::Uring(u) => u.unwatch(fd),
+            Io::Uring(u) => u.unwatch(tok),
         }
     }
 }
@@ -1427,8 +1427,10 @@ impl Worker {
             .and_then(|_| self.io.watch(socks[1].as_raw_fd(), token(idx, Leg::B, gen)));
         if let Err(e) = reg {
             tracing::error!(bridge = id, error = %e, "cannot register RTP sockets");
-            self.io.unwatch(socks[0].as_raw_fd());
-            self.io.unwatch(socks[1].as_raw_fd());
+            self.io
+                .unwatch(socks[0].as_raw_fd(), token(idx, Leg::A, gen));
+            self.io
+                .unwatch(socks[1].as_raw_fd(), token(idx, Leg::B, gen));
             drop(socks);
             self.release_ports(ports);
             self.free.push(idx);
@@ -1489,11 +1491,14 @@ impl Worker {
         let idx = self.by_id.remove(&id)?;
         let mut slot = self.slots.get_mut(idx)?.take()?;
         slot.stop_recording();
-        for s in &slot.socks {
-            self.io.unwatch(s.as_raw_fd());
+        for (leg, s) in [Leg::A, Leg::B].into_iter().zip(&slot.socks) {
+            self.io.unwatch(s.as_raw_fd(), token(idx, leg, slot.gen));
         }
-        for s in slot.rtcp.iter().flatten() {
-            self.io.unwatch(s.as_raw_fd());
+        for (leg, s) in [Leg::A, Leg::B].into_iter().zip(&slot.rtcp) {
+            if let Some(s) = s {
+                self.io
+                    .unwatch(s.as_raw_fd(), RTCP_TOKEN | token(idx, leg, slot.gen));
+            }
         }
         self.quality
             .lock()
