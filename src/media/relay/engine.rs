@@ -783,13 +783,23 @@ impl Io {
         }
     }
 
-    /// Stops reading `fd`, watched with `tok` (before it is closed).
-    fn unwatch(&mut self, fd: std::os::fd::RawFd, tok: u64) {
+    /// Stops reading each `(fd, tok)` socket (before they are closed).
+    fn unwatch(&mut self, socks: &[(std::os::fd::RawFd, u64)]) {
         match self {
             Io::Epoll(e) => {
-                let _ = e.delete(fd);
+                for &(fd, _) in socks {
+                    let _ = e.delete(fd);
+                }
             }
-            Io::Uring(u) => u.unwatch(tok),
+            Io::Uring(u) => {
+                let mut tokens = [0u64; 4];
+                for chunk in socks.chunks(tokens.len()) {
+                    for (t, &(_, tok)) in tokens.iter_mut().zip(chunk) {
+                        *t = tok;
+                    }
+                    u.unwatch_all(&tokens[..chunk.len()]);
+                }
+            }
         }
     }
 }
@@ -1427,10 +1437,10 @@ impl Worker {
             .and_then(|_| self.io.watch(socks[1].as_raw_fd(), token(idx, Leg::B, gen)));
         if let Err(e) = reg {
             tracing::error!(bridge = id, error = %e, "cannot register RTP sockets");
-            self.io
-                .unwatch(socks[0].as_raw_fd(), token(idx, Leg::A, gen));
-            self.io
-                .unwatch(socks[1].as_raw_fd(), token(idx, Leg::B, gen));
+            self.io.unwatch(&[
+                (socks[0].as_raw_fd(), token(idx, Leg::A, gen)),
+                (socks[1].as_raw_fd(), token(idx, Leg::B, gen)),
+            ]);
             drop(socks);
             self.release_ports(ports);
             self.free.push(idx);
@@ -1491,15 +1501,20 @@ impl Worker {
         let idx = self.by_id.remove(&id)?;
         let mut slot = self.slots.get_mut(idx)?.take()?;
         slot.stop_recording();
+        // The bridge's sockets are let go together (one round trip to the kernel on io_uring).
+        let mut socks = [(0, 0); 4];
+        let mut n = 0;
         for (leg, s) in [Leg::A, Leg::B].into_iter().zip(&slot.socks) {
-            self.io.unwatch(s.as_raw_fd(), token(idx, leg, slot.gen));
+            socks[n] = (s.as_raw_fd(), token(idx, leg, slot.gen));
+            n += 1;
         }
         for (leg, s) in [Leg::A, Leg::B].into_iter().zip(&slot.rtcp) {
             if let Some(s) = s {
-                self.io
-                    .unwatch(s.as_raw_fd(), RTCP_TOKEN | token(idx, leg, slot.gen));
+                socks[n] = (s.as_raw_fd(), RTCP_TOKEN | token(idx, leg, slot.gen));
+                n += 1;
             }
         }
+        self.io.unwatch(&socks[..n]);
         self.quality
             .lock()
             .unwrap_or_else(|e| e.into_inner())

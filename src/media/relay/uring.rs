@@ -299,18 +299,27 @@ impl Uring {
         self.push(&e)
     }
 
-    /// Cancels the receive armed with `token` before the caller closes its socket (synchronously,
-    /// so a closed descriptor's number reused by a new socket cannot meet an old receive).
+    /// Cancels the receive armed with `token` before the caller closes its socket (see
+    /// [`Self::unwatch_all`]).
     pub fn unwatch(&mut self, token: u64) {
+        self.unwatch_all(&[token]);
+    }
+
+    /// Cancels the receives armed with `tokens` before the caller closes their sockets
+    /// (synchronously, so a closed descriptor's number reused by a new socket cannot meet an old
+    /// receive). A bridge's four sockets go together: one submit and one enter for all of them.
+    pub fn unwatch_all(&mut self, tokens: &[u64]) {
         // Entries still queued in the SQ are not seen by the cancellation: submit them first.
         let _ = self.ring.submit();
         // By user_data, not by descriptor: the kernel finds it in its hash of armed receives,
         // where a cancel by descriptor walks every receive of every call (at 1,000 calls set up a
         // second that walk took a fifth of the worker).
-        let _ = self
-            .ring
-            .submitter()
-            .register_sync_cancel(None, CancelBuilder::user_data(token).all());
+        for &token in tokens {
+            let _ = self
+                .ring
+                .submitter()
+                .register_sync_cancel(None, CancelBuilder::user_data(token).all());
+        }
         // The cancelled requests let go of the socket only when their completion runs, which deferred
         // task work leaves to the next enter with GETEVENTS: run it now, so the caller's close really
         // frees the port (their completions are read next round).
