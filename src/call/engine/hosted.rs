@@ -554,21 +554,8 @@ impl<M: MediaControl> Engine<M> {
     }
 
     fn ivr_transfer(&mut self, id: u64, to: TransferTo, now: Instant) {
-        let now_ms = self.unix_ms(now);
         let targets = match &to {
-            TransferTo::Extension(ext) => super::invite::devices_of(
-                &self.registrar,
-                self.cfg.profiles.agents.as_ref(),
-                ext,
-                now_ms,
-            )
-            .into_iter()
-            .map(|(uri, dest)| crate::call::core::Target {
-                uri,
-                peer: ext.clone(),
-                dest,
-            })
-            .collect(),
+            TransferTo::Extension(ext) => self.extension_targets(ext, now),
             TransferTo::External(number) => {
                 match crate::call::routing::route_outbound(&self.cfg.profiles, &self.trunks, number)
                 {
@@ -1201,20 +1188,7 @@ impl<M: MediaControl> Engine<M> {
             warn!(%agent_no, "agent has no SIP endpoint");
             return fail(self, OfferFailure::Unreachable);
         };
-        let now_ms = self.unix_ms(now);
-        let targets: Vec<crate::call::core::Target> = super::invite::devices_of(
-            &self.registrar,
-            self.cfg.profiles.agents.as_ref(),
-            &extension,
-            now_ms,
-        )
-        .into_iter()
-        .map(|(uri, dest)| crate::call::core::Target {
-            uri,
-            peer: extension.clone(),
-            dest,
-        })
-        .collect();
+        let targets = self.extension_targets(&extension, now);
         if targets.is_empty() {
             info!(%agent_no, %extension, "agent's extension is not registered");
             return fail(self, OfferFailure::Unreachable);

@@ -107,19 +107,7 @@ impl<M: MediaControl> Engine<M> {
                 return;
             };
             if self.accounts.contains_key(&dialled) {
-                let targets: Vec<Target> = devices_of(
-                    &self.registrar,
-                    self.cfg.profiles.agents.as_ref(),
-                    &dialled,
-                    self.unix_ms(now),
-                )
-                .into_iter()
-                .map(|(uri, dest)| Target {
-                    uri,
-                    peer: dialled.clone(),
-                    dest,
-                })
-                .collect();
+                let targets = self.extension_targets(&dialled, now);
                 let d = if targets.is_empty() {
                     Decision::Reject {
                         code: 480,
@@ -1596,6 +1584,26 @@ impl<M: MediaControl> Engine<M> {
             c.core.handle(Input::MediaTimeout, now);
         }
         self.run_call(id, now);
+    }
+}
+
+impl<M: MediaControl> Engine<M> {
+    /// Every device of extension `ext` (its registered contacts and a fixed contact from the
+    /// profile) as call targets; empty when none is reachable.
+    pub(super) fn extension_targets(&self, ext: &str, now: Instant) -> Vec<Target> {
+        devices_of(
+            &self.registrar,
+            self.cfg.profiles.agents.as_ref(),
+            ext,
+            self.unix_ms(now),
+        )
+        .into_iter()
+        .map(|(uri, dest)| Target {
+            uri,
+            peer: ext.to_string(),
+            dest,
+        })
+        .collect()
     }
 }
 

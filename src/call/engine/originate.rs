@@ -119,19 +119,7 @@ impl<M: MediaControl> Engine<M> {
                 OfferFailure::Unreachable,
             );
         };
-        let devices: Vec<Target> = super::invite::devices_of(
-            &self.registrar,
-            self.cfg.profiles.agents.as_ref(),
-            &extension,
-            self.unix_ms(now),
-        )
-        .into_iter()
-        .map(|(uri, dest)| Target {
-            uri,
-            peer: extension.clone(),
-            dest,
-        })
-        .collect();
+        let devices = self.extension_targets(&extension, now);
         if devices.is_empty() {
             return fail(
                 self,

@@ -95,20 +95,10 @@ impl<M: MediaControl> Engine<M> {
     }
 
     fn extension_target(&self, extension: &str, now: Instant) -> Result<Target, String> {
-        super::invite::devices_of(
-            &self.registrar,
-            self.cfg.profiles.agents.as_ref(),
-            extension,
-            self.unix_ms(now),
-        )
-        .into_iter()
-        .next()
-        .map(|(uri, dest)| Target {
-            uri,
-            peer: extension.to_string(),
-            dest,
-        })
-        .ok_or_else(|| format!("extension {extension} is not registered"))
+        self.extension_targets(extension, now)
+            .into_iter()
+            .next()
+            .ok_or_else(|| format!("extension {extension} is not registered"))
     }
 
     pub(super) fn tell_acd_party(

@@ -33,14 +33,14 @@ use tracing::{info, warn};
 
 use crate::acd;
 use crate::acd::event::{AgentCommand, Target as AcdTarget};
-use crate::call::core::{Hunt, Input, LegId, Target};
+use crate::call::core::{Hunt, Input, LegId};
 use crate::call::routing::{self, Decision};
 use crate::sip::message::{Method, SipMessage};
 use crate::sip::sdp::{self, Direction, SessionDescription};
 use crate::sip::transaction::TxKey;
 
 use super::invite::{
-    anchor_one, devices_of, first_audio, media_addr, parse_offer, reason_phrase, sdp_audio_addr,
+    anchor_one, first_audio, media_addr, parse_offer, reason_phrase, sdp_audio_addr,
 };
 use super::media::{MediaControl, MediaLeg};
 use super::originate::{chosen_format, RINGBACK};
@@ -197,13 +197,7 @@ impl<M: MediaControl> Engine<M> {
         };
         // A registered extension is a colleague (an agent whose number is the extension);
         // anything else goes out through the dial plan.
-        let registered = !super::invite::devices_of(
-            &self.registrar,
-            self.cfg.profiles.agents.as_ref(),
-            &number,
-            self.unix_ms(now),
-        )
-        .is_empty();
+        let registered = !self.extension_targets(&number, now).is_empty();
         let target = if registered {
             AcdTarget::Agent {
                 agent_no: number.clone(),
@@ -275,19 +269,7 @@ impl<M: MediaControl> Engine<M> {
                 .as_ref()
                 .is_some_and(|a| a.extension.iter().any(|e| e.number == number));
         let (targets, hunt, caller_id) = if extension {
-            let targets: Vec<Target> = devices_of(
-                &self.registrar,
-                self.cfg.profiles.agents.as_ref(),
-                &number,
-                self.unix_ms(now),
-            )
-            .into_iter()
-            .map(|(uri, dest)| Target {
-                uri,
-                peer: number.clone(),
-                dest,
-            })
-            .collect();
+            let targets = self.extension_targets(&number, now);
             if targets.is_empty() {
                 return self.reply(
                     &key,
